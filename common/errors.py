@@ -1,0 +1,112 @@
+"""The one error tree of the project; each error knows its HTTP status.
+
+    ApiError                      (500, never raised for client input)
+    ├── BadRequest                400  not JSON, missing/empty/wrong-type field, not UTF-8
+    ├── ModelNotFound             404  the requested model is installed nowhere
+    ├── PayloadTooLarge           413  body over MAX_CONTENT_LENGTH
+    ├── ServiceUnavailable        503  with Retry-After
+    │   ├── QueueFull                  the waiting queue is full
+    │   ├── QueueTimeout               waited longer than the queue timeout
+    │   ├── LLMUnavailable             the LLM cannot be reached
+    │   └── NoBackendAvailable         no online backend can take the job
+    ├── UpstreamError             502  the LLM or a worker answered with an error
+    │   ├── LLMError
+    │   ├── InvalidPlaybook            the model never produced a valid playbook
+    │   └── ChunkFailed                a split chunk failed for good
+    └── UpstreamTimeout           504  the LLM or a worker did not answer in time
+        └── LLMTimeout
+
+Adapters raise these once (``raise LLMUnavailable(...) from exc``); the web layer
+renders any of them as ``{"error": message}`` with the status, see ``common.http``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a message that tells the client what to do."""
+
+    status: int = 500
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = dict(extra or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.message, **self.extra}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class ModelNotFound(ApiError):
+    status = 404
+
+    def __init__(self, model: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"model '{model}' is not installed; pull it first (ollama pull {model})",
+            extra={"model": model},
+        )
+        self.model = model
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+    def __init__(self, message: str, *, retry_after_s: int = 5, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, extra=extra)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class QueueFull(ServiceUnavailable):
+    pass
+
+
+class QueueTimeout(ServiceUnavailable):
+    pass
+
+
+class LLMUnavailable(ServiceUnavailable):
+    pass
+
+
+class NoBackendAvailable(ServiceUnavailable):
+    pass
+
+
+class UpstreamError(ApiError):
+    status = 502
+
+
+class LLMError(UpstreamError):
+    pass
+
+
+class InvalidPlaybook(UpstreamError):
+    pass
+
+
+class ChunkFailed(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(ApiError):
+    status = 504
+
+
+class LLMTimeout(UpstreamTimeout):
+    pass

@@ -1,0 +1,100 @@
+"""JSON everywhere: error handlers and request-body helpers shared by both Flask apps."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Request, jsonify
+from werkzeug.exceptions import HTTPException
+
+from common.errors import ApiError, BadRequest
+
+log = logging.getLogger(__name__)
+
+
+def install_json_errors(app: Flask) -> None:
+    """Render every error, ours or werkzeug's, as ``{"error": ...}`` with an honest status."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+        response = jsonify(exc.to_json())
+        response.status_code = exc.status
+        response.headers.update(exc.headers())
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        message = {
+            404: "no such endpoint; see GET / for the web UI and the README for the API",
+            405: f"method not allowed; this endpoint accepts {', '.join(sorted(exc.valid_methods or [])) if hasattr(exc, 'valid_methods') else 'other methods'}",
+            413: "request body is too large; send at most MAX_CONTENT_LENGTH bytes",
+        }.get(exc.code or 500, exc.description or exc.name)
+        response = jsonify({"error": message})
+        response.status_code = exc.code or 500
+        for key, value in (exc.get_response().headers or {}).items():
+            if key.lower() in {"allow", "retry-after"}:
+                response.headers[key] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.error("unhandled error", exc_info=exc)
+        response = jsonify({"error": f"internal error: {type(exc).__name__}; see the service log"})
+        response.status_code = 500
+        return response
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or BadRequest saying what is wrong with it."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise BadRequest("request body is empty; send a JSON object with Content-Type: application/json")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid UTF-8") from None
+    import json
+
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def require_text(body: dict[str, Any], field: str) -> str:
+    """A required, non-blank string field."""
+    if field not in body or body[field] is None:
+        raise BadRequest(f"missing field '{field}'")
+    value = body[field]
+    if not isinstance(value, str):
+        raise BadRequest(f"field '{field}' must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise BadRequest(f"field '{field}' is empty")
+    return value
+
+
+def optional_text(body: dict[str, Any], field: str, default: str) -> str:
+    """An optional string field; blank or absent gives the default."""
+    value = body.get(field)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise BadRequest(f"field '{field}' must be a string, not {type(value).__name__}")
+    return value.strip() or default
+
+
+def optional_bool(value: Any, field: str, default: bool = False) -> bool:
+    """A JSON bool, or a form string like 'true'/'1'/'yes'."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "0", "no", "off"}:
+        return False
+    raise BadRequest(f"field '{field}' must be true or false, not {value!r}")

@@ -1,0 +1,1 @@
+"""The worker service: one LLM (one GPU) behind a job queue, served over HTTP."""
