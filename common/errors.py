@@ -4,6 +4,7 @@
     ├── BadRequest                400  not JSON, missing/empty/wrong-type field, not UTF-8
     ├── ModelNotFound             404  the requested model is installed nowhere
     ├── PayloadTooLarge           413  body over MAX_CONTENT_LENGTH
+    ├── ClientGone                499  the client left; its job was cancelled (logged, never sent)
     ├── ServiceUnavailable        503  with Retry-After
     │   ├── QueueFull                  the waiting queue is full
     │   ├── QueueTimeout               waited longer than the queue timeout
@@ -59,6 +60,10 @@ class ModelNotFound(ApiError):
 
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class ClientGone(ApiError):
+    status = 499
 
 
 class ServiceUnavailable(ApiError):

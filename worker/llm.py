@@ -42,8 +42,13 @@ class LLMClient(Protocol):
         messages: Sequence[Message],
         *,
         json_schema: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Completion:
-        """Run one chat completion; raise from ``common.errors`` on failure."""
+        """Run one chat completion; raise from ``common.errors`` on failure.
+
+        ``json_schema`` asks for structured output (Ollama's ``format``); when ``cancel``
+        is set while the answer streams in, stop reading and raise ``ClientGone``.
+        """
         ...
 
     def list_models(self) -> list[str]:
@@ -73,6 +78,7 @@ class FakeLLM:
         messages: Sequence[Message],
         *,
         json_schema: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Completion:
         with self._lock:
             self.calls.append((model, [dict(m) for m in messages]))
