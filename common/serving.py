@@ -9,10 +9,14 @@ exercise: keep-alive, a graceful SIGTERM, a timeout longer than the slowest LLM 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+T = TypeVar("T")
 
 
 def gunicorn_options(port: int, *, threads: int, timeout_s: int, host: str = "0.0.0.0") -> dict[str, Any]:
@@ -32,10 +36,15 @@ def gunicorn_options(port: int, *, threads: int, timeout_s: int, host: str = "0.
 
 
 class EmbeddedServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn serving one already-built WSGI app."""
+    """gunicorn serving the app that ``factory`` builds.
 
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
-        self._app = app
+    The app is built in ``load()``, i.e. inside the forked worker process, so the
+    background threads it starts (health checks, model refresh) live where requests are
+    served, exactly as with ``gunicorn app:app``.
+    """
+
+    def __init__(self, factory: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self._factory = factory
         self._options = options
         super().__init__()
 
@@ -45,7 +54,7 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key.lower(), value)
 
     def load(self) -> Flask:
-        return self._app
+        return self._factory()
 
 
 def configure_logging() -> None:
@@ -56,6 +65,15 @@ def configure_logging() -> None:
     )
 
 
-def serve(app: Flask, port: int, *, threads: int, timeout_s: int) -> None:
-    """Block serving ``app`` on 0.0.0.0:port until SIGTERM/SIGINT."""
-    EmbeddedServer(app, gunicorn_options(port, threads=threads, timeout_s=timeout_s)).run()
+def serve(factory: Callable[[], Flask], port: int, *, threads: int, timeout_s: int) -> None:
+    """Block serving the app ``factory`` builds on 0.0.0.0:port until SIGTERM/SIGINT."""
+    EmbeddedServer(factory, gunicorn_options(port, threads=threads, timeout_s=timeout_s)).run()
+
+
+def settings_or_exit(load: Callable[[], T], program: str) -> T:
+    """Load settings; a bad value ends the program with its message and exit status 2."""
+    try:
+        return load()
+    except ValueError as exc:
+        print(f"{program}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,133 @@
+"""HTTP routes of the worker; ``create_app`` builds it from settings and collaborators."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+
+from common.disconnect import watch_disconnect
+from common.errors import BadRequest
+from common.http import install_json_errors, json_body, optional_text, require_text
+from worker.jobs import JobQueue
+from worker.llm import LLMClient
+from worker.models import ModelCatalog
+from worker.service import WorkerService
+from worker.settings import ENGINES, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_llm(settings: WorkerSettings) -> LLMClient:
+    """The real LLM adapter the settings ask for."""
+    if settings.llm_api == "openai":
+        from worker.llm_openai import OpenAICompatLLM
+
+        return OpenAICompatLLM(settings.llm_url, settings.llm_timeout_s, api_key=settings.llm_api_key)
+    from worker.llm_ollama import OllamaLLM
+
+    return OllamaLLM(settings.llm_url, settings.llm_timeout_s)
+
+
+def create_app(settings: WorkerSettings | None = None, *, llm: LLMClient | None = None) -> Flask:
+    """The worker app; tests pass their own settings and a FakeLLM."""
+    settings = settings or WorkerSettings.from_env()
+    llm = llm or build_llm(settings)
+    catalog = ModelCatalog(llm, settings.models_refresh_s).start()
+    queue = JobQueue(settings.slots, settings.max_queue, timeout_s=settings.queue_timeout_s)
+    service = WorkerService(llm, queue, catalog, generate_attempts=settings.generate_attempts)
+
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["worker"] = service
+    install_json_errors(app)
+
+    def model_of(body: dict[str, Any]) -> str:
+        return optional_text(body, "model", settings.default_model)
+
+    def engine_of(value: Any) -> str:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return settings.default_engine
+        if not isinstance(value, str) or value.strip().lower() not in ENGINES:
+            raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
+        engine = value.strip().lower()
+        if engine != "llm":
+            raise BadRequest(f"engine '{engine}' is not available on this worker; use engine 'llm'")
+        return engine
+
+    @app.get("/")
+    def index() -> Response:
+        return send_from_directory(settings.web_root, "index.html")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/queue-status")
+    def queue_status() -> Response:
+        snap = queue.snapshot()
+        status: dict[str, Any] = {
+            "queue_size": snap.queue_size,
+            "active": snap.active,
+            "running": len(snap.running),
+            "waiting": len(snap.waiting),
+            "slots": snap.slots,
+        }
+        if snap.running:
+            status["active_type"] = snap.running[0].kind
+            status["active_model"] = snap.running[0].model
+        status["models"] = catalog.models()
+        status["llm"] = {"api": settings.llm_api, "url": settings.llm_url, "error": catalog.last_error()}
+        return jsonify(status)
+
+    @app.post("/generate")
+    def generate() -> Response:
+        body = json_body(request)
+        commands = require_text(body, "commands")
+        engine_of(body.get("engine"))
+        with watch_disconnect(request.environ) as gone:
+            return jsonify({**service.generate(commands, model_of(body), gone), "engine": "llm"})
+
+    @app.post("/upload")
+    def upload() -> Response:
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("missing file: send the script as multipart/form-data field 'file'")
+        raw = upload.read()
+        try:
+            commands = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"file '{upload.filename}' is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
+        if not commands.strip():
+            raise BadRequest(f"file '{upload.filename}' is empty")
+        engine_of(request.form.get("engine"))
+        model = request.form.get("model", "").strip() or settings.default_model
+        with watch_disconnect(request.environ) as gone:
+            result = service.generate(commands, model, gone)
+        return jsonify({**result, "engine": "llm", "filename": os.path.basename(upload.filename or "")})
+
+    @app.post("/explain")
+    def explain() -> Response:
+        body = json_body(request)
+        playbook = require_text(body, "playbook")
+        with watch_disconnect(request.environ) as gone:
+            return jsonify(service.explain(playbook, model_of(body), gone))
+
+    @app.post("/generate-code")
+    def generate_code() -> Response:
+        body = json_body(request)
+        description = require_text(body, "description")
+        with watch_disconnect(request.environ) as gone:
+            return jsonify(service.generate_code(description, model_of(body), gone))
+
+    @app.post("/explain-code")
+    def explain_code() -> Response:
+        body = json_body(request)
+        code = require_text(body, "code")
+        with watch_disconnect(request.environ) as gone:
+            return jsonify(service.explain_code(code, model_of(body), gone))
+
+    return app
