@@ -1,0 +1,36 @@
+"""Shared fixtures: real worker processes on free loopback ports against the Ollama emulator."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.procs import ServiceProcess, free_port, python_service
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Start ``python3 app.py`` workers (as the seed does); all are stopped by pid afterwards."""
+    started: list[ServiceProcess] = []
+
+    def start(llm_url: str, port: int | None = None, **env: str) -> ServiceProcess:
+        port = port or free_port()
+        worker = python_service(
+            ["app.py"],
+            port,
+            {"OLLAMA_HOST": llm_url, "MODELS_REFRESH": "1", **env},
+            log_path=tmp_path / f"worker-{port}.log",
+        )
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in reversed(started):
+        worker.stop()
+
+
+def pytest_report_header() -> str:
+    return f"python: {sys.executable}"
