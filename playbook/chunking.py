@@ -1,0 +1,86 @@
+"""Split a shell script into chunks of about N lines that never cut a statement.
+
+# design: the parser (playbook.shell) gives each top-level statement its exact line span;
+# statements sharing a line (`a; b`) are fused into one unit, so a unit is the smallest thing
+# a chunk may hold. Units are packed greedily until the next one would push the chunk's count
+# of code lines past `chunk_size`; a unit longer than that becomes a chunk of its own. Blank
+# and comment lines never count and never form a chunk: the lines between two chunks belong
+# to the next one (a comment introduces what follows), trailing comments to the last one, so
+# the chunks' spans cover every non-blank line exactly once and in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playbook.shell import parse_script
+
+__all__ = ["Chunk", "split_script"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of a script: the exact source lines first_line..last_line (1-based, inclusive)."""
+
+    index: int
+    text: str
+    first_line: int
+    last_line: int
+
+
+def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:
+    """Cut `script` into chunks of about `chunk_size` code lines, never inside a statement."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    if not script.strip():
+        raise ValueError("the script is empty: there are no commands to split")
+    parsed = parse_script(script)
+    units = _units([(s.first_line, s.last_line) for s in parsed.statements])
+    if not units:
+        raise ValueError("the script has only comments and blank lines: no commands to split")
+
+    groups: list[list[tuple[int, int]]] = []
+    size = 0
+    for unit in units:
+        lines = unit[1] - unit[0] + 1
+        if groups and groups[-1] and size + lines <= chunk_size:
+            groups[-1].append(unit)
+            size += lines
+        else:
+            groups.append([unit])
+            size = lines
+
+    source_lines = _lines_with_ends(script)
+    blank = [not line.strip() for line in source_lines]
+    last_nonblank = max(i + 1 for i, is_blank in enumerate(blank) if not is_blank)
+
+    chunks: list[Chunk] = []
+    start = 1
+    for index, group in enumerate(groups):
+        while start <= len(blank) and blank[start - 1]:
+            start += 1
+        end = group[-1][1] if index < len(groups) - 1 else max(group[-1][1], last_nonblank)
+        text = "".join(source_lines[start - 1:end])
+        chunks.append(Chunk(index=index, text=text, first_line=start, last_line=end))
+        start = end + 1
+    return chunks
+
+
+def _units(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Fuse statement spans that share a line into indivisible units."""
+    units: list[tuple[int, int]] = []
+    for first, last in spans:
+        if units and first <= units[-1][1]:
+            units[-1] = (units[-1][0], max(units[-1][1], last))
+        else:
+            units.append((first, last))
+    return units
+
+
+def _lines_with_ends(script: str) -> list[str]:
+    """Source lines with their terminators, split on \\n only (as the parser counts lines)."""
+    lines = script.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
