@@ -1,0 +1,184 @@
+"""The one seam between the balancer and its workers: ``WorkerClient.send``.
+
+This is the only module that imports ``requests``. Transport failures are translated once,
+here, into the error tree:
+
+    connection refused/reset, connect timeout, reply cut off  -> BackendUnreachable (502)
+    no reply within the read timeout (TIMEOUT)                -> UpstreamTimeout (504)
+
+A worker's own error replies (4xx/5xx with a JSON body) are not exceptions: they come back as
+a ``WorkerReply`` for the proxy to pass through. ``FakeWorkerClient`` is the shipped fake:
+tests hand it a function instead of patching requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from common.errors import UpstreamError, UpstreamTimeout
+
+log = logging.getLogger(__name__)
+
+
+class BackendUnreachable(UpstreamError):
+    """No reply came from a worker: the connection failed or broke before the reply."""
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(f"worker {url} unreachable: {message}", extra={"backend": url})
+        self.url = url
+
+
+@dataclass(frozen=True)
+class WorkerReply:
+    """A worker's complete HTTP reply."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    retry_after: str | None = None
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body.decode("utf-8"))
+
+
+FileField = tuple[str, bytes, str]  # (filename, content, content type)
+
+
+class WorkerClient(Protocol):
+    """What the balancer needs from an HTTP client."""
+
+    def send(
+        self,
+        url: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, FileField] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float,
+    ) -> WorkerReply:
+        """Send one request to the worker at ``url``; raise BackendUnreachable/UpstreamTimeout."""
+        ...
+
+
+class HttpWorkerClient:
+    """``WorkerClient`` over a pooled ``requests.Session`` (keep-alive to every worker)."""
+
+    def __init__(self, *, connect_timeout_s: float = 3.0, pool_size: int = 64) -> None:
+        self.connect_timeout_s = connect_timeout_s
+        self._pool_size = pool_size
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        # One Session per thread: requests does not promise a Session is thread-safe; the
+        # connection pools underneath are shared per thread, which keeps keep-alive useful.
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=16, pool_maxsize=self._pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.trust_env = False  # never route worker traffic through an HTTP(S)_PROXY
+            self._local.session = session
+        return session
+
+    def send(
+        self,
+        url: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, FileField] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float,
+    ) -> WorkerReply:
+        connect = min(self.connect_timeout_s, timeout_s)
+        try:
+            response = self._session().request(
+                method,
+                url + path,
+                json=json,
+                data=data,
+                files=files,
+                headers=dict(headers or {}),
+                timeout=(connect, timeout_s),
+            )
+        except requests.ConnectTimeout as exc:
+            raise BackendUnreachable(url, f"no connection within {connect:g}s") from exc
+        except requests.ReadTimeout as exc:
+            raise UpstreamTimeout(
+                f"worker {url} did not answer {path} within {timeout_s:g}s; raise TIMEOUT or retry later",
+                extra={"backend": url},
+            ) from exc
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise BackendUnreachable(url, _reason(exc)) from exc
+        except requests.RequestException as exc:
+            raise BackendUnreachable(url, _reason(exc)) from exc
+        return WorkerReply(
+            status=response.status_code,
+            body=response.content,
+            content_type=response.headers.get("Content-Type", "application/octet-stream"),
+            retry_after=response.headers.get("Retry-After"),
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause's text: 'Connection refused' rather than urllib3's wrapper chain."""
+    text = str(exc)
+    for marker in ("Connection refused", "Connection reset", "Connection aborted", "RemoteDisconnected",
+                   "Remote end closed connection", "Name or service not known"):
+        if marker in text:
+            return marker.lower() if marker.startswith("Conn") else marker
+    return type(exc).__name__ + (f": {text[:200]}" if text else "")
+
+
+Handler = Callable[..., WorkerReply]
+
+
+@dataclass
+class FakeWorkerClient:
+    """A ``WorkerClient`` for tests: ``handler(url, method, path, json=, data=, files=, headers=)``.
+
+    The handler returns a WorkerReply or raises like the real client (BackendUnreachable,
+    UpstreamTimeout). ``calls`` records (url, method, path) of every request.
+    """
+
+    handler: Handler
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def send(
+        self,
+        url: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, FileField] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float,
+    ) -> WorkerReply:
+        with self._lock:
+            self.calls.append((url, method, path))
+        return self.handler(url, method, path, json=json, data=data, files=files, headers=headers)
+
+
+def json_reply(body: Any, status: int = 200) -> WorkerReply:
+    """A JSON WorkerReply, for fakes."""
+    import json
+
+    return WorkerReply(status, json.dumps(body).encode("utf-8"), "application/json")

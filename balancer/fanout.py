@@ -1,0 +1,183 @@
+"""Split mode: cut a script into chunks, convert them on several workers at once, merge ONE playbook.
+
+design: ``convert_split`` reads as the recipe: ``split_script`` -> ``run_chunks`` ->
+``merge_playbooks`` -> ``render_playbook``. Each chunk is an ordinary job: it goes through the
+same pool, waiting queue and routing as any request (so split work never jumps the queue), on a
+per-request thread pool no wider than the farm's slots (a split request holds at most that
+many queue places at a time). A chunk whose worker fails, or whose reply holds no usable
+playbook, is retried on a backend it has not tried yet (bounded by RETRIES); when a chunk fails
+for good the whole request fails with 502 naming the chunk and its lines, and the remaining
+chunks are cancelled: never a partial playbook presented as whole. Results are merged in chunk
+order, so tasks keep script order whatever order the workers finished in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from balancer.proxy import Job, Proxy
+from common.errors import (
+    ApiError,
+    BadRequest,
+    ChunkFailed,
+    ModelNotFound,
+    NoBackendAvailable,
+    ServiceUnavailable,
+    UpstreamTimeout,
+)
+from playbook.chunking import Chunk, split_script
+from playbook.errors import PlaybookError
+from playbook.extract import extract_playbook
+from playbook.merge import merge_playbooks
+from playbook.render import render_playbook
+
+log = logging.getLogger(__name__)
+
+TOKEN_FIELDS = ("prompt_tokens", "response_tokens", "total_tokens")
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One converted chunk: its plays, where and how long it ran, what it cost."""
+
+    chunk: Chunk
+    plays: list[dict[str, Any]]
+    backend: str
+    elapsed_s: float
+    attempts: int
+    started_s: float  # when its final attempt was sent, seconds after the request began
+    finished_s: float  # when its reply came back, seconds after the request began
+    tokens: dict[str, int]
+    warnings: tuple[str, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "index": self.chunk.index,
+            "backend": self.backend,
+            "elapsed": round(self.elapsed_s, 3),
+            "first_line": self.chunk.first_line,
+            "last_line": self.chunk.last_line,
+            "attempts": self.attempts,
+            "started": round(self.started_s, 3),
+            "finished": round(self.finished_s, 3),
+        }
+
+
+@dataclass
+class SplitConverter:
+    """Runs split-mode conversions through a Proxy."""
+
+    proxy: Proxy
+    chunk_size: int
+    retries: int
+
+    def convert_split(self, script: str, *, model: str, engine: str | None = None) -> dict[str, Any]:
+        """The merged reply for ``script`` converted chunk by chunk on the farm."""
+        start = time.monotonic()
+        chunks = self.split(script)
+        results = self.run_chunks(chunks, model=model, engine=engine, t0=start)
+        merged = merge_playbooks([r.plays for r in results])
+        return {
+            "playbook": render_playbook(merged.plays),
+            "elapsed": round(time.monotonic() - start, 3),
+            **{name: sum(r.tokens.get(name, 0) for r in results) for name in TOKEN_FIELDS},
+            "model": model,
+            "chunks_processed": len(results),
+            "chunks": [r.describe() for r in results],
+            "backends": sorted({r.backend for r in results}),
+            "warnings": [w for r in results for w in r.warnings] + list(merged.warnings),
+        }
+
+    def split(self, script: str) -> list[Chunk]:
+        try:
+            return split_script(script, self.chunk_size)
+        except ValueError as exc:
+            raise BadRequest(f"cannot split the script: {exc}") from None
+
+    def run_chunks(self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float) -> list[ChunkResult]:
+        """Every chunk's result in chunk order, or the first chunk failure."""
+        width = max(1, min(len(chunks), self.proxy.pool.total_slots))
+        executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix="chunk")
+        try:
+            futures = [executor.submit(self.run_chunk, chunk, model=model, engine=engine, t0=t0) for chunk in chunks]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:  # the lowest failing chunk is the one reported
+                if future in done and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+            return [future.result() for future in futures]
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def run_chunk(self, chunk: Chunk, *, model: str, engine: str | None, t0: float) -> ChunkResult:
+        """Convert one chunk, retrying on other backends; ChunkFailed when it cannot be done."""
+        body: dict[str, Any] = {"commands": chunk.text, "model": model}
+        if engine:
+            body["engine"] = engine
+        tried: set[str] = set()
+        problem = "not attempted"
+        start = time.monotonic()
+        for attempt in range(1, self.retries + 2):
+            try:
+                forwarded = self.proxy.forward(Job("POST", "/generate", model, json=body), exclude=frozenset(tried))
+            except NoBackendAvailable as exc:
+                if not tried and not exc.extra.get("tried"):
+                    raise  # nothing could even be tried: the farm is down, say so (503)
+                problem = exc.message
+                break
+            except (ModelNotFound, ServiceUnavailable, BadRequest):
+                raise  # the same answer for every chunk: say it as it is (404 / 503 / 400)
+            except UpstreamTimeout as exc:
+                raise UpstreamTimeout(f"{_label(chunk)}: {exc.message}", extra=exc.extra) from exc
+            except ApiError as exc:
+                problem = exc.message
+                break
+            tried.update(forwarded.tried)
+            status = forwarded.reply.status
+            problem = f"worker {forwarded.backend} answered {_problem(status, forwarded.reply.body)}"
+            if status == 404:
+                raise ModelNotFound(model, f"{_label(chunk)}: {problem}")
+            if status != 200:
+                break  # the proxy already retried 5xx elsewhere; a 4xx would be refused anywhere
+            try:
+                reply = json.loads(forwarded.reply.body)
+                plays = extract_playbook(reply["playbook"])
+            except (ValueError, KeyError, TypeError, PlaybookError) as exc:
+                problem = f"worker {forwarded.backend} sent no usable playbook: {exc}"
+                log.warning("%s failed on %s (attempt %d): %s", _label(chunk), forwarded.backend, attempt, problem)
+                continue  # another worker (another model run) may do better
+            return ChunkResult(
+                chunk=chunk,
+                plays=plays,
+                backend=forwarded.backend,
+                elapsed_s=time.monotonic() - start,
+                attempts=attempt,
+                started_s=forwarded.sent_at - t0,
+                finished_s=time.monotonic() - t0,
+                tokens={name: _int(reply.get(name)) for name in TOKEN_FIELDS},
+                warnings=tuple(f"{_label(chunk)}: {w}" for w in reply.get("warnings") or [] if isinstance(w, str)),
+            )
+        raise ChunkFailed(
+            f"{_label(chunk)} failed, so no playbook is returned: {problem}",
+            extra={"chunk": {"index": chunk.index, "first_line": chunk.first_line, "last_line": chunk.last_line}},
+        )
+
+
+def _label(chunk: Chunk) -> str:
+    return f"chunk {chunk.index} (lines {chunk.first_line}-{chunk.last_line})"
+
+
+def _problem(status: int, body: bytes) -> str:
+    try:
+        message = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    return f"HTTP {status}: {message}" if message else f"HTTP {status}"
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

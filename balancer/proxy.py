@@ -1,0 +1,98 @@
+"""Forward one job to a worker: take a slot, send, give the slot back; retry elsewhere on failure.
+
+A connection failure (no reply at all) marks the backend offline and the job goes to another
+backend; a 5xx reply other than 504 is also retried on another backend, since a different
+worker (another GPU, another Ollama) may well succeed. A 504 is not retried: the job itself is
+too slow, and running it again elsewhere would double the wait. Retries are bounded by RETRIES
+and never return to a backend already tried for this job. Any other reply is final and passes
+through unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from balancer.client import BackendUnreachable, FileField, WorkerClient, WorkerReply
+from balancer.pool import BackendPool
+from common.errors import ApiError, NoBackendAvailable
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({500, 502, 503})
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request to forward: where, what, and the model it needs (for routing)."""
+
+    method: str
+    path: str
+    model: str | None
+    json: Any = None
+    data: Mapping[str, str] | None = None
+    files: Mapping[str, FileField] | None = None
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A worker's final reply and where it came from."""
+
+    reply: WorkerReply
+    backend: str
+    attempts: int
+    elapsed_s: float
+    tried: tuple[str, ...]
+    sent_at: float  # time.monotonic() when the final attempt was sent
+
+
+@dataclass
+class Proxy:
+    """Sends jobs through the pool with bounded retries."""
+
+    pool: BackendPool
+    client: WorkerClient
+    timeout_s: float
+    retries: int
+
+    def forward(self, job: Job, *, exclude: frozenset[str] = frozenset()) -> Forwarded:
+        """The job's final reply; raises from the error tree when no worker could give one."""
+        start = time.monotonic()
+        tried: list[str] = []
+        last_reply: Forwarded | None = None
+        last_error: ApiError | None = None
+        for attempt in range(1, self.retries + 2):
+            try:
+                lease = self.pool.acquire(job.model, exclude=exclude | set(tried))
+            except NoBackendAvailable:
+                if attempt == 1:
+                    raise
+                break  # nowhere left to retry: report the last failure below
+            with lease:
+                tried.append(lease.url)
+                sent_at = time.monotonic()
+                try:
+                    reply = self.client.send(
+                        lease.url, job.method, job.path,
+                        json=job.json, data=job.data, files=job.files, timeout_s=self.timeout_s,
+                    )
+                except BackendUnreachable as exc:
+                    self.pool.mark_offline(lease.url, exc.message)
+                    last_error = exc
+                    log.warning("%s %s on %s failed (attempt %d): %s", job.method, job.path, lease.url, attempt, exc)
+                    continue
+            result = Forwarded(reply, lease.url, attempt, time.monotonic() - start, tuple(tried), sent_at)
+            if reply.status not in RETRYABLE_STATUSES:
+                return result
+            log.warning("%s %s on %s answered %d (attempt %d)", job.method, job.path, lease.url, reply.status, attempt)
+            last_reply = result
+        if last_reply is not None:  # a worker's own error reply says more than a refused connection
+            return last_reply
+        assert last_error is not None
+        raise NoBackendAvailable(
+            f"no worker could take the job: tried {', '.join(tried)}; last error: {last_error.message}",
+            extra={"tried": tried},
+        ) from last_error

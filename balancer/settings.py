@@ -1,0 +1,223 @@
+"""Every knob of the balancer, declared once, read from the environment at start.
+
+Precedence for the backend list: env ``BACKENDS`` (comma-separated URLs) > the file named by
+``BACKENDS_FILE`` (``{"backends": ["http://h:5001", {"url": ..., "slots": 1, "weight": 1}]}``)
+> the ``BACKENDS`` list at the top of ``app_distributed.py`` (passed in as ``defaults``).
+Every other setting: env > ``defaults`` > the field default below.
+
+A malformed value is a ``ConfigError`` naming the setting and what is wrong; the entry point
+turns it into a message and a non-zero exit, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """The balancer's configuration is malformed; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One configured worker: its base URL, how many jobs it runs at once, its routing weight."""
+
+    url: str
+    slots: int = 1
+    weight: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", normalize_url(self.url))
+        if not _is_int(self.slots) or self.slots < 1:
+            raise ConfigError(f"backend {self.url}: 'slots' must be an integer >= 1, not {self.slots!r}")
+        if not _is_int(self.weight) or self.weight < 1:
+            raise ConfigError(f"backend {self.url}: 'weight' must be an integer >= 1, not {self.weight!r}")
+
+
+def _setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The balancer's configuration; ``from_env`` builds it, ``__post_init__`` validates it."""
+
+    backends: tuple[BackendSpec, ...] = field(default=(), metadata={"env": "BACKENDS", "doc": "worker URLs"})
+    chunk_size: int = _setting("CHUNK_SIZE", 10, "lines per chunk in split mode")
+    timeout_s: float = _setting("TIMEOUT", 600.0, "seconds to wait for a worker's reply to one job")
+    port: int = _setting("PORT", 5000, "TCP port the balancer listens on")
+    max_queue: int = _setting("MAX_QUEUE", 100, "jobs that may wait for a free slot; 0 = 503 at once when all busy")
+    queue_timeout_s: float = _setting("QUEUE_TIMEOUT", 600.0, "seconds a job may wait for a slot before 503")
+    health_interval_s: float = _setting("HEALTH_INTERVAL", 2.0, "seconds between health checks; 0 = no background checks")
+    health_timeout_s: float = _setting("HEALTH_TIMEOUT", 1.0, "seconds one health probe may take")
+    connect_timeout_s: float = _setting("CONNECT_TIMEOUT", 3.0, "seconds to open a connection to a worker")
+    retries: int = _setting("RETRIES", 2, "extra attempts on another backend after a connection failure or 5xx")
+    threads: int = _setting("THREADS", 128, "gunicorn threads: requests served (and waiting) at once")
+    retry_after_s: int = _setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
+    max_content_length: int = _setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
+    default_model: str = _setting("DEFAULT_MODEL", "codellama:13b", "model used when a request names none")
+
+    def __post_init__(self) -> None:
+        if not self.backends:
+            raise ConfigError("no backends configured: set BACKENDS, BACKENDS_FILE or the list in app_distributed.py")
+        urls = [b.url for b in self.backends]
+        duplicates = sorted({u for u in urls if urls.count(u) > 1})
+        if duplicates:
+            raise ConfigError(f"BACKENDS lists {', '.join(duplicates)} more than once")
+        _check_range("CHUNK_SIZE", self.chunk_size, 1)
+        _check_range("TIMEOUT", self.timeout_s, 0.001)
+        _check_range("PORT", self.port, 1, 65535)
+        _check_range("MAX_QUEUE", self.max_queue, 0)
+        _check_range("QUEUE_TIMEOUT", self.queue_timeout_s, 0.001)
+        _check_range("HEALTH_INTERVAL", self.health_interval_s, 0)
+        _check_range("HEALTH_TIMEOUT", self.health_timeout_s, 0.001)
+        _check_range("CONNECT_TIMEOUT", self.connect_timeout_s, 0.001)
+        _check_range("RETRIES", self.retries, 0)
+        _check_range("THREADS", self.threads, 1)
+        _check_range("RETRY_AFTER", self.retry_after_s, 1)
+        _check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
+        if not self.default_model.strip():
+            raise ConfigError("DEFAULT_MODEL is empty")
+
+    @property
+    def backend_urls(self) -> tuple[str, ...]:
+        return tuple(b.url for b in self.backends)
+
+    @classmethod
+    def from_env(cls, defaults: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``) over ``defaults`` (keyed by env name)."""
+        env = os.environ if env is None else env
+        defaults = dict(defaults or {})
+        values: dict[str, Any] = {"backends": _backends_from(env, defaults)}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            if f.name == "backends":
+                continue
+            parse = _PARSERS[type(f.default)]
+            if env.get(name, "").strip():
+                values[f.name] = parse(name, env[name].strip())
+            elif name in defaults:
+                values[f.name] = parse(name, defaults[name])
+        return cls(**values)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        """(env name, default, doc) of every setting, for the README and ``--help``."""
+        return [(f.metadata["env"], f.default, f.metadata["doc"]) for f in fields(cls)]
+
+
+def normalize_url(url: Any) -> str:
+    """``http(s)://host:port`` without a trailing slash, or ConfigError."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError(f"backend URL must be a non-empty string, not {url!r}")
+    text = url.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"backend URL {url!r} must look like http://host:port")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"backend URL {url!r} has an invalid port") from None
+    if parts.query or parts.fragment:
+        raise ConfigError(f"backend URL {url!r} must not have a query or fragment")
+    return text
+
+
+def load_backends_file(path: str | Path) -> tuple[BackendSpec, ...]:
+    """Backends from a ``backends.json`` file, or ConfigError naming the file and the problem."""
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"BACKENDS_FILE {path}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"BACKENDS_FILE {path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or "backends" not in data:
+        raise ConfigError(f'BACKENDS_FILE {path}: expected an object like {{"backends": ["http://host:5001"]}}')
+    try:
+        return _backend_list(data["backends"])
+    except ConfigError as exc:
+        raise ConfigError(f"BACKENDS_FILE {path}: {exc}") from None
+
+
+def _backends_from(env: Mapping[str, str], defaults: Mapping[str, Any]) -> tuple[BackendSpec, ...]:
+    if env.get("BACKENDS", "").strip():
+        urls = [part for part in env["BACKENDS"].split(",") if part.strip()]
+        return _backend_list(urls, where="env BACKENDS")
+    if env.get("BACKENDS_FILE", "").strip():
+        return load_backends_file(env["BACKENDS_FILE"].strip())
+    if "BACKENDS" in defaults:
+        return _backend_list(defaults["BACKENDS"], where="BACKENDS in app_distributed.py")
+    return ()
+
+
+def _backend_list(items: Any, where: str = "'backends'") -> tuple[BackendSpec, ...]:
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"{where} must be a list of URLs, not {type(items).__name__}")
+    specs = []
+    for item in items:
+        if isinstance(item, str):
+            specs.append(BackendSpec(item))
+        elif isinstance(item, Mapping):
+            unknown = set(item) - {"url", "slots", "weight"}
+            if unknown:
+                raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {dict(item)!r}; use url, slots, weight")
+            if "url" not in item:
+                raise ConfigError(f"{where}: entry {dict(item)!r} has no 'url'")
+            specs.append(BackendSpec(item["url"], item.get("slots", 1), item.get("weight", 1)))
+        else:
+            raise ConfigError(f"{where}: entry {item!r} must be a URL string or an object with 'url'")
+    return tuple(specs)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_range(name: str, value: float, low: float, high: float | None = None) -> None:
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ConfigError(f"{name} must be {bound}, not {value!r}")
+
+
+def _parse_int(name: str, value: Any) -> int:
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} must be an integer, not {value!r}")
+
+
+def _parse_float(name: str, value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from None
+    else:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+def _parse_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+    return value.strip()
+
+
+_PARSERS: dict[type, Callable[[str, Any], Any]] = {int: _parse_int, float: _parse_float, str: _parse_str}

@@ -1,0 +1,45 @@
+"""The balancer's ``/queue-status``, pure: aggregate a pool snapshot; answered from memory.
+
+Fields: the seed's ``queue_size`` (every job in the farm: running or queued on a worker, plus
+waiting at the balancer), ``active`` (some job is running), ``active_backends`` (backends
+running a job right now), ``total_backends``; plus ``online_backends``, ``waiting`` (queued at
+the balancer) and per backend ``{url, status, in_flight, slots, queue_size, active, models,
+last_error}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from balancer.state import BackendSnapshot, PoolSnapshot, Status
+
+
+def backend_status(b: BackendSnapshot) -> dict[str, Any]:
+    """One backend's entry: live slot use plus what its last health reply said."""
+    reachable = b.status is not Status.OFFLINE
+    return {
+        "url": b.url,
+        "status": b.status.value,
+        "in_flight": b.in_flight,
+        "slots": b.slots,
+        "queue_size": max(b.queue_size, b.in_flight) if reachable else b.in_flight,
+        "active": (b.active and reachable) or b.in_flight > 0,
+        "models": list(b.models) if b.models is not None else None,
+        "last_error": b.last_error,
+    }
+
+
+def aggregate(snapshot: PoolSnapshot) -> dict[str, Any]:
+    """The farm-wide status for ``GET /queue-status``."""
+    backends = [backend_status(b) for b in snapshot.backends]
+    return {
+        "queue_size": sum(b["queue_size"] for b in backends) + snapshot.waiting,
+        "active": any(b["active"] for b in backends),
+        "active_backends": sum(1 for b in backends if b["active"]),
+        "total_backends": len(backends),
+        "online_backends": sum(1 for b in snapshot.backends if b.status is Status.ONLINE),
+        "busy_backends": sum(1 for b in snapshot.backends if b.in_flight >= b.slots),
+        "in_flight": sum(b.in_flight for b in snapshot.backends),
+        "waiting": snapshot.waiting,
+        "backends": backends,
+    }

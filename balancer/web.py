@@ -1,0 +1,184 @@
+"""HTTP routes of the balancer; ``create_app`` builds it from settings and a worker client.
+
+Every worker endpoint is served here: input is checked first (400 JSON before anything is
+forwarded), then the job goes to a free worker through the pool and the worker's status and
+JSON body come back unchanged with ``X-Backend: <url>``. ``split: true`` on ``/generate`` and
+``/upload`` runs the fan-out instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+
+from balancer.client import HttpWorkerClient, WorkerClient
+from balancer.fanout import SplitConverter
+from balancer.health import HealthMonitor
+from balancer.pool import BackendPool
+from balancer.proxy import Forwarded, Job, Proxy
+from balancer.settings import Settings
+from balancer.status import aggregate
+from common.errors import BadRequest
+from common.http import install_json_errors, json_body, optional_bool, optional_text, require_text
+
+log = logging.getLogger(__name__)
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+ENGINES = ("rules", "llm", "hybrid")
+
+
+@dataclass
+class Balancer:
+    """The collaborators one balancer app runs with (``app.extensions["balancer"]``)."""
+
+    settings: Settings
+    pool: BackendPool
+    client: WorkerClient
+    health: HealthMonitor
+    proxy: Proxy
+    splitter: SplitConverter
+
+    @classmethod
+    def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
+        client = client or HttpWorkerClient(connect_timeout_s=settings.connect_timeout_s, pool_size=settings.threads)
+        pool = BackendPool(
+            settings.backends,
+            max_queue=settings.max_queue,
+            queue_timeout_s=settings.queue_timeout_s,
+            retry_after_s=settings.retry_after_s,
+        )
+        health = HealthMonitor(pool, client, interval_s=settings.health_interval_s, timeout_s=settings.health_timeout_s)
+        proxy = Proxy(pool, client, timeout_s=settings.timeout_s, retries=settings.retries)
+        splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries)
+        return cls(settings, pool, client, health, proxy, splitter)
+
+
+def create_app(settings: Settings | None = None, *, client: WorkerClient | None = None) -> Flask:
+    """The balancer app; tests pass their own settings and a FakeWorkerClient.
+
+    Background health checks start here (unless HEALTH_INTERVAL is 0); under gunicorn the
+    app is built inside the serving process, so the thread lives where requests are served.
+    """
+    settings = settings or Settings.from_env()
+    balancer = Balancer.build(settings, client)
+    balancer.health.ensure_started()
+
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["balancer"] = balancer
+    install_json_errors(app)
+
+    def model_of(value: Any) -> str:
+        return optional_text({"model": value}, "model", settings.default_model)
+
+    def engine_of(value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or value.strip().lower() not in ENGINES:
+            raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
+        return value.strip().lower()
+
+    def forward_json(path: str, body: dict[str, Any], model: str) -> Response:
+        return relay(balancer.proxy.forward(Job("POST", path, model, json={**body, "model": model})))
+
+    @app.get("/")
+    def index() -> Response:
+        if not (WEB_ROOT / "index.html").is_file():
+            return _json_error(404, "the web UI is not installed (web/index.html); use the JSON API")
+        return send_from_directory(WEB_ROOT, "index.html")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok", "total_backends": len(balancer.pool.urls)})
+
+    @app.get("/queue-status")
+    def queue_status() -> Response:
+        return jsonify(aggregate(balancer.pool.snapshot()))
+
+    @app.post("/generate")
+    def generate() -> Response:
+        body = json_body(request)
+        commands = require_text(body, "commands")
+        model = model_of(body.get("model"))
+        engine = engine_of(body.get("engine"))
+        if optional_bool(body.get("split"), "split"):
+            return split_reply(balancer.splitter.convert_split(commands, model=model, engine=engine))
+        body = {k: v for k, v in body.items() if k != "split"}
+        if engine:
+            body["engine"] = engine
+        return forward_json("/generate", body, model)
+
+    @app.post("/upload")
+    def upload() -> Response:
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("missing file: send the script as multipart/form-data field 'file'")
+        raw = upload.read()
+        try:
+            commands = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"file '{upload.filename}' is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
+        if not commands.strip():
+            raise BadRequest(f"file '{upload.filename}' is empty")
+        model = model_of(request.form.get("model"))
+        engine = engine_of(request.form.get("engine"))
+        if optional_bool(request.form.get("split"), "split"):
+            result = balancer.splitter.convert_split(commands, model=model, engine=engine)
+            return split_reply({**result, "filename": os.path.basename(upload.filename or "")})
+        form = {"model": model, **({"engine": engine} if engine else {})}
+        files = {"file": (upload.filename or "script.sh", raw, upload.mimetype or "text/x-shellscript")}
+        return relay(balancer.proxy.forward(Job("POST", "/upload", model, data=form, files=files)))
+
+    @app.post("/explain")
+    def explain() -> Response:
+        body = json_body(request)
+        require_text(body, "playbook")
+        return forward_json("/explain", body, model_of(body.get("model")))
+
+    @app.post("/generate-code")
+    def generate_code() -> Response:
+        body = json_body(request)
+        require_text(body, "description")
+        return forward_json("/generate-code", body, model_of(body.get("model")))
+
+    @app.post("/explain-code")
+    def explain_code() -> Response:
+        body = json_body(request)
+        require_text(body, "code")
+        return forward_json("/explain-code", body, model_of(body.get("model")))
+
+    return app
+
+
+def relay(forwarded: Forwarded) -> Response:
+    """The worker's reply as ours: same status and JSON body, plus X-Backend."""
+    reply = forwarded.reply
+    if "json" in reply.content_type.lower():
+        response = Response(reply.body, status=reply.status, content_type=reply.content_type)
+    else:  # never pass on an HTML error page; say what came back instead
+        text = reply.body[:200].decode("utf-8", "replace")
+        response = _json_error(
+            502 if reply.status < 400 else reply.status,
+            f"worker {forwarded.backend} answered HTTP {reply.status} with {reply.content_type}: {text}",
+        )
+    response.headers["X-Backend"] = forwarded.backend
+    if reply.retry_after:
+        response.headers["Retry-After"] = reply.retry_after
+    return response
+
+
+def split_reply(result: dict[str, Any]) -> Response:
+    response = jsonify(result)
+    response.headers["X-Backend"] = ", ".join(result.get("backends", []))
+    return response
+
+
+def _json_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}), status=status, content_type="application/json")
