@@ -64,13 +64,14 @@ def playbook_messages(commands: str) -> list[Message]:
     ]
 
 
-def repair_message(error: str) -> Message:
-    """Tell the model what was wrong with its last answer and ask again."""
+def repair_message(error: str, commands: str) -> Message:
+    """Tell the model what was wrong with its last answer and ask again, restating the task."""
     return {
         "role": "user",
         "content": (
-            "Your answer is not a valid Ansible playbook: "
-            f"{error}\nReply again with the complete corrected playbook in one ```yaml block, nothing else."
+            f"Your answer is not a valid Ansible playbook: {error}\n"
+            "Reply again with the complete corrected playbook in one ```yaml block, nothing else, "
+            "converting these shell commands:\n\n" + fenced(commands, "sh")
         ),
     }
 

@@ -91,7 +91,7 @@ class WorkerService:
                     return {"playbook": render_playbook(check.plays), "attempts": attempt, "warnings": []}
                 last_error = "; ".join(check.errors)
                 log.info("model %s gave no valid playbook (attempt %d): %s", model, attempt, last_error)
-                messages = [*messages, {"role": "assistant", "content": reply.text}, prompts.repair_message(last_error)]
+                messages = [*messages, {"role": "assistant", "content": reply.text}, prompts.repair_message(last_error, commands)]
             raise InvalidPlaybook(
                 f"the model did not produce a valid playbook in {self.generate_attempts} attempts; last error: {last_error}",
                 extra={"attempts": self.generate_attempts},

@@ -164,4 +164,6 @@ def test_the_openai_compatible_api_serves_the_same_contract(start_worker: Callab
     assert reply.status_code == 200, reply.text
     assert yaml.safe_load(reply.json()["playbook"])[0]["tasks"][0]["name"] == "apt-get install -y git"
     assert reply.json()["total_tokens"] > 0
-    assert "/v1/chat/completions" in ollama_emulator.requests()[-1].get("_path", "/v1/chat/completions")
+    asked = ollama_emulator.requests()[-1]
+    assert asked["stream_options"] == {"include_usage": True}, "not the OpenAI-compatible chat API"
+    assert requests.get(worker.url + "/queue-status", timeout=5).json()["llm"]["api"] == "openai"
