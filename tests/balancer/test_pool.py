@@ -1,0 +1,225 @@
+"""The backend pool: slots always given back, FIFO handoff, bounded queue, fail-fast, models."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from balancer.pool import BackendPool, Lease
+from balancer.settings import BackendSpec
+from balancer.state import HealthReport, Status
+from common.errors import ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
+from tests.procs import wait_until
+
+URLS = ["http://a:5001", "http://b:5001", "http://c:5001"]
+
+
+def make_pool(count: int = 3, **kwargs: object) -> BackendPool:
+    return BackendPool([BackendSpec(url) for url in URLS[:count]], **kwargs)  # type: ignore[arg-type]
+
+
+def in_flight(pool: BackendPool) -> list[int]:
+    return [b.in_flight for b in pool.snapshot().backends]
+
+
+def wait_for_waiting(pool: BackendPool, count: int) -> None:
+    wait_until(lambda: pool.snapshot().waiting == count, 10, 0.002, what=f"{count} waiting")
+
+
+class Acquirer(threading.Thread):
+    """A job acquiring a slot in the background; keeps the lease or the error."""
+
+    def __init__(self, pool: BackendPool, model: str | None = None, **kwargs: object) -> None:
+        super().__init__(daemon=True)
+        self.pool, self.model, self.kwargs = pool, model, kwargs
+        self.lease: Lease | None = None
+        self.error: Exception | None = None
+        self.got = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.lease = self.pool.acquire(self.model, **self.kwargs)  # type: ignore[arg-type]
+        except Exception as exc:
+            self.error = exc
+        self.got.set()
+
+
+def test_jobs_spread_over_free_backends_and_slots_come_back() -> None:
+    pool = make_pool()
+    leases = [pool.acquire("m") for _ in range(3)]
+    assert sorted(lease.url for lease in leases) == sorted(URLS)
+    assert in_flight(pool) == [1, 1, 1]
+    for lease in leases:
+        lease.release()
+        lease.release()  # idempotent
+    assert in_flight(pool) == [0, 0, 0]
+
+
+def test_slot_given_back_when_the_job_raises() -> None:
+    pool = make_pool(1)
+    with pytest.raises(RuntimeError):
+        with pool.acquire("m"):
+            assert in_flight(pool) == [1]
+            raise RuntimeError("job failed")
+    assert in_flight(pool) == [0]
+
+
+def test_waiters_get_free_slots_in_arrival_order() -> None:
+    pool = make_pool(1)
+    first = pool.acquire("m")
+    order: list[int] = []
+    waiters = []
+    for n in range(4):
+        waiter = Acquirer(pool, "m")
+        waiter.start()
+        wait_for_waiting(pool, n + 1)
+        waiters.append(waiter)
+    first.release()
+    for _ in range(4):
+        got = wait_until(lambda: [w for w in waiters if w.got.is_set() and waiters.index(w) not in order], 10, 0.002,
+                         what="a handoff")
+        assert len(got) == 1, "one free slot must wake exactly one waiter"
+        order.append(waiters.index(got[0]))
+        assert got[0].lease is not None
+        got[0].lease.release()
+    assert order == [0, 1, 2, 3]
+    assert pool.snapshot().waiting == 0 and in_flight(pool) == [0]
+
+
+def test_full_queue_is_503_with_retry_after() -> None:
+    pool = make_pool(1, max_queue=1, retry_after_s=7)
+    lease = pool.acquire("m")
+    waiter = Acquirer(pool, "m")
+    waiter.start()
+    wait_for_waiting(pool, 1)
+    with pytest.raises(QueueFull) as caught:
+        pool.acquire("m")
+    assert caught.value.status == 503 and caught.value.headers() == {"Retry-After": "7"}
+    lease.release()
+    assert waiter.got.wait(5) and waiter.lease is not None
+    waiter.lease.release()
+
+
+def test_queue_timeout_is_503_and_leaves_the_queue() -> None:
+    pool = make_pool(1, queue_timeout_s=0.05)
+    with pool.acquire("m"):
+        with pytest.raises(QueueTimeout) as caught:
+            pool.acquire("m")
+    assert caught.value.status == 503 and "Retry-After" in caught.value.headers()
+    assert pool.snapshot().waiting == 0 and in_flight(pool) == [0]
+
+
+def test_max_queue_zero_fails_fast_like_the_seed() -> None:
+    pool = make_pool(2, max_queue=0)
+    leases = [pool.acquire("m"), pool.acquire("m")]
+    with pytest.raises(QueueFull):
+        pool.acquire("m")
+    leases[0].release()
+    with pool.acquire("m") as lease:
+        assert lease.url == leases[0].url
+    leases[1].release()
+
+
+def test_model_nobody_has_is_404_naming_it() -> None:
+    pool = make_pool(2)
+    for url in URLS[:2]:
+        pool.report_health(url, HealthReport(ok=True, models=("codellama:13b",)))
+    with pytest.raises(ModelNotFound) as caught:
+        pool.acquire("llama9:70b")
+    assert caught.value.status == 404 and "llama9:70b" in caught.value.message
+    with pool.acquire("codellama:13b"):
+        pass
+
+
+def test_unknown_model_lists_do_not_give_404() -> None:
+    pool = make_pool(2)
+    pool.report_health(URLS[0], HealthReport(ok=True, models=("codellama:13b",)))
+    with pool.acquire("mistral") as lease:  # b's list is not known yet: it may have it
+        assert lease.url == URLS[1]
+
+
+def test_job_for_a_model_waits_for_a_backend_that_has_it() -> None:
+    pool = make_pool(2)
+    pool.report_health(URLS[0], HealthReport(ok=True, models=("a:1",)))
+    pool.report_health(URLS[1], HealthReport(ok=True, models=("a:1", "b:1")))
+    held = pool.acquire("b:1")
+    assert held.url == URLS[1]
+    waiter = Acquirer(pool, "b:1")
+    waiter.start()
+    wait_for_waiting(pool, 1)
+    with pool.acquire("a:1") as lease:  # a later job may use a slot the waiter cannot
+        assert lease.url == URLS[0]
+    assert not waiter.got.is_set()
+    held.release()
+    assert waiter.got.wait(5) and waiter.lease is not None and waiter.lease.url == URLS[1]
+    waiter.lease.release()
+
+
+def test_offline_backends_get_no_jobs_and_rejoin_when_healthy() -> None:
+    pool = make_pool(2)
+    pool.mark_offline(URLS[0], "connection refused")
+    with pool.acquire("m") as lease:
+        assert lease.url == URLS[1]
+        waiter = Acquirer(pool, "m")
+        waiter.start()
+        wait_for_waiting(pool, 1)
+        pool.report_health(URLS[0], HealthReport(ok=True))  # back: the waiter gets it at once
+        assert waiter.got.wait(5) and waiter.lease is not None and waiter.lease.url == URLS[0]
+        waiter.lease.release()
+    snap = pool.snapshot().backends[0]
+    assert snap.status is Status.ONLINE and snap.last_error == "connection refused"
+
+
+def test_nothing_online_is_503_at_once() -> None:
+    pool = make_pool(2)
+    for url in URLS[:2]:
+        pool.mark_offline(url, "connection refused")
+    with pytest.raises(NoBackendAvailable) as caught:
+        pool.acquire("m")
+    assert "offline" in caught.value.message
+
+
+def test_excluded_backends_are_not_retried() -> None:
+    pool = make_pool(2)
+    with pool.acquire("m", exclude={URLS[0]}) as lease:
+        assert lease.url == URLS[1]
+    with pytest.raises(NoBackendAvailable):
+        pool.acquire("m", exclude=set(URLS[:2]))
+
+
+def test_draining_backend_finishes_but_takes_no_new_jobs() -> None:
+    pool = make_pool(2)
+    lease = pool.acquire("m")
+    pool.set_draining(lease.url)
+    with pool.acquire("m") as other:
+        assert other.url != lease.url
+    lease.release()
+    assert pool.snapshot().backends[0].status is Status.DRAINING
+
+
+@pytest.mark.parametrize("fail", [lambda pool, url: pool.mark_offline(url, "x"), lambda pool, url: None])
+def test_many_threads_never_leak_or_overbook_slots(fail: Callable[[BackendPool, str], None]) -> None:
+    pool = make_pool(3, max_queue=100)
+    peak = {"over": 0}
+    lock = threading.Lock()
+    counts = {url: 0 for url in URLS}
+
+    def job(n: int) -> None:
+        with pool.acquire("m") as lease:
+            with lock:
+                counts[lease.url] += 1
+                peak["over"] = max(peak["over"], counts[lease.url])
+            if n == 5:
+                fail(pool, lease.url)
+            with lock:
+                counts[lease.url] -= 1
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in range(60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert peak["over"] == 1
+    assert in_flight(pool) == [0, 0, 0] and pool.snapshot().waiting == 0

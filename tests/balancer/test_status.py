@@ -1,0 +1,38 @@
+"""Aggregate /queue-status from a pool snapshot."""
+
+from __future__ import annotations
+
+from balancer.state import PoolSnapshot, Status
+from balancer.status import aggregate
+from tests.balancer.test_routing import backend
+
+
+def test_seed_fields_and_per_backend_entries() -> None:
+    snapshot = PoolSnapshot(
+        backends=(
+            backend(0, in_flight=1, queue_size=3, active=True, models=("codellama:13b",)),
+            backend(1, in_flight=1, queue_size=0),  # its health reply is older than our job
+            backend(2, status=Status.OFFLINE, queue_size=7, active=True, last_error="connection refused"),
+        ),
+        waiting=4,
+    )
+    status = aggregate(snapshot)
+    assert status["queue_size"] == 3 + 1 + 0 + 4  # an offline worker's stale queue does not count
+    assert status["active"] is True
+    assert status["active_backends"] == 2
+    assert status["total_backends"] == 3
+    assert status["online_backends"] == 2
+    assert status["busy_backends"] == 2
+    assert status["waiting"] == 4
+    assert status["backends"][0] == {
+        "url": "http://w0:5001", "status": "online", "in_flight": 1, "slots": 1, "queue_size": 3,
+        "active": True, "models": ["codellama:13b"], "last_error": None,
+    }
+    assert status["backends"][2]["status"] == "offline"
+    assert status["backends"][2]["active"] is False
+    assert status["backends"][2]["last_error"] == "connection refused"
+
+
+def test_idle_farm() -> None:
+    status = aggregate(PoolSnapshot((backend(0), backend(1)), 0))
+    assert (status["queue_size"], status["active"], status["active_backends"], status["total_backends"]) == (0, False, 0, 2)
