@@ -78,7 +78,7 @@ def extract_playbook(text: str) -> list[dict[str, Any]]:
         if plays:
             return plays
 
-    if not _start_lines(text):  # last resort: the whole reply, e.g. a bare mapping
+    if not blocks and not _start_lines(text):  # last resort: the whole reply, e.g. a bare mapping
         plays = _combine([_parse_candidate(text, errors, "the reply")])
         if plays:
             return plays
@@ -159,7 +159,7 @@ def _from_json(text: str, errors: list[str]) -> list[dict[str, Any]] | None:
 
 
 def _parse_candidate(body: str, errors: list[str], where: str) -> _Found | None:
-    body = textwrap.dedent(body).strip("\n")
+    body = textwrap.dedent(body).rstrip("\n") + "\n"
     if not body.strip():
         return None
     variants = [body]
@@ -200,6 +200,9 @@ def _yaml_error(exc: yaml.YAMLError, where: str) -> str:
     problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
     context = getattr(exc, "context", None)
     at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
+        context += f" started at line {context_mark.line + 1}"
     detail = f"{context}, {problem}" if context else problem
     return f"invalid YAML in {where}{at}: {detail}"
 

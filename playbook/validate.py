@@ -213,10 +213,9 @@ def _task_errors(task: object, where: str) -> list[str]:
         return errors
     has_action = "action" in task or "local_action" in task
     if len(modules) > 1:
-        errors.append(
-            f"{where} has several module keys {_quoted(modules)}; a task runs exactly one module: "
-            "split it into one task per module (or fix a misspelt keyword)"
-        )
+        typos = [f"'{m}' -> '{hint[0]}'" for m in modules if (hint := _close(str(m), TASK_KEYWORDS))]
+        fix = f"fix the misspelt keyword(s) {', '.join(typos)}" if typos else "split it into one task per module"
+        errors.append(f"{where} has several module keys {_quoted(modules)}; a task runs exactly one module: {fix}")
     elif not modules and not has_action:
         errors.append(
             f"{where} has no module; add exactly one module key, "
