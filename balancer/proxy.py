@@ -94,5 +94,6 @@ class Proxy:
         assert last_error is not None
         raise NoBackendAvailable(
             f"no worker could take the job: tried {', '.join(tried)}; last error: {last_error.message}",
+            retry_after_s=self.pool.retry_after_s,
             extra={"tried": tried},
         ) from last_error

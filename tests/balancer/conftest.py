@@ -36,6 +36,7 @@ class FakeWorker:
     down: bool = False  # every request: connection refused
     status: int | None = None  # every job answers this status with an error body
     playbook: str | None = None  # a fixed playbook text instead of playbook_for(commands)
+    fail_on: str | None = None  # jobs whose commands contain this answer 502
     gate: threading.Event | None = None  # jobs block until it is set
     probe_gate: threading.Event | None = None  # /queue-status blocks until it is set
     jobs: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +84,8 @@ class FakeFarm:
         try:
             if worker.gate is not None:
                 worker.gate.wait(10)
+            if worker.fail_on is not None and worker.fail_on in str((json or {}).get("commands")):
+                return json_reply({"error": "the LLM failed on this input"}, 502)
             if worker.status is not None:
                 return json_reply({"error": f"fake failure {worker.status}"}, worker.status)
             if worker.down:  # went down while the job ran
