@@ -595,14 +595,15 @@ class Emulator:
     def control_config(self, request: Request) -> Response:
         try:
             body = self._body(request)
-            delay_s = float(body.get("delay_s", self.state.delay_s))
+            delay_s = float(body["delay_s"]) if "delay_s" in body else None
             models = body.get("models")
             if models is not None and (not isinstance(models, list) or not all(isinstance(m, str) for m in models)):
                 raise ApiFailure(400, "models must be a list of names")
         except (ApiFailure, TypeError, ValueError) as exc:
             return _json({"error": str(exc)}, 400)
         with self.lock:
-            self.state.delay_s = delay_s
+            if delay_s is not None:
+                self.state.delay_s = delay_s
             if models is not None:
                 self.state.models = list(models)
             return _json({"delay_s": self.state.delay_s, "models": self.state.models})
