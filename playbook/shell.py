@@ -115,6 +115,12 @@ class Command:
     become: bool = False
     become_user: str | None = None
     has_error: bool = False
+    # compound commands: a `for` loop's variable and words; the statements of a for/while
+    # body, a `{ }` group or a function body (None for other compound commands)
+    loop_variable: str | None = None
+    loop_values: tuple[Word, ...] = ()
+    body: tuple[Statement, ...] | None = None
+    function_name: str | None = None
 
     @property
     def is_simple(self) -> bool:
@@ -488,7 +494,28 @@ class _Walker:
             targets = [node] if node.type == "variable_assignment" else [
                 c for c in node.named_children if c.type == "variable_assignment"]
             return Command(**base, assignments=tuple(self.assignment(c) for c in targets))
-        return Command(**base)  # compound: if/for/while/case/{ }/( )/function/test...
+        if node.type in ("for_statement", "compound_statement", "function_definition",
+                         "while_statement", "subshell"):
+            return Command(**base, **self.compound_parts(node))
+        return Command(**base)  # compound: if/case/test/...
+
+    def compound_parts(self, node: tree_sitter.Node) -> dict[str, object]:
+        parts: dict[str, object] = {}
+        body = node.child_by_field_name("body")
+        if node.type == "for_statement":
+            variable = node.child_by_field_name("variable")
+            parts["loop_variable"] = self.text(variable) if variable is not None else None
+            parts["loop_values"] = tuple(self.word(v) for v in node.children_by_field_name("value"))
+        elif node.type == "function_definition":
+            name = node.child_by_field_name("name")
+            parts["function_name"] = self.text(name) if name is not None else None
+        elif node.type in ("compound_statement", "subshell"):
+            body = node
+        if body is not None and body.type in ("do_group", "compound_statement", "subshell"):
+            inner = _Walker(self.src)
+            inner.walk_children([c for c in body.children if c.is_named or c.type in (";", "&")])
+            parts["body"] = tuple(inner.statements)
+        return parts
 
     def assignment(self, node: tree_sitter.Node) -> tuple[str, Word]:
         name_node = node.child_by_field_name("name")

@@ -1,0 +1,450 @@
+"""Writing file content: `echo`/`printf`/`cat <<EOF` redirected to a file, `tee`, `sed -i`.
+
+# design: every way a script writes text into a file ends in `write_content(dest, text,
+# append)`. The destination decides the module: a cron.d file becomes cron entries, sysctl
+# files sysctl settings, /etc/fstab mounts, authorized_keys keys, /etc/hostname the
+# hostname; anything else is `copy` (overwrite) or `lineinfile`/`blockinfile` (append), which
+# Ansible can check and repeat without duplicating lines, unlike `>>`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from playbook.rules import rule
+from playbook.rules.base import Invocation, Task, no_op, parse_options
+from playbook.rules.files import FILE_MODE
+
+_C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r",
+              "v": "\v", "e": "\x1b"}
+
+
+def literal(text: str) -> str:
+    """Text Ansible must not template: wrap anything that looks like Jinja in raw tags."""
+    if "{{" in text or "{%" in text or "{#" in text:
+        return "{% raw %}" + text + "{% endraw %}"
+    return text
+
+
+def _escapes(text: str) -> str:
+    return re.sub(r"\\(0[0-7]{0,3}|.)", lambda m: _C_ESCAPES.get(m.group(1), None)
+                  or (chr(int(m.group(1), 8)) if m.group(1).startswith("0") else "\\" + m.group(1)),
+                  text)
+
+
+def echo_text(args: tuple[str, ...]) -> str:
+    """What `echo ARGS` prints (bash builtin: -n, -e, -E flags only at the start)."""
+    newline, escapes = True, False
+    items = list(args)
+    while items and re.fullmatch(r"-[neE]+", items[0]):
+        flags = items.pop(0)
+        newline = newline and "n" not in flags
+        escapes = ("e" in flags) or (escapes and "E" not in flags)
+    text = " ".join(items)
+    if escapes:
+        text = _escapes(text)
+    return text + ("\n" if newline else "")
+
+
+def printf_text(args: tuple[str, ...]) -> str | None:
+    """What `printf FORMAT ARGS` prints, for formats using only %s and %%; else None."""
+    if not args or args[0].startswith("-"):
+        return None
+    fmt, values = args[0], list(args[1:])
+    if re.search(r"%(?![s%])", fmt):
+        return None
+    count = fmt.count("%s")
+    if count == 0:
+        if values:
+            return None
+        return _escapes(fmt).replace("%%", "%")
+    out = []
+    while True:
+        chunk, values = values[:count], values[count:]
+        chunk += [""] * (count - len(chunk))
+        pieces = iter(chunk)
+        out.append(re.sub(r"%[s%]", lambda m: next(pieces) if m.group(0) == "%s" else "%",
+                          _escapes(fmt)))
+        if not values:
+            break
+    return "".join(out)
+
+
+def write_content(inv: Invocation, dest: str, content: str, append: bool) -> list[Task] | None:
+    """Tasks that leave `content` in `dest` (appended or as the whole file)."""
+    path = inv.path(dest)
+    if path is None:
+        return None
+    for special in (_cron_d, _sysctl, _fstab, _authorized_keys, _hostname):
+        tasks = special(path, content, append)
+        if tasks is not None:
+            return tasks
+    lines = content.splitlines()
+    if append:
+        if len(lines) == 1:
+            return [Task(f"Ensure a line is in {path}", "ansible.builtin.lineinfile",
+                         {"path": path, "line": literal(lines[0]), "create": True,
+                          "mode": FILE_MODE}, role="config", path=path)]
+        return [Task(f"Add a block of lines to {path}", "ansible.builtin.blockinfile",
+                     {"path": path, "block": literal(content.rstrip("\n")), "create": True,
+                      "mode": FILE_MODE}, role="config", path=path)]
+    return [Task(f"Write {path}", "ansible.builtin.copy",
+                 {"dest": path, "content": literal(content), "mode": FILE_MODE},
+                 role="config", path=path)]
+
+
+def _meaningful(content: str) -> list[str]:
+    return [line.strip() for line in content.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+_CRON_LINE = re.compile(r"^(@\w+|(?:\S+\s+){4}\S+)\s+(\S+)\s+(.+)$")
+_ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+
+
+def cron_fields(schedule: str) -> dict[str, Any] | None:
+    if schedule.startswith("@"):
+        special = schedule[1:]
+        if special == "midnight":
+            special = "daily"
+        if special not in ("reboot", "yearly", "annually", "monthly", "weekly", "daily",
+                           "hourly"):
+            return None
+        return {"special_time": special}
+    minute, hour, day, month, weekday = schedule.split()
+    fields = {"minute": minute, "hour": hour, "day": day, "month": month, "weekday": weekday}
+    return {k: v for k, v in fields.items() if v != "*"}
+
+
+def _cron_d(path: str, content: str, append: bool) -> list[Task] | None:
+    if posixpath.dirname(path) != "/etc/cron.d":
+        return None
+    cron_file = posixpath.basename(path)
+    tasks: list[Task] = []
+    for index, line in enumerate(_meaningful(content), 1):
+        env = _ENV_LINE.match(line)
+        if env and not _CRON_LINE.match(line):
+            tasks.append(Task(f"Set {env.group(1)} in the {cron_file} cron file",
+                              "ansible.builtin.cron",
+                              {"name": env.group(1), "env": True, "job": env.group(2),
+                               "cron_file": cron_file, "user": "root"}, role="config", path=path))
+            continue
+        match = _CRON_LINE.match(line)
+        if not match:
+            return None
+        fields = cron_fields(match.group(1))
+        if fields is None:
+            return None
+        name = f"{cron_file} job {index}" if len(_meaningful(content)) > 1 else cron_file
+        tasks.append(Task(f"Schedule the {name} cron job", "ansible.builtin.cron",
+                          {"name": name, **fields, "user": match.group(2),
+                           "job": literal(match.group(3)), "cron_file": cron_file},
+                          role="config", path=path))
+    return tasks or None
+
+
+_SYSCTL_LINE = re.compile(r"^([A-Za-z0-9_.\-/]+)\s*=\s*(.*?)\s*$")
+
+
+def _sysctl(path: str, content: str, append: bool) -> list[Task] | None:
+    if path != "/etc/sysctl.conf" and not (posixpath.dirname(path) == "/etc/sysctl.d"
+                                           and path.endswith(".conf")):
+        return None
+    tasks = []
+    for line in _meaningful(content):
+        match = _SYSCTL_LINE.match(line)
+        if not match:
+            return None
+        args: dict[str, Any] = {"name": match.group(1), "value": match.group(2),
+                                "state": "present"}
+        if path != "/etc/sysctl.conf":
+            args["sysctl_file"] = path
+        tasks.append(Task(f"Set the kernel parameter {match.group(1)}", "ansible.posix.sysctl",
+                          args, role="config", path=path))
+    return tasks or None
+
+
+def _fstab(path: str, content: str, append: bool) -> list[Task] | None:
+    if path != "/etc/fstab" or not append:
+        return None
+    tasks = []
+    for line in _meaningful(content):
+        fields = line.split()
+        if len(fields) < 3 or len(fields) > 6:
+            return None
+        src, mount_point, fstype = fields[:3]
+        args: dict[str, Any] = {"src": src, "path": mount_point, "fstype": fstype}
+        if len(fields) > 3:
+            args["opts"] = fields[3]
+        if len(fields) > 4:
+            args["dump"] = fields[4]
+        if len(fields) > 5:
+            args["passno"] = fields[5]
+        args["state"] = "present"
+        tasks.append(Task(f"Add {mount_point} to /etc/fstab", "ansible.posix.mount", args,
+                          role="config", path=path))
+    return tasks or None
+
+
+def key_owner(path: str) -> str | None:
+    """The user whose authorized_keys file `path` is, when the path says so."""
+    match = re.fullmatch(r"/home/([^/]+)/\.ssh/authorized_keys2?", path) \
+        or re.fullmatch(r"~([^/]+)/\.ssh/authorized_keys2?", path)
+    if match:
+        return match.group(1)
+    if re.fullmatch(r"/root/\.ssh/authorized_keys2?", path):
+        return "root"
+    return None
+
+
+def _authorized_keys(path: str, content: str, append: bool) -> list[Task] | None:
+    user = key_owner(path)
+    if user is None:
+        return None
+    keys = _meaningful(content)
+    if not keys or not all(re.match(r"^(ssh-|ecdsa-|sk-|no-|command=|from=|restrict)", k)
+                           for k in keys):
+        return None
+    if append:
+        return [Task(f"Authorize an SSH key for {user}", "ansible.posix.authorized_key",
+                     {"user": user, "key": key, "state": "present"}, role="config", path=path)
+                for key in keys]
+    return [Task(f"Set the authorized SSH keys of {user}", "ansible.posix.authorized_key",
+                 {"user": user, "key": "\n".join(keys), "exclusive": True, "state": "present"},
+                 role="config", path=path)]
+
+
+def _hostname(path: str, content: str, append: bool) -> list[Task] | None:
+    lines = _meaningful(content)
+    if path != "/etc/hostname" or append or len(lines) != 1:
+        return None
+    return [Task(f"Set the hostname to {lines[0]}", "ansible.builtin.hostname",
+                 {"name": lines[0]})]
+
+
+# --- the commands -------------------------------------------------------------------------
+
+@rule("echo")
+def echo(inv: Invocation) -> list[Task] | None:
+    target = inv.stdout_file
+    if target is None:
+        return [no_op("echo only prints a message")]
+    return write_content(inv, target.target, echo_text(inv.args), target.op.endswith(">>"))
+
+
+@rule("printf")
+def printf(inv: Invocation) -> list[Task] | None:
+    target = inv.stdout_file
+    text = printf_text(inv.args)
+    if text is None:
+        return None
+    if target is None:
+        return [no_op("printf only prints a message")]
+    return write_content(inv, target.target, text, target.op.endswith(">>"))
+
+
+@rule("cat")
+def cat(inv: Invocation) -> list[Task] | None:
+    target = inv.stdout_file
+    if target is None:
+        return None
+    append = target.op.endswith(">>")
+    if not inv.args and inv.stdin is not None:
+        return write_content(inv, target.target, inv.stdin, append)
+    if len(inv.args) == 1 and not append and not inv.args[0].startswith("-"):
+        src, dest = inv.path(inv.args[0]), inv.path(target.target)
+        if src is None or dest is None:
+            return None
+        return [Task(f"Copy {src} to {dest}", "ansible.builtin.copy",
+                     {"src": src, "dest": dest, "remote_src": True, "mode": FILE_MODE},
+                     role="config", path=dest)]
+    return None
+
+
+@rule("tee")
+def tee(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args)
+    if inv.stdin is None or not opts.positionals or any(
+            f not in ("-a", "--append") for f, _ in opts.flags):
+        return None
+    append = opts.has("-a", "--append")
+    tasks: list[Task] = []
+    for dest in opts.positionals:
+        written = write_content(inv, dest, inv.stdin, append)
+        if written is None:
+            return None
+        tasks.extend(written)
+    return tasks
+
+
+# --- sed -i --------------------------------------------------------------------------------
+
+_POSIX_CLASSES = {"[:space:]": r"\s", "[:digit:]": r"\d", "[:alpha:]": "a-zA-Z",
+                  "[:alnum:]": "a-zA-Z0-9", "[:upper:]": "A-Z", "[:lower:]": "a-z",
+                  "[:blank:]": r" \t", "[:punct:]": r"!-/:-@\[-`{-~", "[:xdigit:]": "0-9A-Fa-f"}
+
+
+def sed_regex(pattern: str, extended: bool) -> str:
+    """A sed (BRE or ERE) pattern as a Python regex that stays within one line."""
+    for posix, python in _POSIX_CLASSES.items():
+        pattern = pattern.replace(posix, python)
+    out: list[str] = []
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        ch = pattern[i]
+        if in_class:
+            out.append(ch)
+            if ch == "]" and not (out[-2:-1] == ["["] or out[-2:-1] == ["^"] and
+                                  out[-3:-2] == ["["]):
+                in_class = False
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "^":
+                out.append("[^\\n")
+                i += 2
+            else:
+                out.append("[")
+                i += 1
+            continue
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if not extended and nxt in "(){}+?|":
+                out.append(nxt)
+            else:
+                out.append("\\" + nxt)
+            i += 2
+            continue
+        if not extended and ch in "(){}+?|":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def sed_replacement(text: str) -> str:
+    """A sed replacement as a Python re replacement (`&` -> whole match)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt.isdigit():
+                out.append("\\g<" + nxt + ">")
+            elif nxt == "n":
+                out.append("\n")
+            elif nxt == "t":
+                out.append("\t")
+            elif nxt == "\\":
+                out.append("\\\\")
+            else:
+                out.append(nxt)
+            i += 2
+            continue
+        out.append("\\g<0>" if ch == "&" else ch)
+        i += 1
+    return "".join(out)
+
+
+def _split_s(script: str) -> tuple[str, str, str] | None:
+    if len(script) < 4 or script[0] != "s":
+        return None
+    delim = script[1]
+    parts: list[str] = []
+    current = ""
+    i = 2
+    while i < len(script):
+        ch = script[i]
+        if ch == "\\" and i + 1 < len(script):
+            current += ch + script[i + 1] if script[i + 1] != delim else script[i + 1]
+            i += 2
+            continue
+        if ch == delim:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+        i += 1
+    if len(parts) != 2:
+        return None
+    return parts[0], parts[1], current
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def sed_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
+    script = script.strip()
+    extra: dict[str, Any] = {"backup": True} if backup else {}
+    delete = re.fullmatch(r"/((?:\\.|[^/])*)/d", script)
+    if delete:
+        regexp = sed_regex(delete.group(1), extended)
+        return [Task(f"Remove lines matching {_short(delete.group(1))} from {path}",
+                     "ansible.builtin.lineinfile",
+                     {"path": path, "regexp": regexp, "state": "absent", **extra},
+                     role="config", path=path)]
+    parts = _split_s(script)
+    if parts is None:
+        return None
+    pattern, replacement, flags = parts
+    if not re.fullmatch(r"[gIi]*", flags) or not pattern:
+        return None
+    regexp = sed_regex(pattern, extended)
+    if "I" in flags or "i" in flags:
+        regexp = "(?i)" + regexp
+    return [Task(f"Replace {_short(pattern)} in {path}", "ansible.builtin.replace",
+                 {"path": path, "regexp": regexp, "replace": literal(sed_replacement(replacement)),
+                  **extra}, role="config", path=path)]
+
+
+@rule("sed")
+def sed(inv: Invocation) -> list[Task] | None:
+    in_place, backup, extended = False, False, False
+    scripts: list[str] = []
+    files: list[str] = []
+    args = list(inv.args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("-i") or arg.startswith("--in-place"):
+            in_place = True
+            backup = backup or bool(arg[2:] if arg.startswith("-i") else arg.partition("=")[2])
+        elif arg in ("-E", "-r", "--regexp-extended"):
+            extended = True
+        elif arg in ("-e", "--expression") and i + 1 < len(args):
+            scripts.append(args[i + 1])
+            i += 1
+        elif re.fullmatch(r"-[Er]+i?", arg):
+            extended = True
+            in_place = in_place or arg.endswith("i")
+        elif arg.startswith("-"):
+            return None
+        elif not scripts and not files and not any(a in ("-e", "--expression") for a in args):
+            scripts.append(arg)
+        else:
+            files.append(arg)
+        i += 1
+    if not in_place or not scripts or not files:
+        return None
+    tasks: list[Task] = []
+    for name in files:
+        path = inv.path(name)
+        if path is None:
+            return None
+        for script in scripts:
+            for piece in (script.split("\n") if "\n" in script else [script]):
+                if not piece.strip():
+                    continue
+                made = sed_tasks(path, piece, extended, backup)
+                if made is None:
+                    return None
+                tasks.extend(made)
+    return tasks

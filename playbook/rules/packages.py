@@ -1,0 +1,276 @@
+"""Package managers: apt/apt-get, dnf/yum, apk, snap, pip, npm, add-apt-repository, rpm --import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playbook.rules import rule
+from playbook.rules.base import Invocation, Task, human_list, parse_options
+
+APT = "ansible.builtin.apt"
+DNF = "ansible.builtin.dnf"
+
+
+def _install_name(packages: list[str]) -> str:
+    return human_list(packages)
+
+
+@rule("apt-get", "apt", "aptitude")
+def apt(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, takes_value="oqtc", long_value=("--option", "--target-release"))
+    if not opts.positionals:
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    extra: dict[str, Any] = {}
+    if opts.has("--no-install-recommends"):
+        extra["install_recommends"] = False
+    if opts.get("-t", "--target-release"):
+        extra["default_release"] = opts.get("-t", "--target-release")
+    if verb == "update" and not packages:
+        return [Task("Update the apt package cache", APT,
+                     {"update_cache": True, "cache_valid_time": 3600}, role="apt-update")]
+    if verb in ("install", "reinstall") and packages:
+        if opts.has("-f", "--fix-broken"):
+            return None
+        debs = [p for p in packages if p.endswith(".deb")]
+        if debs:
+            if len(debs) != len(packages) or len(debs) > 1:
+                return None
+            return [Task(f"Install the package file {debs[0]}", APT, {"deb": debs[0], **extra})]
+        state = "latest" if opts.has("--only-upgrade") else "present"
+        args: dict[str, Any] = {"name": packages if len(packages) > 1 else packages[0],
+                                "state": state, **extra}
+        if opts.has("--only-upgrade"):
+            args["only_upgrade"] = True
+        return [Task(f"Install {_install_name(packages)}", APT, args)]
+    if verb in ("remove", "purge") and packages:
+        args = {"name": packages if len(packages) > 1 else packages[0], "state": "absent"}
+        if verb == "purge" or opts.has("--purge"):
+            args["purge"] = True
+        return [Task(f"Remove {_install_name(packages)}", APT, args)]
+    if verb in ("upgrade", "dist-upgrade", "full-upgrade") and not packages:
+        mode = {"upgrade": "safe", "dist-upgrade": "dist", "full-upgrade": "full"}[verb]
+        if inv.name == "apt" and verb == "upgrade":
+            mode = "full"  # `apt upgrade` may install new dependencies, like full-upgrade
+        return [Task("Upgrade all packages", APT, {"upgrade": mode})]
+    if verb == "autoremove" and not packages:
+        return [Task("Remove packages that are no longer needed", APT,
+                     {"autoremove": True, **({"purge": True} if opts.has("--purge") else {})})]
+    if verb in ("clean", "autoclean") and not packages:
+        key = "clean" if verb == "clean" else "autoclean"
+        return [Task("Clean the apt package cache", APT, {key: True})]
+    return None
+
+
+@rule("dnf", "yum", "microdnf")
+def dnf(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, takes_value="", long_value=("--enablerepo", "--disablerepo"))
+    if not opts.positionals:
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    extra: dict[str, Any] = {}
+    if opts.get("--enablerepo"):
+        extra["enablerepo"] = opts.get("--enablerepo")
+    if opts.get("--disablerepo"):
+        extra["disablerepo"] = opts.get("--disablerepo")
+    if opts.has("--nogpgcheck"):
+        extra["disable_gpg_check"] = True
+    name: Any = packages if len(packages) > 1 else (packages[0] if packages else None)
+    if verb in ("install", "localinstall", "reinstall") and packages:
+        return [Task(f"Install {_install_name(packages)}", DNF,
+                     {"name": name, "state": "present", **extra})]
+    if verb in ("groupinstall",) and packages:
+        groups = ["@" + p for p in packages]
+        return [Task(f"Install the {_install_name(packages)} group", DNF,
+                     {"name": groups if len(groups) > 1 else groups[0], "state": "present"})]
+    if verb == "group" and packages and packages[0] == "install" and len(packages) > 1:
+        groups = ["@" + p for p in packages[1:]]
+        return [Task(f"Install the {_install_name(packages[1:])} group", DNF,
+                     {"name": groups if len(groups) > 1 else groups[0], "state": "present"})]
+    if verb in ("remove", "erase") and packages:
+        return [Task(f"Remove {_install_name(packages)}", DNF, {"name": name, "state": "absent"})]
+    if verb in ("update", "upgrade"):
+        if packages:
+            return [Task(f"Upgrade {_install_name(packages)}", DNF,
+                         {"name": name, "state": "latest", "update_only": True, **extra})]
+        return [Task("Upgrade all packages", DNF,
+                     {"name": "*", "state": "latest", "update_only": True, **extra})]
+    if verb == "makecache" and not packages:
+        return [Task("Update the package cache", DNF, {"update_cache": True})]
+    if verb == "autoremove" and not packages:
+        return [Task("Remove packages that are no longer needed", DNF, {"autoremove": True})]
+    return None
+
+
+@rule("apk")
+def apk(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args)
+    if not opts.positionals:
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    module = "community.general.apk"
+    name: Any = packages if len(packages) > 1 else (packages[0] if packages else None)
+    if verb == "add" and packages:
+        args: dict[str, Any] = {"name": name, "state": "present"}
+        if opts.has("--update"):
+            args["update_cache"] = True
+        return [Task(f"Install {_install_name(packages)}", module, args)]
+    if verb == "del" and packages:
+        return [Task(f"Remove {_install_name(packages)}", module, {"name": name, "state": "absent"})]
+    if verb == "update" and not packages:
+        return [Task("Update the apk package index", module, {"update_cache": True})]
+    if verb == "upgrade" and not packages:
+        return [Task("Upgrade all packages", module, {"upgrade": True})]
+    return None
+
+
+@rule("snap")
+def snap(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, long_value=("--channel",))
+    if len(opts.positionals) < 2 or opts.positionals[0] not in ("install", "remove"):
+        return None
+    packages = list(opts.positionals[1:])
+    args: dict[str, Any] = {"name": packages if len(packages) > 1 else packages[0]}
+    if opts.positionals[0] == "remove":
+        return [Task(f"Remove the {_install_name(packages)} snap", "community.general.snap",
+                     {**args, "state": "absent"})]
+    if opts.has("--classic"):
+        args["classic"] = True
+    if opts.get("--channel"):
+        args["channel"] = opts.get("--channel")
+    return [Task(f"Install the {_install_name(packages)} snap", "community.general.snap", args)]
+
+
+def _pip(inv: Invocation, args: tuple[str, ...], executable: str | None) -> list[Task] | None:
+    opts = parse_options(args, takes_value="riec", long_value=(
+        "--requirement", "--index-url", "--extra-index-url", "--target", "--constraint"))
+    if not opts.positionals or opts.positionals[0] not in ("install", "uninstall"):
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    if opts.has("-e", "--editable", "-c", "--constraint", "--target"):
+        return None
+    module: dict[str, Any] = {}
+    requirements = opts.get("-r", "--requirement")
+    if requirements:
+        path = inv.path(requirements)
+        if path is None or packages:
+            return None
+        module["requirements"] = path
+    elif packages:
+        if any(p.startswith((".", "/")) for p in packages):
+            return None
+        module["name"] = packages if len(packages) > 1 else packages[0]
+    else:
+        return None
+    if verb == "uninstall":
+        module["state"] = "absent"
+    elif opts.has("-U", "--upgrade"):
+        module["state"] = "latest"
+    extra_args = [f for f, _ in opts.flags if f in ("--user", "--no-cache-dir", "--pre",
+                                                    "--break-system-packages", "--quiet", "-q")]
+    if opts.get("-i", "--index-url"):
+        extra_args.append(f"--index-url {opts.get('-i', '--index-url')}")
+    if opts.get("--extra-index-url"):
+        extra_args.append(f"--extra-index-url {opts.get('--extra-index-url')}")
+    if extra_args:
+        module["extra_args"] = " ".join(extra_args)
+    if executable:
+        module["executable"] = executable
+    what = f"the requirements in {requirements}" if requirements else _install_name(packages)
+    verb_name = "Uninstall" if verb == "uninstall" else "Install"
+    return [Task(f"{verb_name} {what} with pip", "ansible.builtin.pip", module)]
+
+
+@rule("pip", "pip3")
+def pip(inv: Invocation) -> list[Task] | None:
+    program = inv.argv[0]
+    executable = program if program not in ("pip",) else None
+    return _pip(inv, inv.args, executable)
+
+
+@rule("python", "python3")
+def python_m_pip(inv: Invocation) -> list[Task] | None:
+    if len(inv.args) < 2 or inv.args[0] != "-m" or inv.args[1] != "pip":
+        return None
+    return _pip(inv, inv.args[2:], None if inv.argv[0] == "python3" else f"{inv.argv[0]} -m pip")
+
+
+@rule("npm")
+def npm(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, long_value=("--prefix",))
+    if not opts.positionals or opts.positionals[0] not in ("install", "i", "ci", "uninstall"):
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    module = "community.general.npm"
+    global_ = opts.has("-g", "--global")
+    extra: dict[str, Any] = {}
+    if opts.has("--production", "--omit=dev") or opts.get("--omit") == "dev":
+        extra["production"] = True
+    if verb == "ci" or (not packages and not global_):
+        if inv.cwd is None:
+            return None
+        args: dict[str, Any] = {"path": inv.cwd, **extra}
+        if verb == "ci":
+            args["ci"] = True
+        return [Task(f"Install the node packages of {inv.cwd}", module, args)]
+    if not packages:
+        return None
+    tasks = []
+    for package in packages:
+        name, version = package, None
+        if "@" in package[1:]:
+            at = package.rindex("@")
+            name, version = package[:at], package[at + 1:]
+        args = {"name": name}
+        if version and version != "latest":
+            args["version"] = version
+        elif version == "latest":
+            args["state"] = "latest"
+        if global_:
+            args["global"] = True
+        elif inv.cwd is not None:
+            args["path"] = inv.cwd
+        else:
+            return None
+        if verb == "uninstall":
+            args["state"] = "absent"
+        where = "globally" if global_ else f"in {inv.cwd}"
+        action = "Uninstall" if verb == "uninstall" else "Install"
+        tasks.append(Task(f"{action} the {name} node package {where}", module, {**args, **extra}))
+    return tasks
+
+
+@rule("add-apt-repository", "apt-add-repository")
+def add_apt_repository(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args)
+    if len(opts.positionals) != 1:
+        return None
+    repo = opts.positionals[0]
+    state = "absent" if opts.has("-r", "--remove") else "present"
+    action = "Remove" if state == "absent" else "Add"
+    return [Task(f"{action} the {repo} apt repository", "ansible.builtin.apt_repository",
+                 {"repo": repo, "state": state})]
+
+
+@rule("rpm")
+def rpm(inv: Invocation) -> list[Task] | None:
+    if len(inv.args) == 2 and inv.args[0] == "--import":
+        return [Task(f"Import the RPM signing key {inv.args[1]}", "ansible.builtin.rpm_key",
+                     {"key": inv.args[1], "state": "present"})]
+    opts = parse_options(inv.args)
+    letters = {f for f, _ in opts.flags}
+    if ("-i" in letters or "-U" in letters) and len(opts.positionals) == 1:
+        return [Task(f"Install {opts.positionals[0]}", DNF,
+                     {"name": opts.positionals[0], "state": "present"})]
+    return None
+
+
+@rule("dpkg")
+def dpkg(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args)
+    if opts.has("-i", "--install") and len(opts.positionals) == 1:
+        path = inv.path(opts.positionals[0])
+        if path is None:
+            return None
+        return [Task(f"Install the package file {path}", APT, {"deb": path})]
+    return None
