@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from balancer.pool import CancelSignal
 from balancer.proxy import Job, Proxy
 from common.errors import (
     ApiError,
     BadRequest,
     ChunkFailed,
+    ClientGone,
     ModelNotFound,
     NoBackendAvailable,
     ServiceUnavailable,
@@ -76,11 +79,16 @@ class SplitConverter:
     chunk_size: int
     retries: int
 
-    def convert_split(self, script: str, *, model: str, engine: str | None = None) -> dict[str, Any]:
-        """The merged reply for ``script`` converted chunk by chunk on the farm."""
+    def convert_split(
+        self, script: str, *, model: str, engine: str | None = None, gone: CancelSignal | None = None
+    ) -> dict[str, Any]:
+        """The merged reply for ``script`` converted chunk by chunk on the farm.
+
+        ``gone`` set (the client left) drops the chunks still waiting for a backend.
+        """
         start = time.monotonic()
         chunks = self.split(script)
-        results = self.run_chunks(chunks, model=model, engine=engine, t0=start)
+        results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone)
         merged = merge_playbooks([r.plays for r in results])
         return {
             "playbook": render_playbook(merged.plays),
@@ -99,21 +107,31 @@ class SplitConverter:
         except ValueError as exc:
             raise BadRequest(f"cannot split the script: {exc}") from None
 
-    def run_chunks(self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float) -> list[ChunkResult]:
+    def run_chunks(
+        self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float, gone: CancelSignal | None = None
+    ) -> list[ChunkResult]:
         """Every chunk's result in chunk order, or the first chunk failure."""
+        failed = threading.Event()
+        cancel = _Either(failed, gone)
         width = max(1, min(len(chunks), self.proxy.pool.total_slots))
         executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix="chunk")
         try:
-            futures = [executor.submit(self.run_chunk, chunk, model=model, engine=engine, t0=t0) for chunk in chunks]
+            futures = [
+                executor.submit(self.run_chunk, chunk, model=model, engine=engine, t0=t0, cancel=cancel)
+                for chunk in chunks
+            ]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:  # the lowest failing chunk is the one reported
-                if future in done and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
+            errors = [f.exception() for f in futures if f in done and f.exception() is not None]
+            if errors:  # the lowest chunk that really failed is the one reported
+                raise next((e for e in errors if not isinstance(e, ClientGone)), errors[0])  # type: ignore[misc]
             return [future.result() for future in futures]
         finally:
+            failed.set()  # chunks still waiting for a backend leave the queue
             executor.shutdown(wait=False, cancel_futures=True)
 
-    def run_chunk(self, chunk: Chunk, *, model: str, engine: str | None, t0: float) -> ChunkResult:
+    def run_chunk(
+        self, chunk: Chunk, *, model: str, engine: str | None, t0: float, cancel: CancelSignal | None = None
+    ) -> ChunkResult:
         """Convert one chunk, retrying on other backends; ChunkFailed when it cannot be done."""
         body: dict[str, Any] = {"commands": chunk.text, "model": model}
         if engine:
@@ -123,13 +141,15 @@ class SplitConverter:
         start = time.monotonic()
         for attempt in range(1, self.retries + 2):
             try:
-                forwarded = self.proxy.forward(Job("POST", "/generate", model, json=body), exclude=frozenset(tried))
+                forwarded = self.proxy.forward(
+                    Job("POST", "/generate", model, json=body), exclude=frozenset(tried), cancel=cancel
+                )
             except NoBackendAvailable as exc:
                 if not tried and not exc.extra.get("tried"):
                     raise  # nothing could even be tried: the farm is down, say so (503)
                 problem = exc.message
                 break
-            except (ModelNotFound, ServiceUnavailable, BadRequest):
+            except (ModelNotFound, ServiceUnavailable, BadRequest, ClientGone):
                 raise  # the same answer for every chunk: say it as it is (404 / 503 / 400)
             except UpstreamTimeout as exc:
                 raise UpstreamTimeout(f"{_label(chunk)}: {exc.message}", extra=exc.extra) from exc
@@ -165,6 +185,17 @@ class SplitConverter:
             f"{_label(chunk)} failed, so no playbook is returned: {problem}",
             extra={"chunk": {"index": chunk.index, "first_line": chunk.first_line, "last_line": chunk.last_line}},
         )
+
+
+@dataclass(frozen=True)
+class _Either:
+    """Set when either signal is: a chunk failed for good, or the client left."""
+
+    first: CancelSignal
+    second: CancelSignal | None
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or (self.second is not None and self.second.is_set())
 
 
 def _label(chunk: Chunk) -> str:

@@ -21,13 +21,22 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Protocol
 
 from balancer.routing import choose, has_model, model_known_missing
 from balancer.settings import BackendSpec
 from balancer.state import BackendSnapshot, HealthReport, PoolSnapshot, Status
-from common.errors import ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
+from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 
 log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 0.25  # how often a waiter whose client may leave looks at its cancel event
+
+
+class CancelSignal(Protocol):
+    """Anything that says a job is no longer wanted (a ``threading.Event``, for one)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -109,11 +118,19 @@ class BackendPool:
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def acquire(self, model: str | None, *, exclude: Iterable[str] = (), timeout_s: float | None = None) -> Lease:
+    def acquire(
+        self,
+        model: str | None,
+        *,
+        exclude: Iterable[str] = (),
+        timeout_s: float | None = None,
+        cancel: CancelSignal | None = None,
+    ) -> Lease:
         """A slot on a usable backend, waiting in FIFO order if all are busy.
 
         Raises ModelNotFound (no backend has ``model``), NoBackendAvailable (none online that
-        could take it), QueueFull, or QueueTimeout (waited ``timeout_s``, default QUEUE_TIMEOUT).
+        could take it), QueueFull, QueueTimeout (waited ``timeout_s``, default QUEUE_TIMEOUT),
+        or ClientGone (``cancel`` was set while waiting: the client left, its place is freed).
         """
         excluded = frozenset(exclude)
         timeout = self.queue_timeout_s if timeout_s is None else timeout_s
@@ -147,7 +164,10 @@ class BackendPool:
                         f"waited {timeout:g}s for a free backend; every backend is still busy, retry later",
                         retry_after_s=self.retry_after_s,
                     )
-                waiter.wakeup.wait(remaining)
+                if cancel is not None and cancel.is_set():
+                    self._waiters.remove(waiter)
+                    raise ClientGone("the client disconnected while its job waited for a backend")
+                waiter.wakeup.wait(remaining if cancel is None else min(remaining, CANCEL_POLL_S))
             return Lease(self, waiter.backend.spec.url, self.clock() - start)
 
     def _lease_locked(self, backend: _Backend, start: float) -> Lease:

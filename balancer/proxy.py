@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from balancer.client import BackendUnreachable, FileField, WorkerClient, WorkerReply
-from balancer.pool import BackendPool
-from common.errors import ApiError, NoBackendAvailable
+from balancer.pool import BackendPool, CancelSignal
+from common.errors import ApiError, ClientGone, NoBackendAvailable
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +58,27 @@ class Proxy:
     timeout_s: float
     retries: int
 
-    def forward(self, job: Job, *, exclude: frozenset[str] = frozenset()) -> Forwarded:
-        """The job's final reply; raises from the error tree when no worker could give one."""
+    def forward(
+        self, job: Job, *, exclude: frozenset[str] = frozenset(), cancel: CancelSignal | None = None
+    ) -> Forwarded:
+        """The job's final reply; raises from the error tree when no worker could give one.
+
+        ``cancel`` set (the client left) drops the job while it waits and before it is sent.
+        """
         start = time.monotonic()
         tried: list[str] = []
         last_reply: Forwarded | None = None
         last_error: ApiError | None = None
         for attempt in range(1, self.retries + 2):
             try:
-                lease = self.pool.acquire(job.model, exclude=exclude | set(tried))
+                lease = self.pool.acquire(job.model, exclude=exclude | set(tried), cancel=cancel)
             except NoBackendAvailable:
                 if attempt == 1:
                     raise
                 break  # nowhere left to retry: report the last failure below
             with lease:
+                if cancel is not None and cancel.is_set():
+                    raise ClientGone("the client disconnected before its job was sent to a worker")
                 tried.append(lease.url)
                 sent_at = time.monotonic()
                 try:

@@ -24,6 +24,7 @@ from balancer.pool import BackendPool
 from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import Settings
 from balancer.status import aggregate
+from common.disconnect import watch_disconnect
 from common.errors import BadRequest
 from common.http import install_json_errors, json_body, optional_bool, optional_text, require_text
 
@@ -85,8 +86,16 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
             raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
         return value.strip().lower()
 
+    def forward(job: Job) -> Response:
+        with watch_disconnect(request.environ) as gone:
+            return relay(balancer.proxy.forward(job, cancel=gone))
+
+    def convert_split(commands: str, model: str, engine: str | None) -> dict[str, Any]:
+        with watch_disconnect(request.environ) as gone:
+            return balancer.splitter.convert_split(commands, model=model, engine=engine, gone=gone)
+
     def forward_json(path: str, body: dict[str, Any], model: str) -> Response:
-        return relay(balancer.proxy.forward(Job("POST", path, model, json={**body, "model": model})))
+        return forward(Job("POST", path, model, json={**body, "model": model}))
 
     @app.get("/")
     def index() -> Response:
@@ -109,7 +118,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         model = model_of(body.get("model"))
         engine = engine_of(body.get("engine"))
         if optional_bool(body.get("split"), "split"):
-            return split_reply(balancer.splitter.convert_split(commands, model=model, engine=engine))
+            return split_reply(convert_split(commands, model, engine))
         body = {k: v for k, v in body.items() if k != "split"}
         if engine:
             body["engine"] = engine
@@ -130,11 +139,11 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         model = model_of(request.form.get("model"))
         engine = engine_of(request.form.get("engine"))
         if optional_bool(request.form.get("split"), "split"):
-            result = balancer.splitter.convert_split(commands, model=model, engine=engine)
+            result = convert_split(commands, model, engine)
             return split_reply({**result, "filename": os.path.basename(upload.filename or "")})
         form = {"model": model, **({"engine": engine} if engine else {})}
         files = {"file": (upload.filename or "script.sh", raw, upload.mimetype or "text/x-shellscript")}
-        return relay(balancer.proxy.forward(Job("POST", "/upload", model, data=form, files=files)))
+        return forward(Job("POST", "/upload", model, data=form, files=files))
 
     @app.post("/explain")
     def explain() -> Response:

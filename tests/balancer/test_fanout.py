@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 import yaml
 from flask import Flask
 
 from tests.balancer.conftest import FakeFarm
 from tests.procs import wait_until
 
+DATA = Path(__file__).resolve().parent.parent / "data" / "balancer"
 SCRIPT_35 = "".join(f"echo step {n:02d}\n" for n in range(1, 36))
 
 
@@ -104,3 +107,34 @@ def test_split_for_a_model_nobody_has_is_404(make_app: Callable[..., Flask], far
 def test_split_of_only_comments_is_400(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
     response = make_app().test_client().post("/generate", json={"commands": "# nothing\n\n# here\n", "split": True})
     assert response.status_code == 400 and "cannot split" in response.json["error"]
+
+
+def test_a_failed_chunk_drops_the_chunks_still_waiting(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    for worker in farm.workers.values():
+        worker.fail_on = "step 01"
+    app = make_app(chunk_size=1, retries=0)
+    response = app.test_client().post("/generate", json={"commands": SCRIPT_35, "split": True})
+    assert response.status_code == 502 and "chunk 0 (lines 1-1)" in response.json["error"]
+    pool = app.extensions["balancer"].pool
+    wait_until(lambda: pool.snapshot().waiting == 0 and all(b.in_flight == 0 for b in pool.snapshot().backends),
+               10, 0.005, what="the split's slots given back")
+    assert len(farm.job_calls()) < 35 // 2  # the remaining chunks were never sent
+
+
+CONSTRUCTS = (DATA / "constructs.sh").read_text()
+PROTECTED = {"continuation": (4, 6), "heredoc": (9, 13), "if block": (19, 24), "second continuation": (26, 28)}
+
+
+@pytest.mark.parametrize("chunk_size", range(1, 13))
+def test_split_never_cuts_continuations_heredocs_or_if_blocks(
+    make_app: Callable[..., Flask], farm: FakeFarm, chunk_size: int
+) -> None:
+    response = make_app(chunk_size=chunk_size).test_client().post("/generate", json={"commands": CONSTRUCTS, "split": True})
+    assert response.status_code == 200
+    chunks = response.json["chunks"]
+    for what, (first, last) in PROTECTED.items():
+        assert any(c["first_line"] <= first and last <= c["last_line"] for c in chunks), f"{what} cut: {chunks}"
+    sent = [job["json"]["commands"] for worker in farm.workers.values() for job in worker.jobs]
+    lines = CONSTRUCTS.splitlines(True)
+    for first, last in PROTECTED.values():
+        assert sum("".join(lines[first - 1:last]) in text for text in sent) == 1

@@ -22,6 +22,7 @@ import pytest
 import requests
 import yaml
 
+from tests.balancer.test_fanout import PROTECTED
 from tests.emulator.fixtures import EmulatorProcess
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 
@@ -183,9 +184,6 @@ def test_35_lines_split_into_4_chunks_on_three_workers_at_once(farm: Farm) -> No
 
 
 # 4. continuations, heredocs and if-blocks are never cut -----------------------------------------
-
-PROTECTED = {"continuation": (4, 6), "heredoc": (9, 13), "if block": (19, 24), "second continuation": (26, 28)}
-
 
 def test_split_never_cuts_continuation_heredoc_or_if(farm: Farm) -> None:
     script = (DATA / "constructs.sh").read_text()

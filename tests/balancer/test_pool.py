@@ -10,7 +10,7 @@ import pytest
 from balancer.pool import BackendPool, Lease
 from balancer.settings import BackendSpec
 from balancer.state import HealthReport, Status
-from common.errors import ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
+from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 from tests.procs import wait_until
 
 URLS = ["http://a:5001", "http://b:5001", "http://c:5001"]
@@ -223,3 +223,22 @@ def test_many_threads_never_leak_or_overbook_slots(fail: Callable[[BackendPool, 
         thread.join(10)
     assert peak["over"] == 1
     assert in_flight(pool) == [0, 0, 0] and pool.snapshot().waiting == 0
+
+
+def test_a_waiter_whose_client_left_gives_up_its_place() -> None:
+    pool = make_pool(1)
+    held = pool.acquire("m")
+    gone = threading.Event()
+    leaving = Acquirer(pool, "m", cancel=gone)
+    staying = Acquirer(pool, "m")
+    leaving.start()
+    wait_for_waiting(pool, 1)
+    staying.start()
+    wait_for_waiting(pool, 2)
+    gone.set()
+    assert leaving.got.wait(5) and isinstance(leaving.error, ClientGone)
+    assert pool.snapshot().waiting == 1
+    held.release()
+    assert staying.got.wait(5) and staying.lease is not None  # the slot went to the job still wanted
+    staying.lease.release()
+    assert in_flight(pool) == [0]
