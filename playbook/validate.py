@@ -387,15 +387,14 @@ def _param_errors(
         errors.append(f"{where}: the arguments of {fqcn} must be a mapping, got a {type(value).__name__}")
     if isinstance(args, Mapping):
         keys.extend(str(k) for k in args)
-    known = set(params)
     for key in keys:
-        if key in known or key.startswith("_"):
+        if key in params or key.startswith("_"):  # ``in`` on the collection: it may accept anything
             continue
-        errors.append(f"{where}: module {fqcn} has no parameter '{key}'{_param_hint(key, known)}")
+        errors.append(f"{where}: module {fqcn} has no parameter '{key}'{_param_hint(key, params)}")
     return errors
 
 
-def _param_hint(key: str, known: set[str]) -> str:
+def _param_hint(key: str, known: Collection[str]) -> str:
     close = difflib.get_close_matches(key, sorted(known), n=2, cutoff=0.6)
     listing = sorted(known)
     shown = ", ".join(listing[:40]) + (", ..." if len(listing) > 40 else "")
