@@ -245,7 +245,9 @@ class _Converter:
         heredoc = self.heredoc_text(command) if command.heredoc is not None else None
         if argv is None or (command.heredoc is not None and heredoc is None) or not argv:
             if fallback:
-                self.fallback_shell(ctx, self.command_text(command), None, become=command.become)
+                creates = _creates_of(argv, redirects) if argv else None
+                self.fallback_shell(ctx, self.command_text(command), creates,
+                                    become=command.become)
             return fallback
         sub_ctx = replace(ctx, become=ctx.become or command.become,
                           become_user=command.become_user or ctx.become_user)
@@ -509,7 +511,7 @@ class _Converter:
 
     def guarded(self, ctx: _Context, module: str, module_args: dict[str, Any], argv: list[str],
                 creates: str | None, env: dict[str, str]) -> None:
-        creates = creates or ctx.creates
+        creates = ctx.creates or creates
         if self.cwd:
             module_args["chdir"] = self.cwd
         data: dict[str, Any] = {"name": _fallback_name(module_args["cmd"]), module: module_args}
@@ -682,16 +684,48 @@ def _fold_attributes(drafts: list[_Draft]) -> list[_Draft]:
                            and d.become == draft.become), None)
             if target is not None and _CREATORS[target.module] in target.task[target.module]:
                 module_args = target.task[target.module]
+                mode = args.get("mode")
+                if mode is not None and not mode.isdigit():
+                    mode = _apply_symbolic(module_args.get("mode"), mode)
+                    if mode is None:
+                        out.append(draft)
+                        continue
                 for key in _ATTRS:
                     if key in args:
-                        module_args[key] = args[key]
-                if target.module == "ansible.builtin.copy" and module_args.get("mode") == "preserve":
-                    pass
+                        module_args[key] = mode if key == "mode" else args[key]
                 target.source = TaskSource(target.source.first_line, draft.source.last_line,
                                            target.source.rule)
                 continue
         out.append(draft)
     return out
+
+
+def _apply_symbolic(base: Any, symbolic: str) -> str | None:
+    """`+x` applied to "0644" -> "0755"; None when the base is not a plain octal mode."""
+    if not isinstance(base, str) or not base.isdigit():
+        return None
+    mode = int(base, 8)
+    for clause in symbolic.split(","):
+        match = re.fullmatch(r"([ugoa]*)([+=-])([rwx]*)", clause)
+        if not match:
+            return None
+        who = match.group(1) or "a"
+        if "a" in who:
+            who = "ugo"
+        bits = 0
+        for person in who:
+            shift = {"u": 6, "g": 3, "o": 0}[person]
+            for perm in match.group(3):
+                bits |= {"r": 4, "w": 2, "x": 1}[perm] << shift
+        if match.group(2) == "+":
+            mode |= bits
+        elif match.group(2) == "-":
+            mode &= ~bits
+        else:
+            for person in who:
+                mode &= ~(7 << {"u": 6, "g": 3, "o": 0}[person])
+            mode |= bits
+    return format(mode, "04o")
 
 
 def _related(path: str | None, service: str) -> bool:

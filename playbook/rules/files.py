@@ -34,8 +34,9 @@ def _paths(inv: Invocation, values: tuple[str, ...] | list[str]) -> list[str] | 
 
 
 def _file_tasks(title: str, paths: list[str], args: dict[str, Any], plural: str) -> list[Task]:
+    """One file task for one path, a loop for several; `plural` titles the loop."""
     module_args, extra = one_or_loop(paths, "path", args)
-    name = f"{title} {paths[0]}" if len(paths) == 1 else f"{title} {plural} {human_list(paths, 3)}"
+    name = f"{title} {paths[0]}" if len(paths) == 1 else f"{plural} {human_list(paths, 3)}"
     return [Task(name, FILE, module_args, extra, role="other",
                  path=paths[0] if len(paths) == 1 else None)]
 
@@ -51,7 +52,7 @@ def mkdir(inv: Invocation) -> list[Task] | None:
     if mode is None:
         return None
     return _file_tasks("Create the directory", paths, {"state": "directory", "mode": mode},
-                       "directories")
+                       "Create the directories")
 
 
 @rule("touch")
@@ -64,7 +65,7 @@ def touch(inv: Invocation) -> list[Task] | None:
         return None
     args = {"state": "touch", "mode": FILE_MODE, "modification_time": "preserve",
             "access_time": "preserve"}
-    return _file_tasks("Create the empty file", paths, args, "files")
+    return _file_tasks("Create the empty file", paths, args, "Create the empty files")
 
 
 @rule("rm", "rmdir")
@@ -73,7 +74,7 @@ def rm(inv: Invocation) -> list[Task] | None:
     paths = _paths(inv, opts.positionals)
     if paths is None or any(p in ("/", "~") for p in paths):
         return None
-    return _file_tasks("Remove", paths, {"state": "absent"}, "")
+    return _file_tasks("Remove", paths, {"state": "absent"}, "Remove")
 
 
 @rule("ln")
@@ -113,7 +114,7 @@ def chmod(inv: Invocation) -> list[Task] | None:
     args: dict[str, Any] = {"mode": mode}
     if opts.has("-R", "--recursive"):
         args = {"state": "directory", "recurse": True, **args}
-    return _file_tasks(f"Set mode {mode} on", paths, args, "")
+    return _file_tasks(f"Set mode {mode} on", paths, args, f"Set mode {mode} on")
 
 
 def _owner_group(spec: str) -> tuple[str | None, str | None] | None:
@@ -143,7 +144,7 @@ def chown(inv: Invocation) -> list[Task] | None:
     if opts.has("-R", "--recursive"):
         args = {"state": "directory", "recurse": True, **args}
     who = ":".join(x for x in (owner, group) if x)
-    return _file_tasks(f"Set owner {who} on", paths, args, "")
+    return _file_tasks(f"Set owner {who} on", paths, args, f"Set owner {who} on")
 
 
 @rule("chgrp")
@@ -157,7 +158,8 @@ def chgrp(inv: Invocation) -> list[Task] | None:
     args: dict[str, Any] = {"group": opts.positionals[0]}
     if opts.has("-R", "--recursive"):
         args = {"state": "directory", "recurse": True, **args}
-    return _file_tasks(f"Set group {opts.positionals[0]} on", paths, args, "")
+    title = f"Set group {opts.positionals[0]} on"
+    return _file_tasks(title, paths, args, title)
 
 
 @rule("cp")
@@ -221,7 +223,7 @@ def install(inv: Invocation) -> list[Task] | None:
             return None
         return _file_tasks("Create the directory", paths,
                            {"state": "directory", **attrs, "mode": mode or DIR_MODE},
-                           "directories")
+                           "Create the directories")
     if len(opts.positionals) != 2 or opts.has("-t"):
         return None
     src_path, dest_path = inv.path(opts.positionals[0]), inv.path(opts.positionals[1])

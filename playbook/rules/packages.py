@@ -36,7 +36,10 @@ def apt(inv: Invocation) -> list[Task] | None:
         if debs:
             if len(debs) != len(packages) or len(debs) > 1:
                 return None
-            return [Task(f"Install the package file {debs[0]}", APT, {"deb": debs[0], **extra})]
+            deb = inv.path(debs[0]) if not debs[0].startswith(("http://", "https://")) else debs[0]
+            if deb is None:
+                return None
+            return [Task(f"Install the package file {deb}", APT, {"deb": deb, **extra})]
         state = "latest" if opts.has("--only-upgrade") else "present"
         args: dict[str, Any] = {"name": packages if len(packages) > 1 else packages[0],
                                 "state": state, **extra}

@@ -175,9 +175,11 @@ def ufw(inv: Invocation) -> list[Task] | None:
             if value is None:
                 return None
             if key == "from":
-                task_args["from_ip"] = value
+                if value != "any":
+                    task_args["from_ip"] = value
             elif key == "to":
-                task_args["to_ip"] = value
+                if value != "any":
+                    task_args["to_ip"] = value
             elif key == "port":
                 task_args["to_port"] = value
             elif key == "proto":

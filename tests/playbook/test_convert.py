@@ -1,0 +1,173 @@
+"""convert_script: shell state (cd, export, variables), post-processing, fallbacks, spans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from playbook.convert import COMMAND, SHELL, Conversion, TaskSource, convert_script
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "shell"
+
+
+def modules(conversion: Conversion) -> list[str]:
+    return [next(k for k in t if "." in k) for t in conversion.tasks]
+
+
+def test_every_task_has_a_name_and_one_fqcn_module() -> None:
+    conversion = convert_script((DATA / "mixed.sh").read_text())
+    for task in conversion.tasks + conversion.handlers:
+        assert task["name"] and task["name"][0].isupper()
+        assert len([k for k in task if "." in k]) == 1
+        assert all(k.startswith(("ansible.", "community.")) for k in task if "." in k)
+
+
+def test_mixed_script() -> None:
+    conversion = convert_script((DATA / "mixed.sh").read_text())
+    assert modules(conversion) == [
+        "ansible.builtin.apt", "ansible.builtin.copy", SHELL,
+        "ansible.builtin.systemd_service", "ansible.builtin.systemd_service", SHELL,
+        "ansible.builtin.copy",
+    ]
+    # the restart inside the deploy function follows the nginx config change: a handler
+    assert conversion.handlers == [{"name": "Restart nginx", "ansible.builtin.systemd_service":
+                                    {"name": "nginx", "state": "restarted"}, "become": True}]
+    assert conversion.tasks[1]["notify"] == ["Restart nginx"]
+    # the for loop over fixed words is unrolled into real modules
+    assert conversion.tasks[3]["ansible.builtin.systemd_service"]["name"] == "nginx"
+    assert conversion.tasks[4]["ansible.builtin.systemd_service"]["name"] == "cron"
+    assert [(s.first_line, s.last_line) for s in conversion.sources] == [
+        (5, 9), (13, 18), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37)]
+    assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24), (30, 34)]
+    assert len(conversion.warnings) == 2 and conversion.warnings[0].startswith("line 20-24:")
+
+
+def test_apt_update_folds_into_next_install() -> None:
+    conversion = convert_script("sudo apt-get update\nsudo apt-get install -y nginx\n")
+    assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {
+        "name": "nginx", "state": "present", "update_cache": True}, "become": True}]
+    assert conversion.sources == [TaskSource(1, 2, "apt")]
+
+
+def test_cd_gives_chdir_and_resolves_relative_paths() -> None:
+    conversion = convert_script("cd /opt/app\nmkdir -p logs\n./configure --prefix=/usr\n"
+                                "cd build && make\n")
+    assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/opt/app/logs"
+    assert conversion.tasks[1][COMMAND] == {"cmd": "./configure --prefix=/usr",
+                                            "chdir": "/opt/app"}
+    assert conversion.tasks[2][COMMAND] == {"cmd": "make", "chdir": "/opt/app/build"}
+
+
+def test_variables_are_substituted_and_export_becomes_environment() -> None:
+    conversion = convert_script(
+        'VERSION=1.2.3\nexport http_proxy=http://proxy:3128\nexport PATH="$PATH:/opt/bin"\n'
+        'wget -O /tmp/app.tgz "https://example.com/app-${VERSION}.tgz"\nmake install\n')
+    download, make = conversion.tasks
+    assert download["ansible.builtin.get_url"]["url"] == "https://example.com/app-1.2.3.tgz"
+    assert download["environment"] == {"http_proxy": "http://proxy:3128"}
+    assert make["environment"] == {"http_proxy": "http://proxy:3128",
+                                   "PATH": "{{ ansible_env.PATH }}:/opt/bin"}
+
+
+def test_sudo_becomes_become_with_user() -> None:
+    task = convert_script("sudo -u app pip install --user requests\n").tasks[0]
+    assert task["become"] is True and task["become_user"] == "app"
+
+
+def test_unknown_command_is_a_guarded_command_with_a_warning() -> None:
+    conversion = convert_script("echo start\nsudo ssh-keygen -t ed25519 -f /root/.ssh/id -N ''\n"
+                                "frobnicate --all\n")
+    keygen, frob = conversion.tasks
+    assert keygen[COMMAND]["creates"] == "/root/.ssh/id" and "changed_when" not in keygen
+    assert frob == {"name": "Run frobnicate --all", COMMAND: {"cmd": "frobnicate --all"},
+                    "changed_when": True}
+    assert conversion.warnings[1] == ("line 3: no rule for `frobnicate --all`; kept as "
+                                      "command, review it")
+    assert [s.first_line for s in conversion.uncovered] == [2, 3]
+    assert conversion.module_share == 0.0
+
+
+def test_pipeline_needs_shell_with_pipefail() -> None:
+    task = convert_script("curl -fsSL https://get.docker.com | sudo sh\n").tasks[0]
+    assert task[SHELL]["cmd"] == "set -o pipefail\ncurl -fsSL https://get.docker.com | sudo sh"
+    assert task[SHELL]["executable"] == "/bin/bash"
+    assert task["changed_when"] is True
+
+
+def test_shell_fallback_keeps_the_script_variables_it_uses() -> None:
+    task = convert_script("DIR=/srv/x\nfor f in $(ls $DIR); do echo $f; done\n").tasks[0]
+    assert task[SHELL]["cmd"].startswith("DIR=/srv/x\nfor f in")
+
+
+def test_test_guard_and_if_guard_give_creates() -> None:
+    conversion = convert_script(
+        "[ -f /etc/ssl/app.pem ] || openssl req -x509 -nodes -subj /CN=x -keyout /k -out /etc/ssl/app.pem\n"
+        "if [ ! -d /opt/venv ]; then\n  python3 -m venv /opt/venv\nfi\n")
+    first, second = conversion.tasks
+    assert first[COMMAND]["creates"] == "/etc/ssl/app.pem"
+    assert second[SHELL]["creates"] == "/opt/venv" and "changed_when" not in second
+
+
+def test_or_true_means_failures_are_ignored() -> None:
+    task = convert_script("sudo systemctl stop apache2 || true\n").tasks[0]
+    assert task["ansible.builtin.systemd_service"]["state"] == "stopped"
+    assert task["failed_when"] is False
+
+
+def test_chmod_and_chown_fold_into_the_task_that_made_the_file() -> None:
+    conversion = convert_script(
+        "sudo tee /etc/sudoers.d/deploy <<'EOF'\ndeploy ALL=(ALL) NOPASSWD:ALL\nEOF\n"
+        "sudo chmod 440 /etc/sudoers.d/deploy\nsudo chown root:root /etc/sudoers.d/deploy\n"
+        "sudo curl -o /usr/local/bin/tool https://x/tool\nsudo chmod +x /usr/local/bin/tool\n")
+    copy, download = conversion.tasks
+    assert copy["ansible.builtin.copy"]["mode"] == "0440"
+    assert copy["ansible.builtin.copy"]["owner"] == "root"
+    assert download["ansible.builtin.get_url"]["mode"] == "0755"
+    assert conversion.sources[0] == TaskSource(1, 5, "tee")
+
+
+def test_restart_without_config_change_stays_a_task() -> None:
+    conversion = convert_script("sudo apt-get install -y nginx\nsudo systemctl restart nginx\n")
+    assert conversion.handlers == []
+    assert conversion.tasks[1]["ansible.builtin.systemd_service"]["state"] == "restarted"
+
+
+def test_restart_before_more_work_flushes_handlers() -> None:
+    conversion = convert_script(
+        "echo 'listen 8080;' | sudo tee /etc/nginx/conf.d/port.conf\n"
+        "sudo systemctl restart nginx\ncurl -f http://localhost:8080/\n")
+    assert conversion.tasks[0]["notify"] == ["Restart nginx"]
+    assert conversion.tasks[1]["ansible.builtin.meta"] == "flush_handlers"
+    assert conversion.tasks[2]["ansible.builtin.uri"]["url"] == "http://localhost:8080/"
+
+
+def test_function_called_later_is_inlined() -> None:
+    conversion = convert_script("setup() {\n  sudo mkdir -p /srv/a\n}\nsetup\n")
+    assert conversion.tasks == [{"name": "Create the directory /srv/a", "ansible.builtin.file": {
+        "path": "/srv/a", "state": "directory", "mode": "0755"}, "become": True}]
+
+
+def test_heredoc_with_unknown_variable_falls_back_to_shell() -> None:
+    conversion = convert_script("cat > /etc/app.conf <<EOF\nhome=$HOME\nEOF\n")
+    assert SHELL in conversion.tasks[0]
+    assert conversion.tasks[0][SHELL]["creates"] == "/etc/app.conf"
+
+
+def test_broken_script_reports_lines_and_does_not_raise() -> None:
+    conversion = convert_script((DATA / "broken.sh").read_text())
+    assert conversion.warnings
+    assert all(w.startswith("line ") for w in conversion.warnings)
+
+
+@pytest.mark.parametrize("script", ["", "\n\n", "# only a comment\n"])
+def test_empty_input_gives_no_tasks(script: str) -> None:
+    conversion = convert_script(script)
+    assert conversion.tasks == [] and conversion.handlers == [] and conversion.warnings == []
+
+
+def test_play_shape() -> None:
+    conversion = convert_script("echo x > /etc/a.conf\nsudo systemctl reload a\n")
+    play = conversion.play(hosts="web")
+    assert play["hosts"] == "web" and play["name"]
+    assert play["handlers"][0]["name"] == "Reload a"
