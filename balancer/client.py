@@ -77,21 +77,13 @@ class HttpWorkerClient:
 
     def __init__(self, *, connect_timeout_s: float = 3.0, pool_size: int = 64) -> None:
         self.connect_timeout_s = connect_timeout_s
-        self._pool_size = pool_size
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        # One Session per thread: requests does not promise a Session is thread-safe; the
-        # connection pools underneath are shared per thread, which keeps keep-alive useful.
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=16, pool_maxsize=self._pool_size, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.trust_env = False  # never route worker traffic through an HTTP(S)_PROXY
-            self._local.session = session
-        return session
+        # One Session for all threads: urllib3's connection pools are thread-safe, and sharing
+        # them keeps connections to each worker alive across requests (chunk threads come and go).
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.trust_env = False  # never send worker traffic through an HTTP(S)_PROXY
 
     def send(
         self,
@@ -107,7 +99,7 @@ class HttpWorkerClient:
     ) -> WorkerReply:
         connect = min(self.connect_timeout_s, timeout_s)
         try:
-            response = self._session().request(
+            response = self._session.request(
                 method,
                 url + path,
                 json=json,

@@ -8,7 +8,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ import pytest
 import requests
 import yaml
 
+from tests.balancer.conftest import SilentServer
 from tests.balancer.test_fanout import PROTECTED
 from tests.emulator.fixtures import EmulatorProcess
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
@@ -227,37 +227,6 @@ def test_worker_killed_mid_job_job_completes_elsewhere_and_it_rejoins(farm: Farm
 
 
 # 6. /queue-status at once while a backend accepts connections and never replies -------------------
-
-class SilentServer:
-    """A TCP server that accepts every connection and never sends a byte."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
-
 
 def test_queue_status_answers_at_once_while_a_backend_never_replies(
     ollama_emulator: EmulatorProcess, start_worker: Callable[..., ServiceProcess], tmp_path: Path
