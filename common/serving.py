@@ -32,6 +32,9 @@ def gunicorn_options(port: int, *, threads: int, timeout_s: int, host: str = "0.
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
+        # gunicorn 27's control socket has one default path per user: several services on
+        # one machine would fight over it, and nothing here uses it.
+        "control_socket_disable": True,
     }
 
 

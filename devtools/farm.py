@@ -92,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         if ollama_reachable(args.ollama):
             log.info("using Ollama at %s", args.ollama)
         else:
-            from worker.local_llm import MODEL_NAME
+            from worker.local_llm import MODEL_ALIAS as MODEL_NAME
 
             url = f"http://127.0.0.1:{args.local_llm_port}"
             log.info("no Ollama at %s; starting the embedded %s on %s", args.ollama, MODEL_NAME, url)
             llm = start("local-llm", [sys.executable, "-m", "worker.local_llm", "--port", str(args.local_llm_port)], {}, url + "/v1/models", args.log_dir)
             children.append(llm)
             wait_ready(llm, 120)
-            worker_env = {"LLM_API": "openai", "OLLAMA_HOST": url, "DEFAULT_MODEL": MODEL_NAME}
+            # a 135M model rambles: cap its answers so a request ends in seconds
+            worker_env = {"LLM_API": "openai", "OLLAMA_HOST": url, "DEFAULT_MODEL": MODEL_NAME, "LLM_MAX_TOKENS": "400"}
         worker_urls = []
         for n in range(1, args.workers + 1):
             port = args.port + n

@@ -56,6 +56,7 @@ class WorkerSettings:
     llm_url: str = "http://127.0.0.1:11434"  # OLLAMA_HOST (also the base URL for LLM_API=openai)
     llm_api_key: str | None = None  # LLM_API_KEY, sent as a bearer token to OpenAI-compatible servers
     llm_timeout_s: float = 600.0  # LLM_TIMEOUT (alias TIMEOUT): one LLM call's read timeout
+    llm_max_tokens: int | None = None  # LLM_MAX_TOKENS: cap on one answer's tokens (unset: the model's own)
     default_model: str = "codellama:13b"  # DEFAULT_MODEL
     default_engine: str = "llm"  # DEFAULT_ENGINE: rules | llm | hybrid
     slots: int = 1  # WORKER_SLOTS: LLM jobs run at once (one GPU: 1)
@@ -97,6 +98,7 @@ class WorkerSettings:
             llm_url=llm_url.rstrip("/"),
             llm_api_key=env.get("LLM_API_KEY") or None,
             llm_timeout_s=_float(env, "LLM_TIMEOUT", timeout_default, minimum=1),
+            llm_max_tokens=_int(env, "LLM_MAX_TOKENS", 0, minimum=0) or None,
             default_model=env.get("DEFAULT_MODEL", "").strip() or cls.default_model,
             default_engine=_choice(env, "DEFAULT_ENGINE", cls.default_engine, ENGINES),
             slots=_int(env, "WORKER_SLOTS", cls.slots, minimum=1),

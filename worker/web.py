@@ -25,10 +25,13 @@ def build_llm(settings: WorkerSettings) -> LLMClient:
     if settings.llm_api == "openai":
         from worker.llm_openai import OpenAICompatLLM
 
-        return OpenAICompatLLM(settings.llm_url, settings.llm_timeout_s, api_key=settings.llm_api_key)
+        return OpenAICompatLLM(
+            settings.llm_url, settings.llm_timeout_s, api_key=settings.llm_api_key, max_tokens=settings.llm_max_tokens
+        )
     from worker.llm_ollama import OllamaLLM
 
-    return OllamaLLM(settings.llm_url, settings.llm_timeout_s)
+    options = {"num_predict": settings.llm_max_tokens} if settings.llm_max_tokens else None
+    return OllamaLLM(settings.llm_url, settings.llm_timeout_s, options=options)
 
 
 def create_app(settings: WorkerSettings | None = None, *, llm: LLMClient | None = None) -> Flask:
