@@ -9,6 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.procs import ServiceProcess, free_port, python_service
+from validation.validator import PlaybookValidator
+
+
+@pytest.fixture(scope="session")
+def validator() -> Iterator[PlaybookValidator]:
+    """One real validator (argspecs + warm syntax-check helper) shared by the web tests."""
+    shared = PlaybookValidator()
+    shared.warm_up()
+    yield shared
+    shared.close()
 
 
 @pytest.fixture

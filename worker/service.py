@@ -1,8 +1,12 @@
 """The worker's jobs: each request becomes one queued LLM job with its own answer.
 
-``generate`` asks the model for a playbook and checks it; when the reply is not a valid
-playbook the model is asked again with the concrete error, at most ``generate_attempts``
-times, all within the same slot.
+``generate`` has three engines. ``rules`` converts deterministically (no LLM, no slot).
+``llm`` asks the model for the whole playbook and checks it; when the reply is not a
+valid playbook the model is asked again with the concrete error, at most
+``generate_attempts`` times, all within the same slot. ``hybrid`` (the default) takes the
+rules' tasks and asks the model once for the lines no rule covers (see ``worker.hybrid``);
+when the LLM is unreachable it answers with the rules' result and a warning.
+Every returned playbook is validated and the report is part of the reply.
 """
 
 from __future__ import annotations
@@ -10,21 +14,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from common.errors import InvalidPlaybook
+from common.errors import InvalidPlaybook, LLMError, LLMTimeout, LLMUnavailable
+from playbook.convert import Conversion, convert_script
 from playbook.errors import PlaybookError
 from playbook.extract import extract_playbook
 from playbook.render import render_playbook
-from playbook.validate import structure_errors
-from worker import prompts
+from playbook.validate import iter_tasks, structure_errors
+from validation.validator import PlaybookValidator, ValidationReport
+from worker import hybrid, prompts
 from worker.jobs import JobQueue, Ticket
 from worker.llm import Completion, LLMClient, Message
 from worker.models import ModelCatalog
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,13 +59,19 @@ class TokenTally:
 
 @dataclass(frozen=True)
 class PlaybookCheck:
-    """Why a candidate playbook was rejected (empty ``errors``: accepted)."""
+    """A candidate playbook from model text and what is wrong with it (no errors: accepted)."""
 
     plays: list[dict[str, Any]] | None
     errors: list[str] = field(default_factory=list)
+    report: ValidationReport | None = None
 
 
-PlaybookChecker = Callable[[list[dict[str, Any]]], list[str]]
+@dataclass(frozen=True)
+class JobRun:
+    """What a queued LLM job returned, with the fields every reply carries."""
+
+    value: Any
+    fields: dict[str, Any]
 
 
 class WorkerService:
@@ -68,36 +82,25 @@ class WorkerService:
         llm: LLMClient,
         queue: JobQueue,
         catalog: ModelCatalog,
+        validator: PlaybookValidator,
         *,
         generate_attempts: int = 3,
-        extra_checks: Sequence[PlaybookChecker] = (),
     ) -> None:
         self.llm = llm
         self.queue = queue
         self.catalog = catalog
+        self.validator = validator
         self.generate_attempts = generate_attempts
-        self.extra_checks = tuple(extra_checks)
 
-    def generate(self, commands: str, model: str, cancel: threading.Event | None = None) -> dict[str, Any]:
-        """Convert shell commands into one validated playbook with the LLM."""
-
-        def job(tally: TokenTally) -> dict[str, Any]:
-            messages: list[Message] = prompts.playbook_messages(commands)
-            last_error = ""
-            for attempt in range(1, self.generate_attempts + 1):
-                reply = tally.add(self.llm.chat(model, messages, cancel=cancel))
-                check = self.check_playbook(reply.text)
-                if not check.errors and check.plays is not None:
-                    return {"playbook": render_playbook(check.plays), "attempts": attempt, "warnings": []}
-                last_error = "; ".join(check.errors)
-                log.info("model %s gave no valid playbook (attempt %d): %s", model, attempt, last_error)
-                messages = [*messages, {"role": "assistant", "content": reply.text}, prompts.repair_message(last_error, commands)]
-            raise InvalidPlaybook(
-                f"the model did not produce a valid playbook in {self.generate_attempts} attempts; last error: {last_error}",
-                extra={"attempts": self.generate_attempts},
-            )
-
-        return self._run("generate", model, cancel, job)
+    def generate(
+        self, commands: str, model: str, engine: str, cancel: threading.Event | None = None, *, lint: bool = False
+    ) -> dict[str, Any]:
+        """Convert shell commands into one validated playbook with the chosen engine."""
+        if engine == "rules":
+            return self._generate_rules(commands, lint)
+        if engine == "hybrid":
+            return self._generate_hybrid(commands, model, cancel, lint)
+        return self._generate_llm(commands, model, cancel, lint)
 
     def explain(self, playbook: str, model: str, cancel: threading.Event | None = None) -> dict[str, Any]:
         return self._text_job("explain", "explanation", prompts.explain_playbook_messages(playbook), model, cancel)
@@ -115,35 +118,116 @@ class WorkerService:
         except PlaybookError as exc:
             return PlaybookCheck(None, [str(exc)])
         errors = structure_errors(plays)
-        for check in self.extra_checks:
-            if errors:
-                break
-            errors = check(plays)
-        return PlaybookCheck(plays, list(errors))
+        if errors:
+            return PlaybookCheck(plays, errors)
+        report = self.validator.validate(plays)
+        return PlaybookCheck(plays, list(report.errors), report)
+
+    def _generate_rules(self, commands: str, lint: bool) -> dict[str, Any]:
+        started = time.monotonic()
+        conversion = convert_script(commands)
+        reply = self._finish([conversion.play()], conversion.warnings, lint)
+        return {**reply, "engine": "rules", "model": None, "elapsed": round(time.monotonic() - started, 3), **TokenTally().to_json()}
+
+    def _generate_llm(self, commands: str, model: str, cancel: threading.Event | None, lint: bool) -> dict[str, Any]:
+        def job(tally: TokenTally) -> tuple[list[dict[str, Any]], int]:
+            messages: list[Message] = prompts.playbook_messages(commands)
+            last_error = ""
+            for attempt in range(1, self.generate_attempts + 1):
+                reply = tally.add(self.llm.chat(model, messages, cancel=cancel))
+                check = self.check_playbook(reply.text)
+                if not check.errors and check.plays is not None:
+                    return check.plays, attempt
+                last_error = "; ".join(check.errors)
+                log.info("model %s gave no valid playbook (attempt %d): %s", model, attempt, last_error)
+                messages = [*messages, {"role": "assistant", "content": reply.text}, prompts.repair_message(last_error, commands)]
+            raise InvalidPlaybook(
+                f"the model did not produce a valid playbook in {self.generate_attempts} attempts; last error: {last_error}",
+                extra={"attempts": self.generate_attempts},
+            )
+
+        run = self._run("generate", model, cancel, job)
+        plays, attempts = run.value
+        return {**self._finish(plays, [], lint), "engine": "llm", "attempts": attempts, **run.fields}
+
+    def _generate_hybrid(self, commands: str, model: str, cancel: threading.Event | None, lint: bool) -> dict[str, Any]:
+        started = time.monotonic()
+        conversion = convert_script(commands)
+        gaps = hybrid.gaps_of(conversion)
+        if not gaps:
+            reply = self._finish([conversion.play()], conversion.warnings, lint)
+            return {**reply, "engine": "hybrid", "model": model, "llm_lines": [], "elapsed": round(time.monotonic() - started, 3), **TokenTally().to_json()}
+        warnings = [w for w in conversion.warnings if not _about_gap(w, gaps)]
+        try:
+            run = self._run("generate", model, cancel, lambda tally: self._convert_gaps(gaps, model, cancel, tally))
+        except (LLMUnavailable, LLMTimeout, LLMError) as exc:
+            log.warning("hybrid: LLM failed (%s); answering with the rules result", exc.message)
+            warnings = [*conversion.warnings, f"the LLM could not be used ({exc.message}); {_labels(gaps)} kept as guarded commands from the rules engine"]
+            reply = self._finish([conversion.play()], warnings, lint)
+            return {**reply, "engine": "rules", "model": model, "llm_lines": [], "elapsed": round(time.monotonic() - started, 3), **TokenTally().to_json()}
+        assigned, error = run.value
+        if assigned is None:
+            warnings = [*conversion.warnings, f"the model gave no usable tasks for {_labels(gaps)} ({error}); kept as guarded commands from the rules engine"]
+            tasks = list(conversion.tasks)
+        else:
+            tasks = hybrid.splice(conversion, assigned, gaps)
+        play = {**conversion.play(), "tasks": tasks}
+        reply = self._finish([play], warnings, lint)
+        llm_lines = hybrid.covered_by_llm(gaps, assigned or {})
+        return {**reply, "engine": "hybrid", "llm_lines": llm_lines, **run.fields}
+
+    def _convert_gaps(
+        self, gaps: list[hybrid.Gap], model: str, cancel: threading.Event | None, tally: TokenTally
+    ) -> tuple[dict[int, list[dict[str, Any]]] | None, str]:
+        """Ask the model for the gaps' tasks until they are valid and mappable to lines."""
+        messages = hybrid.gap_messages(gaps)
+        listing = "\n".join(gap.text.strip() for gap in gaps)
+        error = ""
+        for _ in range(self.generate_attempts):
+            reply = tally.add(self.llm.chat(model, messages, cancel=cancel))
+            check = self.check_playbook(reply.text)
+            if not check.errors and check.plays is not None:
+                tasks = [ref.task for ref in iter_tasks(check.plays)]
+                assigned = hybrid.assign_tasks(gaps, tasks)
+                if assigned is not None:
+                    return assigned, ""
+                error = "the tasks could not be matched to the commands: start each task's name with the [L<line>] tag of its command"
+            else:
+                error = "; ".join(check.errors)
+            messages = [*messages, {"role": "assistant", "content": reply.text}, prompts.repair_message(error, listing)]
+        return None, error
+
+    def _finish(self, plays: list[dict[str, Any]], warnings: list[str], lint: bool) -> dict[str, Any]:
+        """Render and validate the final playbook; an invalid one is returned with a warning."""
+        report = self.validator.validate(plays, lint=lint)
+        warnings = list(warnings)
+        if not report.ok:
+            warnings.append("the playbook did not pass validation; review it: " + "; ".join(report.errors))
+        return {"playbook": render_playbook(plays), "warnings": warnings, "validation": report.to_json()}
 
     def _text_job(
         self, kind: str, field_name: str, messages: list[Message], model: str, cancel: threading.Event | None
     ) -> dict[str, Any]:
-        def job(tally: TokenTally) -> dict[str, Any]:
-            reply = tally.add(self.llm.chat(model, messages, cancel=cancel))
-            return {field_name: reply.text.strip()}
+        run = self._run(kind, model, cancel, lambda tally: tally.add(self.llm.chat(model, messages, cancel=cancel)).text.strip())
+        return {field_name: run.value, **run.fields}
 
-        return self._run(kind, model, cancel, job)
-
-    def _run(
-        self,
-        kind: str,
-        model: str,
-        cancel: threading.Event | None,
-        job: Callable[[TokenTally], dict[str, Any]],
-    ) -> dict[str, Any]:
-        """Check the model, wait for a slot, run ``job`` in it, and add the common reply fields."""
+    def _run(self, kind: str, model: str, cancel: threading.Event | None, job: Callable[[TokenTally], T]) -> JobRun:
+        """Check the model, wait for a slot, run ``job`` in it; return its value and the common fields."""
         started = time.monotonic()
         self.catalog.require(model)
         with self.queue.slot(kind, model, cancel) as ticket:
             tally = TokenTally()
-            result = job(tally)
-        return {**result, **_common_fields(ticket, tally, model, time.monotonic() - started)}
+            value = job(tally)
+        return JobRun(value, _common_fields(ticket, tally, model, time.monotonic() - started))
+
+
+def _labels(gaps: list[hybrid.Gap]) -> str:
+    return ", ".join(gap.label for gap in gaps)
+
+
+def _about_gap(warning: str, gaps: list[hybrid.Gap]) -> bool:
+    """The rules' "no rule covers line N" warnings are moot once the model converts line N."""
+    return any(warning.startswith((f"line {g.first_line}:", f"line {g.first_line}-")) for g in gaps)
 
 
 def _common_fields(ticket: Ticket, tally: TokenTally, model: str, elapsed_s: float) -> dict[str, Any]:

@@ -58,7 +58,8 @@ class WorkerSettings:
     llm_timeout_s: float = 600.0  # LLM_TIMEOUT (alias TIMEOUT): one LLM call's read timeout
     llm_max_tokens: int | None = None  # LLM_MAX_TOKENS: cap on one answer's tokens (unset: the model's own)
     default_model: str = "codellama:13b"  # DEFAULT_MODEL
-    default_engine: str = "llm"  # DEFAULT_ENGINE: rules | llm | hybrid
+    default_engine: str = "hybrid"  # DEFAULT_ENGINE: rules | llm | hybrid
+    syntax_check: bool = True  # SYNTAX_CHECK: run ansible-playbook --syntax-check on every playbook
     slots: int = 1  # WORKER_SLOTS: LLM jobs run at once (one GPU: 1)
     max_queue: int = 100  # MAX_QUEUE: jobs that may wait for a slot; beyond it 503
     queue_timeout_s: float = 3600.0  # QUEUE_TIMEOUT: longest wait for a slot before 503
@@ -101,6 +102,7 @@ class WorkerSettings:
             llm_max_tokens=_int(env, "LLM_MAX_TOKENS", 0, minimum=0) or None,
             default_model=env.get("DEFAULT_MODEL", "").strip() or cls.default_model,
             default_engine=_choice(env, "DEFAULT_ENGINE", cls.default_engine, ENGINES),
+            syntax_check=_choice(env, "SYNTAX_CHECK", "1", ("1", "0", "true", "false", "yes", "no")) in ("1", "true", "yes"),
             slots=_int(env, "WORKER_SLOTS", cls.slots, minimum=1),
             max_queue=_int(env, "MAX_QUEUE", cls.max_queue),
             queue_timeout_s=_float(env, "QUEUE_TIMEOUT", cls.queue_timeout_s, minimum=1),

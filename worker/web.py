@@ -10,7 +10,8 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 
 from common.disconnect import watch_disconnect
 from common.errors import BadRequest
-from common.http import install_json_errors, json_body, optional_text, require_text
+from common.http import install_json_errors, json_body, optional_bool, optional_text, require_text
+from validation.validator import PlaybookValidator
 from worker.jobs import JobQueue
 from worker.llm import LLMClient
 from worker.models import ModelCatalog
@@ -34,13 +35,21 @@ def build_llm(settings: WorkerSettings) -> LLMClient:
     return OllamaLLM(settings.llm_url, settings.llm_timeout_s, options=options)
 
 
-def create_app(settings: WorkerSettings | None = None, *, llm: LLMClient | None = None) -> Flask:
-    """The worker app; tests pass their own settings and a FakeLLM."""
+def create_app(
+    settings: WorkerSettings | None = None,
+    *,
+    llm: LLMClient | None = None,
+    validator: PlaybookValidator | None = None,
+) -> Flask:
+    """The worker app; tests pass their own settings, a FakeLLM and a shared validator."""
     settings = settings or WorkerSettings.from_env()
     llm = llm or build_llm(settings)
+    if validator is None:
+        validator = PlaybookValidator(syntax_check=settings.syntax_check)
+        validator.warm_up()
     catalog = ModelCatalog(llm, settings.models_refresh_s).start()
     queue = JobQueue(settings.slots, settings.max_queue, timeout_s=settings.queue_timeout_s)
-    service = WorkerService(llm, queue, catalog, generate_attempts=settings.generate_attempts)
+    service = WorkerService(llm, queue, catalog, validator, generate_attempts=settings.generate_attempts)
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
@@ -56,10 +65,7 @@ def create_app(settings: WorkerSettings | None = None, *, llm: LLMClient | None 
             return settings.default_engine
         if not isinstance(value, str) or value.strip().lower() not in ENGINES:
             raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
-        engine = value.strip().lower()
-        if engine != "llm":
-            raise BadRequest(f"engine '{engine}' is not available on this worker; use engine 'llm'")
-        return engine
+        return value.strip().lower()
 
     @app.get("/")
     def index() -> Response:
@@ -90,9 +96,10 @@ def create_app(settings: WorkerSettings | None = None, *, llm: LLMClient | None 
     def generate() -> Response:
         body = json_body(request)
         commands = require_text(body, "commands")
-        engine_of(body.get("engine"))
+        engine = engine_of(body.get("engine"))
+        lint = optional_bool(body.get("lint"), "lint")
         with watch_disconnect(request.environ) as gone:
-            return jsonify({**service.generate(commands, model_of(body), gone), "engine": "llm"})
+            return jsonify(service.generate(commands, model_of(body), engine, gone, lint=lint))
 
     @app.post("/upload")
     def upload() -> Response:
@@ -106,11 +113,12 @@ def create_app(settings: WorkerSettings | None = None, *, llm: LLMClient | None 
             raise BadRequest(f"file '{upload.filename}' is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
         if not commands.strip():
             raise BadRequest(f"file '{upload.filename}' is empty")
-        engine_of(request.form.get("engine"))
+        engine = engine_of(request.form.get("engine"))
+        lint = optional_bool(request.form.get("lint"), "lint")
         model = request.form.get("model", "").strip() or settings.default_model
         with watch_disconnect(request.environ) as gone:
-            result = service.generate(commands, model, gone)
-        return jsonify({**result, "engine": "llm", "filename": os.path.basename(upload.filename or "")})
+            result = service.generate(commands, model, engine, gone, lint=lint)
+        return jsonify({**result, "filename": os.path.basename(upload.filename or "")})
 
     @app.post("/explain")
     def explain() -> Response:

@@ -62,7 +62,8 @@ class Farm:
 def start_farm(ollama_emulator: EmulatorProcess, start_worker: Callable[..., ServiceProcess], tmp_path: Path,
                *, delay_s: float, extra_backends: list[str] | None = None, **env: str) -> Farm:
     ollama_emulator.configure(delay_s=delay_s)
-    workers = [start_worker(ollama_emulator.url) for _ in range(3)]
+    # the LLM engine: these tests follow each line through the emulator's one-task-per-line answer
+    workers = [start_worker(ollama_emulator.url, DEFAULT_ENGINE="llm") for _ in range(3)]
     backends = [w.url for w in workers] + list(extra_backends or [])
     port = free_port()
     balancer = python_service(
@@ -219,7 +220,7 @@ def test_worker_killed_mid_job_job_completes_elsewhere_and_it_rejoins(farm: Farm
     assert tasks_of(response.json()["playbook"]) == ["echo survive"]
     assert farm.backend(victim.url)["status"] == "offline"
 
-    farm.start_worker(farm.emulator.url, port=victim.port)
+    farm.start_worker(farm.emulator.url, port=victim.port, DEFAULT_ENGINE="llm")
     wait_until(lambda: farm.backend(victim.url)["status"] == "online", 20, what="the restarted worker to rejoin")
     farm.emulator.configure(delay_s=0.0)
     results = [requests.post(farm.url + "/generate", json={"commands": f"echo {n}"}, timeout=30) for n in range(3)]

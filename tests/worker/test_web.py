@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 import yaml
+from flask import Flask
 from flask.testing import FlaskClient
+
+from tests.worker.conftest import AppFactory
 
 from common.errors import LLMTimeout, LLMUnavailable
 from tests.procs import wait_until
 from worker.llm import FakeLLM, Message
-from worker.settings import WorkerSettings
-from worker.web import create_app
 
 PLAYBOOK_REPLY = """Sure! Here is the playbook you asked for:
 
@@ -36,14 +37,8 @@ def answer_with(text: str):  # type: ignore[no-untyped-def]
     return lambda model, messages: text
 
 
-def make_client(llm: FakeLLM, **settings: object) -> FlaskClient:
-    app = create_app(WorkerSettings(**settings), llm=llm)  # type: ignore[arg-type]
-    app.testing = True
-    return app.test_client()
-
-
 @pytest.fixture
-def client() -> FlaskClient:
+def client(make_client: Callable[..., FlaskClient]) -> FlaskClient:
     return make_client(FakeLLM(answer_with(PLAYBOOK_REPLY)))
 
 
@@ -59,7 +54,7 @@ def test_generate_returns_one_clean_playbook_from_a_chatty_fenced_reply(client: 
     assert body["elapsed"] >= 0 and "queue_position" not in body
 
 
-def test_a_non_playbook_reply_is_retried_with_the_error() -> None:
+def test_a_non_playbook_reply_is_retried_with_the_error(make_client: Callable[..., FlaskClient]) -> None:
     replies = iter(["I cannot help with that.", PLAYBOOK_REPLY])
     llm = FakeLLM(lambda model, messages: next(replies))
     reply = make_client(llm).post("/generate", json={"commands": "apt-get install -y nginx"})
@@ -70,7 +65,7 @@ def test_a_non_playbook_reply_is_retried_with_the_error() -> None:
     assert "not a valid Ansible playbook" in retry_messages[-1]["content"]
 
 
-def test_a_reply_that_never_becomes_a_playbook_is_a_502_with_the_last_error() -> None:
+def test_a_reply_that_never_becomes_a_playbook_is_a_502_with_the_last_error(make_client: Callable[..., FlaskClient]) -> None:
     llm = FakeLLM(answer_with("```yaml\nname: just a mapping\n```"))
     reply = make_client(llm).post("/generate", json={"commands": "ls"})
     assert reply.status_code == 502
@@ -82,7 +77,7 @@ def test_a_reply_that_never_becomes_a_playbook_is_a_502_with_the_last_error() ->
     ("path", "field", "answer_field"),
     [("/explain", "playbook", "explanation"), ("/generate-code", "description", "code"), ("/explain-code", "code", "explanation")],
 )
-def test_text_endpoints_answer_with_their_field(path: str, field: str, answer_field: str) -> None:
+def test_text_endpoints_answer_with_their_field(path: str, field: str, answer_field: str, make_client: Callable[..., FlaskClient]) -> None:
     llm = FakeLLM(answer_with("  It installs nginx.  "))
     reply = make_client(llm).post(path, json={field: "something", "model": "codellama:13b"})
     assert reply.status_code == 200, reply.json
@@ -136,7 +131,7 @@ def test_bad_uploads_get_a_400(client: FlaskClient, data: dict, message: str) ->
     assert reply.status_code == 400 and message in reply.json["error"]
 
 
-def test_a_body_over_the_limit_is_a_413_json_error() -> None:
+def test_a_body_over_the_limit_is_a_413_json_error(make_client: Callable[..., FlaskClient]) -> None:
     client = make_client(FakeLLM(answer_with(PLAYBOOK_REPLY)), max_content_length=2048)
     reply = client.post("/generate", json={"commands": "x" * 4096})
     assert reply.status_code == 413 and reply.is_json and "too large" in reply.json["error"]
@@ -154,7 +149,7 @@ def test_unknown_paths_and_methods_are_json(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(("error", "status"), [(LLMUnavailable("Ollama is down"), 503), (LLMTimeout("too slow"), 504)])
-def test_llm_failures_fail_that_job_alone(error: Exception, status: int) -> None:
+def test_llm_failures_fail_that_job_alone(error: Exception, status: int, make_client: Callable[..., FlaskClient]) -> None:
     failures = [error]
 
     def responder(model: str, messages: Sequence[Message]) -> str:
@@ -170,14 +165,14 @@ def test_llm_failures_fail_that_job_alone(error: Exception, status: int) -> None
     assert client.post("/generate", json={"commands": "ls"}).status_code == 200
 
 
-def test_queue_status_shows_the_running_job_and_the_waiting_ones() -> None:
+def test_queue_status_shows_the_running_job_and_the_waiting_ones(make_app: AppFactory) -> None:
     release = threading.Event()
 
     def slow(model: str, messages: Sequence[Message]) -> str:
         release.wait(10)
         return PLAYBOOK_REPLY
 
-    app = create_app(WorkerSettings(), llm=FakeLLM(slow))
+    app = make_app(FakeLLM(slow))
     results: list[int] = []
 
     def call() -> None:
