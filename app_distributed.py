@@ -9,14 +9,14 @@ BACKENDS = [
     'http://localhost:5002',
     'http://localhost:5003',
 ]
-CHUNK_SIZE = 10  # lines per chunk for split processing
-TIMEOUT = 600  # request timeout in seconds
+chunk_size = 10  # lines per chunk for split processing (env CHUNK_SIZE overrides)
+timeout = 600  # request timeout in seconds (env TIMEOUT overrides)
 
 from balancer.settings import Settings  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from common.serving import configure_logging, serve, settings_or_exit  # noqa: E402
 
-settings = settings_or_exit(lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": CHUNK_SIZE, "TIMEOUT": TIMEOUT}), "app_distributed.py")
+settings = settings_or_exit(lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": chunk_size, "TIMEOUT": timeout}), "app_distributed.py")
 
 if __name__ == "__main__":
     configure_logging()
