@@ -102,6 +102,8 @@ def convert_script(script: str) -> Conversion:
         converter.statement(statement)
     drafts = _fold_apt_update(converter.drafts)
     drafts = _fold_attributes(drafts)
+    drafts = _fold_edits(drafts)
+    drafts = _fold_mount_all(drafts)
     drafts, handlers = _handlers(drafts)
     return Conversion(tasks=[d.task for d in drafts], sources=[d.source for d in drafts],
                       handlers=handlers, uncovered=converter.uncovered,
@@ -623,6 +625,9 @@ def _read_only(argv: list[str]) -> bool:
     name = command_key(argv[0])
     if name == "systemctl" and len(argv) > 1 and argv[1] in ("status", "is-active", "is-enabled"):
         return True
+    if name == "find" and any(a in ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint",
+                                     "-fprintf", "-fls") for a in argv):
+        return False
     if name in _READ_ONLY_FLAGS:
         return any(flag in argv[1:] for flag in _READ_ONLY_FLAGS[name])
     return name in _READ_ONLY and name not in ("curl", "docker", "psql", "mysql", "npm", "node",
@@ -682,7 +687,8 @@ def _fold_attributes(drafts: list[_Draft]) -> list[_Draft]:
             target = next((d for d in reversed(out) if d.path == draft.path
                            and d.module in _CREATORS and "loop" not in d.task
                            and d.become == draft.become), None)
-            if target is not None and _CREATORS[target.module] in target.task[target.module]:
+            if target is not None and _CREATORS[target.module] in target.task[target.module] \
+                    and _may_move_back(args, out[out.index(target) + 1:]):
                 module_args = target.task[target.module]
                 mode = args.get("mode")
                 if mode is not None and not mode.isdigit():
@@ -697,6 +703,103 @@ def _fold_attributes(drafts: list[_Draft]) -> list[_Draft]:
                                            target.source.rule)
                 continue
         out.append(draft)
+    return out
+
+
+_ACCOUNTS = frozenset({"ansible.builtin.user", "ansible.builtin.group"})
+
+
+def _may_move_back(args: dict[str, Any], between: list[_Draft]) -> bool:
+    """An attribute may move to an earlier task unless a task in between could depend on it:
+    a command/shell (it may read or run the file), or for owner/group a user/group being made."""
+    if any(d.module in (COMMAND, SHELL) for d in between):
+        return False
+    return not ({"owner", "group"} & set(args) and any(d.module in _ACCOUNTS for d in between))
+
+
+_COPY = "ansible.builtin.copy"
+_EDITS = {"ansible.builtin.replace": {"path", "regexp", "replace"},
+          "ansible.builtin.lineinfile": {"path", "line", "create", "mode"}}
+
+
+def _fold_edits(drafts: list[_Draft]) -> list[_Draft]:
+    """`cat > f <<EOF` then `sed -i`/`echo >> f`: apply the edit to the written content.
+
+    design: as separate tasks the copy rewrites the original text on every run and the edit
+    changes it again, so the playbook never converges; the content as edited says the same
+    thing once. Only plain edits fold, and only when nothing in between touches or runs
+    anything (a command could read the intermediate file)."""
+    out: list[_Draft] = []
+    for draft in drafts:
+        target = _content_target(draft, out)
+        edited = _edited_content(draft, target.task[_COPY]["content"]) if target else None
+        if target is None or edited is None:
+            out.append(draft)
+            continue
+        target.task[_COPY]["content"] = edited
+        mode = draft.task[draft.module].get("mode")
+        if mode is not None:
+            target.task[_COPY]["mode"] = mode
+        target.source = TaskSource(target.source.first_line, draft.source.last_line,
+                                   target.source.rule)
+    return out
+
+
+def _content_target(draft: _Draft, out: list[_Draft]) -> _Draft | None:
+    """The earlier copy-with-content task of the same file this plain edit can fold into."""
+    args = draft.task.get(draft.module)
+    if draft.module not in _EDITS or not isinstance(args, dict) or not draft.path \
+            or not set(args) <= _EDITS[draft.module] or set(draft.task) - {"name", draft.module, "become"}:
+        return None
+    for index in range(len(out) - 1, -1, -1):
+        candidate = out[index]
+        if candidate.path == draft.path:
+            copy_args = candidate.task.get(_COPY)
+            ok = isinstance(copy_args, dict) and isinstance(copy_args.get("content"), str) \
+                and "loop" not in candidate.task and candidate.become == draft.become \
+                and not any(d.module in (COMMAND, SHELL) for d in out[index + 1:])
+            return candidate if ok else None
+    return None
+
+
+def _edited_content(draft: _Draft, content: str) -> str | None:
+    """What the replace/lineinfile task would leave in a file holding `content`."""
+    args = draft.task[draft.module]
+    if draft.module == "ansible.builtin.replace":
+        try:  # the replace module's own semantics: re.MULTILINE, Python replacement syntax
+            return re.sub(args["regexp"], args["replace"], content, flags=re.MULTILINE)
+        except (re.error, IndexError):
+            return None
+    line = args.get("line")
+    if not isinstance(line, str):
+        return None
+    if line in content.splitlines():
+        return content
+    return (content if content.endswith("\n") or not content else content + "\n") + line + "\n"
+
+
+def _fold_mount_all(drafts: list[_Draft]) -> list[_Draft]:
+    """`mount -a` after fstab lines: those entries become `state: mounted`, no command."""
+    out: list[_Draft] = []
+    for draft in drafts:
+        if draft.role != "mount-all":
+            out.append(draft)
+            continue
+        entries = []
+        for previous in reversed(out):
+            if previous.role == "mount-all":
+                break
+            args = previous.task.get("ansible.posix.mount")
+            if isinstance(args, dict) and args.get("state") == "present" \
+                    and args.get("fstype") != "swap" and "loop" not in previous.task:
+                entries.append(previous)
+        if not entries or any(e.become != draft.become for e in entries):
+            out.append(draft)
+            continue
+        for entry in entries:
+            entry.task["ansible.posix.mount"]["state"] = "mounted"
+            where = entry.task["ansible.posix.mount"]["path"]
+            entry.task["name"] = f"Mount {where} and add it to /etc/fstab"
     return out
 
 
@@ -732,6 +835,8 @@ def _related(path: str | None, service: str) -> bool:
     if not path:
         return False
     names = {service, service.removesuffix("d"), service.split("@")[0]}
+    if "-" in service and len(service.split("-")[0]) >= 4:
+        names.add(service.split("-")[0])  # redis-server: /etc/redis, postgresql-15: /etc/postgresql
     if service in ("ssh", "sshd"):
         names |= {"ssh", "sshd"}
     if service.startswith("php") or service.startswith("apache"):

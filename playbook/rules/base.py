@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from playbook.shell import Redirect
 
-TaskRole = Literal["other", "config", "restart", "apt-update", "no-op"]
+TaskRole = Literal["other", "config", "restart", "apt-update", "no-op", "mount-all"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ class Task:
 
     `role` drives post-processing in convert: "config" tasks write a file (they can notify a
     handler), "restart" tasks restart `service` (they can become that handler), "apt-update"
-    may fold into the next apt install, "no-op" covers a line without producing a task.
+    may fold into the next apt install, "no-op" covers a line without producing a task,
+    "mount-all" (`mount -a`) folds into the fstab entries before it.
     """
 
     name: str

@@ -82,17 +82,28 @@ def write_content(inv: Invocation, dest: str, content: str, append: bool) -> lis
         if tasks is not None:
             return tasks
     lines = content.splitlines()
+    check = {"validate": VISUDO} if _is_sudoers(path) else {}
+    mode = SUDOERS_MODE if check else FILE_MODE
     if append:
         if len(lines) == 1:
             return [Task(f"Ensure a line is in {path}", "ansible.builtin.lineinfile",
                          {"path": path, "line": literal(lines[0]), "create": True,
-                          "mode": FILE_MODE}, role="config", path=path)]
+                          "mode": mode, **check}, role="config", path=path)]
         return [Task(f"Add a block of lines to {path}", "ansible.builtin.blockinfile",
                      {"path": path, "block": literal(content.rstrip("\n")), "create": True,
-                      "mode": FILE_MODE}, role="config", path=path)]
+                      "mode": mode, **check}, role="config", path=path)]
     return [Task(f"Write {path}", "ansible.builtin.copy",
-                 {"dest": path, "content": literal(content), "mode": FILE_MODE},
+                 {"dest": path, "content": literal(content), "mode": mode, **check},
                  role="config", path=path)]
+
+
+#: a sudoers file that does not parse locks everyone out of sudo: have visudo check it first
+VISUDO = "/usr/sbin/visudo -cf %s"
+SUDOERS_MODE = "0440"  # what visudo makes; sudo refuses files others can write
+
+
+def _is_sudoers(path: str) -> bool:
+    return path == "/etc/sudoers" or posixpath.dirname(path) == "/etc/sudoers.d"
 
 
 def _meaningful(content: str) -> list[str]:
@@ -123,7 +134,17 @@ def _cron_d(path: str, content: str, append: bool) -> list[Task] | None:
         return None
     cron_file = posixpath.basename(path)
     tasks: list[Task] = []
-    for index, line in enumerate(_meaningful(content), 1):
+    jobs = [line for line in _meaningful(content) if _CRON_LINE.match(line)]
+    comment: str | None = None
+    names: set[str] = set()
+    for raw in content.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            comment = line.lstrip("#").strip() or None
+            continue
+        if not line:
+            comment = None
+            continue
         env = _ENV_LINE.match(line)
         if env and not _CRON_LINE.match(line):
             tasks.append(Task(f"Set {env.group(1)} in the {cron_file} cron file",
@@ -137,12 +158,26 @@ def _cron_d(path: str, content: str, append: bool) -> list[Task] | None:
         fields = cron_fields(match.group(1))
         if fields is None:
             return None
-        name = f"{cron_file} job {index}" if len(_meaningful(content)) > 1 else cron_file
+        name = _cron_job_name(comment, cron_file, match.group(3), len(jobs), names)
+        comment = None
         tasks.append(Task(f"Schedule the {name} cron job", "ansible.builtin.cron",
                           {"name": name, **fields, "user": match.group(2),
                            "job": literal(match.group(3)), "cron_file": cron_file},
                           role="config", path=path))
     return tasks or None
+
+
+def _cron_job_name(comment: str | None, cron_file: str, job: str, jobs: int,
+                   taken: set[str]) -> str:
+    """The job's marker name: the comment above it, the file's name for a lone job, else the
+    file and the program; unique within the file (the cron module finds jobs by name)."""
+    program = job.split()[0].rsplit("/", 1)[-1] if job.split() else "job"
+    name = comment or (cron_file if jobs == 1 else f"{cron_file} {program}")
+    unique, n = name, 2
+    while unique in taken:
+        unique, n = f"{name} {n}", n + 1
+    taken.add(unique)
+    return unique
 
 
 _SYSCTL_LINE = re.compile(r"^([A-Za-z0-9_.\-/]+)\s*=\s*(.*?)\s*$")
@@ -183,7 +218,8 @@ def _fstab(path: str, content: str, append: bool) -> list[Task] | None:
         if len(fields) > 5:
             args["passno"] = fields[5]
         args["state"] = "present"
-        tasks.append(Task(f"Add {mount_point} to /etc/fstab", "ansible.posix.mount", args,
+        shown = src if fstype == "swap" else mount_point
+        tasks.append(Task(f"Add {shown} to /etc/fstab", "ansible.posix.mount", args,
                           role="config", path=path))
     return tasks or None
 

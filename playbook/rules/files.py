@@ -176,7 +176,10 @@ def cp(inv: Invocation) -> list[Task] | None:
         return None
     if src.endswith("/") or src.endswith("/."):
         src_path = src_path.rstrip("/.") + "/" if src_path not in ("/",) else src_path
-    if dest.endswith("/"):
+    if dest.endswith("/") and not recursive:
+        # a file copied into a directory: name the file, so later chmod/chown find it
+        dest_path = posixpath.join(dest_path, posixpath.basename(src_path))
+    elif dest.endswith("/"):
         dest_path = dest_path.rstrip("/") + "/"
     args: dict[str, Any] = {"src": src_path, "dest": dest_path, "remote_src": True,
                             "mode": "preserve"}

@@ -127,11 +127,23 @@ def _unarchive(inv: Invocation, src: str, dest: str | None, extra: dict[str, Any
                  "ansible.builtin.unarchive", args, path=dest_path)]
 
 
+def _old_style_tar(args: list[str]) -> list[str]:
+    """`tar xvfz FILE -C DIR` -> `-x -v -f FILE -z -C DIR`: in the old bundled form the values
+    of `f` and `C` are the next words, in the order of the letters."""
+    if not args or args[0].startswith("-") or not re.fullmatch(r"[xvzjJfpC]+", args[0]):
+        return args
+    letters, rest = args[0], args[1:]
+    out: list[str] = []
+    for letter in letters:
+        out.append("-" + letter)
+        if letter in "fC" and rest:
+            out.append(rest.pop(0))
+    return out + rest
+
+
 @rule("tar")
 def tar(inv: Invocation) -> list[Task] | None:
-    args = list(inv.args)
-    if args and not args[0].startswith("-") and re.fullmatch(r"[xvzjJfpC]+", args[0]):
-        args[0] = "-" + args[0]  # old-style `tar xzf file`
+    args = _old_style_tar(list(inv.args))
     opts = parse_options(args, takes_value="fC", long_value=("--file", "--directory",
                                                              "--strip-components"))
     if not opts.has("-x", "--extract"):

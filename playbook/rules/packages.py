@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playbook.rules import rule
-from playbook.rules.base import Invocation, Task, human_list, parse_options
+from playbook.rules.base import Invocation, Options, Task, human_list, parse_options
 
 APT = "ansible.builtin.apt"
 DNF = "ansible.builtin.dnf"
@@ -98,11 +99,29 @@ def dnf(inv: Invocation) -> list[Task] | None:
                          {"name": name, "state": "latest", "update_only": True, **extra})]
         return [Task("Upgrade all packages", DNF,
                      {"name": "*", "state": "latest", "update_only": True, **extra})]
+    if verb == "config-manager":
+        return _add_repo(opts)
     if verb == "makecache" and not packages:
         return [Task("Update the package cache", DNF, {"update_cache": True})]
     if verb == "autoremove" and not packages:
         return [Task("Remove packages that are no longer needed", DNF, {"autoremove": True})]
     return None
+
+
+@rule("yum-config-manager")
+def yum_config_manager(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, long_value=("--add-repo",))
+    return _add_repo(opts) if not opts.positionals else None
+
+
+def _add_repo(opts: Options) -> list[Task] | None:
+    """`config-manager --add-repo URL.repo` downloads the .repo file into /etc/yum.repos.d."""
+    urls = opts.all("--add-repo") or [p for p in opts.positionals[1:] if opts.has("--add-repo")]
+    if len(urls) != 1 or not re.fullmatch(r"https?://\S+/[^/]+\.repo", urls[0]):
+        return None
+    dest = "/etc/yum.repos.d/" + urls[0].rsplit("/", 1)[1]
+    return [Task(f"Add the repository {urls[0].rsplit('/', 1)[1]}", "ansible.builtin.get_url",
+                 {"url": urls[0], "dest": dest, "mode": "0644"}, path=dest)]
 
 
 @rule("apk")

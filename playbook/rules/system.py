@@ -62,7 +62,13 @@ def crontab(inv: Invocation) -> list[Task] | None:
 
 
 def _job_name(job: str) -> str:
-    words = [w for w in job.split() if not w.startswith("-")]
+    """`cron job backup-db.sh` for `/usr/local/bin/backup-db.sh >> /var/log/b.log 2>&1`."""
+    words: list[str] = []
+    for word in job.split():
+        if re.match(r"^(?:\d?>|<|&|\||;)", word):
+            break  # redirections and operators say nothing about what runs
+        if not word.startswith("-"):
+            words.append(word)
     program = words[0].rsplit("/", 1)[-1] if words else "job"
     return f"cron job {program}" + (f" {words[1].rsplit('/', 1)[-1]}" if len(words) > 1 else "")
 
@@ -88,6 +94,10 @@ def sysctl(inv: Invocation) -> list[Task] | None:
 @rule("mount")
 def mount(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="to", long_value=("--types", "--options"))
+    if opts.has("-a", "--all") and not opts.positionals and len(opts.flags) == 1:
+        # convert folds this into the fstab entries written before it (state: mounted)
+        return [Task("Mount every file system in /etc/fstab", "ansible.builtin.command",
+                     {"cmd": "mount -a"}, {"changed_when": True}, role="mount-all")]
     if len(opts.positionals) != 2 or opts.has("-a", "--all"):
         return None
     src, path = opts.positionals
@@ -293,6 +303,30 @@ def a2enmod(inv: Invocation) -> list[Task] | None:
     verb = "Enable" if state == "present" else "Disable"
     return [Task(f"{verb} the Apache module {name}", "community.general.apache2_module",
                  {"name": name, "state": state}) for name in names]
+
+
+_APACHE_KINDS = {"site": "sites", "conf": "conf"}
+
+
+@rule("a2ensite", "a2dissite", "a2enconf", "a2disconf")
+def a2ensite(inv: Invocation) -> list[Task] | None:
+    """What the Debian helpers do: a link in sites-enabled (conf-enabled) to the available file."""
+    names = list(inv.args)
+    if not names or any(n.startswith("-") or "/" in n for n in names):
+        return None
+    kind = "site" if inv.name.endswith("site") else "conf"
+    folder = _APACHE_KINDS[kind]
+    enable = inv.name.startswith("a2en")
+    tasks = []
+    for name in names:
+        conf = name if name.endswith(".conf") else name + ".conf"
+        link = f"/etc/apache2/{folder}-enabled/{conf}"
+        args: dict[str, Any] = ({"src": f"../{folder}-available/{conf}", "dest": link,
+                                 "state": "link"} if enable else {"path": link, "state": "absent"})
+        verb = "Enable" if enable else "Disable"
+        tasks.append(Task(f"{verb} the Apache {kind} {name.removesuffix('.conf')}",
+                          "ansible.builtin.file", args, role="config", path=link))
+    return tasks
 
 
 def cron_line(text: str) -> bool:

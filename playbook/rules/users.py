@@ -18,7 +18,7 @@ def _groups(value: str) -> list[str]:
 @rule("useradd")
 def useradd(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="sdgGcupekKbZ", long_value=(
-        "--shell", "--home-dir", "--gid", "--groups", "--comment", "--uid", "--password",
+        "--shell", "--home-dir", "--home", "--gid", "--groups", "--comment", "--uid", "--password",
         "--expiredate"))
     if len(opts.positionals) != 1:
         return None
@@ -30,7 +30,7 @@ def useradd(inv: Invocation) -> list[Task] | None:
         args["create_home"] = False
     if opts.has("-r", "--system"):
         args["system"] = True
-    for flags, key in ((("-s", "--shell"), "shell"), (("-d", "--home-dir"), "home"),
+    for flags, key in ((("-s", "--shell"), "shell"), (("-d", "--home-dir", "--home"), "home"),
                        (("-g", "--gid"), "group"), (("-c", "--comment"), "comment"),
                        (("-u", "--uid"), "uid"), (("-p", "--password"), "password")):
         value = opts.get(*flags)
@@ -109,6 +109,21 @@ def usermod(inv: Invocation) -> list[Task] | None:
     if groups and opts.has("-a", "--append") and len(what) == 1:
         return [Task(f"Add {name} {what[0]}", USER, args)]
     return [Task(f"Update the user {name}", USER, args)]
+
+
+@rule("passwd")
+def passwd(inv: Invocation) -> list[Task] | None:
+    """`passwd -l NAME` / `passwd -u NAME`: lock or unlock the password; nothing interactive."""
+    opts = parse_options(inv.args)
+    if len(opts.positionals) != 1 or len(opts.flags) != 1:
+        return None
+    name = opts.positionals[0]
+    if opts.has("-l", "--lock"):
+        return [Task(f"Lock the password of {name}", USER, {"name": name, "password_lock": True})]
+    if opts.has("-u", "--unlock"):
+        return [Task(f"Unlock the password of {name}", USER,
+                     {"name": name, "password_lock": False})]
+    return None
 
 
 @rule("userdel")

@@ -171,3 +171,62 @@ def test_play_shape() -> None:
     play = conversion.play(hosts="web")
     assert play["hosts"] == "web" and play["name"]
     assert play["handlers"][0]["name"] == "Reload a"
+
+
+def test_owner_does_not_move_before_the_user_is_made() -> None:
+    conversion = convert_script("mkdir -p /srv/rails\nuseradd --system rails\n"
+                                "chown rails:rails /srv/rails\nchmod 750 /srv/rails\n")
+    made, user, owner = conversion.tasks
+    assert "owner" not in made["ansible.builtin.file"] and "ansible.builtin.user" in user
+    assert owner["ansible.builtin.file"] == {"path": "/srv/rails", "owner": "rails",
+                                             "group": "rails", "mode": "0750"}
+
+
+def test_attributes_do_not_move_back_over_a_command() -> None:
+    conversion = convert_script("cat > /opt/run.sh <<'EOF'\necho hi\nEOF\n/opt/run.sh\n"
+                                "chmod 700 /opt/run.sh\n")
+    assert conversion.tasks[0]["ansible.builtin.copy"]["mode"] == "0644"
+    assert conversion.tasks[2]["ansible.builtin.file"]["mode"] == "0700"
+
+
+def test_edits_after_a_written_file_fold_into_its_content() -> None:
+    conversion = convert_script(
+        "cat > /etc/app.ini <<'EOF'\n[server]\nworkers = 4\nEOF\n"
+        "sed -i 's/^workers = 4/workers = 8/' /etc/app.ini\n"
+        "echo 'debug = false' >> /etc/app.ini\necho 'debug = false' >> /etc/app.ini\n"
+        "chmod 640 /etc/app.ini\n")
+    assert conversion.tasks == [{"name": "Write /etc/app.ini", "ansible.builtin.copy": {
+        "dest": "/etc/app.ini", "content": "[server]\nworkers = 8\ndebug = false\n",
+        "mode": "0640"}}]
+    assert conversion.sources == [TaskSource(1, 8, "cat")]
+
+
+def test_edits_do_not_fold_over_a_command_or_into_a_copied_file() -> None:
+    over_command = convert_script("echo a=1 > /etc/x.conf\n/usr/bin/reload-x\n"
+                                  "sed -i 's/a=1/a=2/' /etc/x.conf\n")
+    assert "ansible.builtin.replace" in over_command.tasks[2]
+    copied = convert_script("cp /etc/x.conf /etc/y.conf\nsed -i 's/a=1/a=2/' /etc/y.conf\n")
+    assert "ansible.builtin.replace" in copied.tasks[1]
+
+
+def test_mount_all_mounts_the_fstab_lines_written_before_it() -> None:
+    conversion = convert_script(
+        "echo 'nas:/data /mnt/data nfs defaults 0 0' >> /etc/fstab\n"
+        "echo '/swapfile none swap sw 0 0' >> /etc/fstab\nmount -a\n")
+    nfs, swap = conversion.tasks
+    assert nfs["name"] == "Mount /mnt/data and add it to /etc/fstab"
+    assert nfs["ansible.posix.mount"]["state"] == "mounted"
+    assert swap["ansible.posix.mount"]["state"] == "present"  # mount -a does not swapon
+
+
+def test_find_with_exec_or_delete_changes_things() -> None:
+    conversion = convert_script("find /var/www -type d -exec chmod 750 {} \\;\n"
+                                "find /tmp -name '*.tmp' -delete\nfind /etc -name '*.conf'\n")
+    assert [t["changed_when"] for t in conversion.tasks] == [True, True, False]
+
+
+def test_restart_of_a_dashed_service_follows_its_config_directory() -> None:
+    conversion = convert_script("sudo sed -i 's/^supervised no/supervised systemd/' "
+                                "/etc/redis/redis.conf\nsudo systemctl restart redis-server\n")
+    assert conversion.tasks[0]["notify"] == ["Restart redis-server"]
+    assert conversion.handlers[0]["name"] == "Restart redis-server"
