@@ -7,13 +7,17 @@
 # and comment lines never count and never form a chunk: the lines between two chunks belong
 # to the next one (a comment introduces what follows), trailing comments to the last one, so
 # the chunks' spans cover every non-blank line exactly once and in order.
+# A chunk run on its own loses the shell state its earlier lines set up (the directory, the
+# exported and plain variables, functions, `set` options), so each chunk also carries, as
+# `context`, the top-level statements before it that only set such state; a converter reads
+# them to know where and with what it runs, and converts none of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playbook.shell import parse_script
+from playbook.shell import Statement, parse_script
 
 __all__ = ["Chunk", "split_script"]
 
@@ -26,6 +30,21 @@ class Chunk:
     text: str
     first_line: int
     last_line: int
+    context: str = ""  # earlier statements that set shell state (cd, export, variables, functions)
+
+
+# commands whose only effect is the shell's own state: what later lines run with
+STATE_COMMANDS = frozenset({"cd", "pushd", "popd", "export", "set", "shopt", "umask", "alias", "readonly", "declare", "typeset"})
+
+
+def sets_shell_state(statement: Statement) -> bool:
+    """True for a statement whose only effect is shell state (a directory, variables, a function)."""
+    if statement.kind == "function":
+        return True
+    command = statement.command
+    if command is None:
+        return False
+    return command.name in STATE_COMMANDS or (command.name == "" and bool(command.assignments))
 
 
 def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:
@@ -35,6 +54,7 @@ def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:
     if not script.strip():
         raise ValueError("the script is empty: there are no commands to split")
     parsed = parse_script(script)
+    state = [s for s in parsed.statements if sets_shell_state(s)]
     units = _units([(s.first_line, s.last_line) for s in parsed.statements])
     if not units:
         raise ValueError("the script has only comments and blank lines: no commands to split")
@@ -61,7 +81,8 @@ def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:
             start += 1
         end = group[-1][1] if index < len(groups) - 1 else max(group[-1][1], last_nonblank)
         text = "".join(source_lines[start - 1:end])
-        chunks.append(Chunk(index=index, text=text, first_line=start, last_line=end))
+        context = "".join(s.text + "\n" for s in state if s.last_line < start)
+        chunks.append(Chunk(index=index, text=text, first_line=start, last_line=end, context=context))
         start = end + 1
     return chunks
 

@@ -135,3 +135,14 @@ def test_chunk_is_frozen() -> None:
     chunk = split_script("echo hi\n")[0]
     with pytest.raises(AttributeError):
         chunk.index = 3  # type: ignore[misc]
+
+
+def test_each_chunk_carries_the_shell_state_set_before_it() -> None:
+    script = "cd /opt/app\nexport PATH=/opt/bin:$PATH\nVERSION=1.2\nmkdir -p build\nbuild() { make; }\ntouch done\n"
+    chunks = split_script(script, 2)
+    assert [c.context for c in chunks] == [
+        "",
+        "cd /opt/app\nexport PATH=/opt/bin:$PATH\n",
+        "cd /opt/app\nexport PATH=/opt/bin:$PATH\nVERSION=1.2\n",
+    ]
+    assert "mkdir" not in chunks[2].context, "a command that changes the system is not context"
