@@ -92,10 +92,20 @@ class Conversion:
         return play
 
 
-def convert_script(script: str) -> Conversion:
-    """Convert a shell script to Ansible tasks (pure: no I/O, no LLM)."""
+def convert_script(script: str, context: str = "") -> Conversion:
+    """Convert a shell script to Ansible tasks (pure: no I/O, no LLM).
+
+    ``context`` holds statements that ran before the script (a split chunk's ``cd``,
+    ``export``, variables, functions): they set the converter's state and yield no task.
+    """
     parsed = parse_script(script)
     converter = _Converter()
+    if context.strip():
+        for statement in parse_script(context).statements:
+            converter.statement(statement)
+        converter.drafts.clear()
+        converter.uncovered.clear()
+        converter.warnings.clear()
     for issue in parsed.issues:
         converter.warnings.append(f"line {issue.line}: {issue.message.removeprefix(f'line {issue.line}: ')}")
     for statement in parsed.statements:

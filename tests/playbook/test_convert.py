@@ -230,3 +230,11 @@ def test_restart_of_a_dashed_service_follows_its_config_directory() -> None:
                                 "/etc/redis/redis.conf\nsudo systemctl restart redis-server\n")
     assert conversion.tasks[0]["notify"] == ["Restart redis-server"]
     assert conversion.handlers[0]["name"] == "Restart redis-server"
+
+
+def test_context_sets_the_state_and_yields_no_task() -> None:
+    conversion = convert_script("make install\nmkdir -p $DIR/logs\n", context="cd /opt/app\nexport DIR=/srv/app\n")
+    assert len(conversion.tasks) == 2
+    assert conversion.tasks[0]["ansible.builtin.command"]["chdir"] == "/opt/app"
+    assert conversion.tasks[1]["ansible.builtin.file"]["path"] == "/srv/app/logs"
+    assert all(s.first_line >= 1 and s.last_line <= 2 for s in conversion.sources)
