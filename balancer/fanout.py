@@ -134,6 +134,8 @@ class SplitConverter:
     ) -> ChunkResult:
         """Convert one chunk, retrying on other backends; ChunkFailed when it cannot be done."""
         body: dict[str, Any] = {"commands": chunk.text, "model": model}
+        if chunk.context:
+            body["context"] = chunk.context  # the cd/export/variables set before this chunk
         if engine:
             body["engine"] = engine
         tried: set[str] = set()

@@ -19,7 +19,7 @@ from typing import Any
 
 from playbook.convert import Conversion
 from worker.llm import Message
-from worker.prompts import PLAYBOOK_SYSTEM, fenced
+from worker.prompts import PLAYBOOK_SYSTEM, context_note, fenced
 
 _LINE_TAG = re.compile(r"^\s*\[L(\d+)\]\s*")
 
@@ -42,7 +42,7 @@ def gaps_of(conversion: Conversion) -> list[Gap]:
     return [Gap(s.first_line, s.last_line, s.text) for s in conversion.uncovered]
 
 
-def gap_messages(gaps: Sequence[Gap]) -> list[Message]:
+def gap_messages(gaps: Sequence[Gap], context: str = "") -> list[Message]:
     """Ask for tasks for the uncovered statements only, each task tagged with its line."""
     listing = "\n".join(gap.text.strip() for gap in gaps)
     lines = ", ".join(f"[L{gap.first_line}] for {gap.label}" for gap in gaps)
@@ -50,7 +50,7 @@ def gap_messages(gaps: Sequence[Gap]) -> list[Message]:
         {"role": "system", "content": PLAYBOOK_SYSTEM},
         {
             "role": "user",
-            "content": (
+            "content": context_note(context) + (
                 "Convert these shell commands into Ansible tasks. Answer with one ```yaml block holding a "
                 "playbook with one play whose tasks convert the commands in order. Start each task's name "
                 f"with the tag of the command it converts: {lines}.\n\n" + fenced(listing, "sh")

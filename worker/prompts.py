@@ -54,13 +54,23 @@ def fenced(text: str, lang: str) -> str:
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
 
 
-def playbook_messages(commands: str) -> list[Message]:
+def context_note(context: str) -> str:
+    """Earlier commands the model must know about but not convert (a split chunk's state)."""
+    if not context.strip():
+        return ""
+    return (
+        "These commands ran before and set the directory and variables for what follows; "
+        "do not convert them:\n\n" + fenced(context, "text") + "\n\n"
+    )
+
+
+def playbook_messages(commands: str, context: str = "") -> list[Message]:
     """Ask for a playbook converting ``commands``, with one worked example."""
     return [
         {"role": "system", "content": PLAYBOOK_SYSTEM},
         {"role": "user", "content": "Convert these shell commands into an Ansible playbook:\n\n" + fenced(PLAYBOOK_EXAMPLE_COMMANDS, "sh")},
         {"role": "assistant", "content": PLAYBOOK_EXAMPLE_ANSWER},
-        {"role": "user", "content": "Convert these shell commands into an Ansible playbook:\n\n" + fenced(commands, "sh")},
+        {"role": "user", "content": context_note(context) + "Convert these shell commands into an Ansible playbook:\n\n" + fenced(commands, "sh")},
     ]
 
 

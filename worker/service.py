@@ -93,14 +93,24 @@ class WorkerService:
         self.generate_attempts = generate_attempts
 
     def generate(
-        self, commands: str, model: str, engine: str, cancel: threading.Event | None = None, *, lint: bool = False
+        self,
+        commands: str,
+        model: str,
+        engine: str,
+        cancel: threading.Event | None = None,
+        *,
+        lint: bool = False,
+        context: str = "",
     ) -> dict[str, Any]:
-        """Convert shell commands into one validated playbook with the chosen engine."""
+        """Convert shell commands into one validated playbook with the chosen engine.
+
+        ``context``: earlier commands (cd, export, variables) that set state for these; not converted.
+        """
         if engine == "rules":
-            return self._generate_rules(commands, lint)
+            return self._generate_rules(commands, context, lint)
         if engine == "hybrid":
-            return self._generate_hybrid(commands, model, cancel, lint)
-        return self._generate_llm(commands, model, cancel, lint)
+            return self._generate_hybrid(commands, context, model, cancel, lint)
+        return self._generate_llm(commands, context, model, cancel, lint)
 
     def explain(self, playbook: str, model: str, cancel: threading.Event | None = None) -> dict[str, Any]:
         return self._text_job("explain", "explanation", prompts.explain_playbook_messages(playbook), model, cancel)
@@ -123,15 +133,17 @@ class WorkerService:
         report = self.validator.validate(plays)
         return PlaybookCheck(plays, list(report.errors), report)
 
-    def _generate_rules(self, commands: str, lint: bool) -> dict[str, Any]:
+    def _generate_rules(self, commands: str, context: str, lint: bool) -> dict[str, Any]:
         started = time.monotonic()
-        conversion = convert_script(commands)
+        conversion = convert_script(commands, context)
         reply = self._finish([conversion.play()], conversion.warnings, lint)
         return {**reply, "engine": "rules", "model": None, "elapsed": round(time.monotonic() - started, 3), **TokenTally().to_json()}
 
-    def _generate_llm(self, commands: str, model: str, cancel: threading.Event | None, lint: bool) -> dict[str, Any]:
+    def _generate_llm(
+        self, commands: str, context: str, model: str, cancel: threading.Event | None, lint: bool
+    ) -> dict[str, Any]:
         def job(tally: TokenTally) -> tuple[list[dict[str, Any]], int]:
-            messages: list[Message] = prompts.playbook_messages(commands)
+            messages: list[Message] = prompts.playbook_messages(commands, context)
             last_error = ""
             for attempt in range(1, self.generate_attempts + 1):
                 reply = tally.add(self.llm.chat(model, messages, cancel=cancel))
@@ -150,16 +162,18 @@ class WorkerService:
         plays, attempts = run.value
         return {**self._finish(plays, [], lint), "engine": "llm", "attempts": attempts, **run.fields}
 
-    def _generate_hybrid(self, commands: str, model: str, cancel: threading.Event | None, lint: bool) -> dict[str, Any]:
+    def _generate_hybrid(
+        self, commands: str, context: str, model: str, cancel: threading.Event | None, lint: bool
+    ) -> dict[str, Any]:
         started = time.monotonic()
-        conversion = convert_script(commands)
+        conversion = convert_script(commands, context)
         gaps = hybrid.gaps_of(conversion)
         if not gaps:
             reply = self._finish([conversion.play()], conversion.warnings, lint)
             return {**reply, "engine": "hybrid", "model": model, "llm_lines": [], "elapsed": round(time.monotonic() - started, 3), **TokenTally().to_json()}
         warnings = [w for w in conversion.warnings if not _about_gap(w, gaps)]
         try:
-            run = self._run("generate", model, cancel, lambda tally: self._convert_gaps(gaps, model, cancel, tally))
+            run = self._run("generate", model, cancel, lambda tally: self._convert_gaps(gaps, context, model, cancel, tally))
         except (LLMUnavailable, LLMTimeout, LLMError) as exc:
             log.warning("hybrid: LLM failed (%s); answering with the rules result", exc.message)
             warnings = [*conversion.warnings, f"the LLM could not be used ({exc.message}); {_labels(gaps)} kept as guarded commands from the rules engine"]
@@ -177,10 +191,10 @@ class WorkerService:
         return {**reply, "engine": "hybrid", "llm_lines": llm_lines, **run.fields}
 
     def _convert_gaps(
-        self, gaps: list[hybrid.Gap], model: str, cancel: threading.Event | None, tally: TokenTally
+        self, gaps: list[hybrid.Gap], context: str, model: str, cancel: threading.Event | None, tally: TokenTally
     ) -> tuple[dict[int, list[dict[str, Any]]] | None, str]:
         """Ask the model for the gaps' tasks until they are valid and mappable to lines."""
-        messages = hybrid.gap_messages(gaps)
+        messages = hybrid.gap_messages(gaps, context)
         listing = "\n".join(gap.text.strip() for gap in gaps)
         error = ""
         for _ in range(self.generate_attempts):

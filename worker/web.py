@@ -98,8 +98,9 @@ def create_app(
         commands = require_text(body, "commands")
         engine = engine_of(body.get("engine"))
         lint = optional_bool(body.get("lint"), "lint")
+        context = optional_text(body, "context", "")
         with watch_disconnect(request.environ) as gone:
-            return jsonify(service.generate(commands, model_of(body), engine, gone, lint=lint))
+            return jsonify(service.generate(commands, model_of(body), engine, gone, lint=lint, context=context))
 
     @app.post("/upload")
     def upload() -> Response:

@@ -138,3 +138,14 @@ def test_split_never_cuts_continuations_heredocs_or_if_blocks(
     lines = CONSTRUCTS.splitlines(True)
     for first, last in PROTECTED.values():
         assert sum("".join(lines[first - 1:last]) in text for text in sent) == 1
+
+
+def test_each_chunk_is_sent_with_the_shell_state_set_before_it(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    script = "cd /opt/app\nexport STAGE=prod\n" + "".join(f"touch file-{n}\n" for n in range(12))
+    response = make_app().test_client().post("/generate", json={"commands": script, "split": True, "engine": "rules"})
+    assert response.status_code == 200, response.json
+    sent = sorted((job["json"]["commands"], job["json"].get("context")) for w in farm.workers.values() for job in w.jobs)
+    first, second = sent if sent[0][0].startswith("cd") else sent[::-1]
+    assert first[1] is None, "the first chunk has nothing before it"
+    assert second[1] == "cd /opt/app\nexport STAGE=prod\n"
+    assert all(job["json"]["engine"] == "rules" for w in farm.workers.values() for job in w.jobs)

@@ -108,3 +108,23 @@ def test_default_engine_is_hybrid(make_client: Client) -> None:
     llm = FakeLLM(lambda model, messages: pytest.fail("no LLM call expected: every line is covered"))
     reply = make_client(llm, default_engine="hybrid").post("/generate", json={"commands": "sudo apt-get install -y nginx"})
     assert reply.status_code == 200 and reply.json["engine"] == "hybrid" and reply.json["llm_lines"] == []
+
+
+def test_context_gives_the_rules_their_directory_and_variables_without_tasks(make_client: Client) -> None:
+    llm = FakeLLM(lambda model, messages: pytest.fail("no LLM call expected"))
+    reply = make_client(llm).post(
+        "/generate", json={"commands": "mkdir -p $APP/logs\n", "context": "cd /opt\nexport APP=/srv/app\n", "engine": "rules"}
+    )
+    assert reply.status_code == 200, reply.json
+    tasks = tasks_of(reply.json)
+    assert len(tasks) == 1 and tasks[0]["ansible.builtin.file"]["path"] == "/srv/app/logs"
+
+
+def test_context_is_shown_to_the_model_but_not_to_convert(make_client: Client) -> None:
+    llm = FakeLLM(lambda model, messages: llm_tasks([{"name": "Build", "ansible.builtin.command": {"cmd": "make", "chdir": "/opt/app"}}]))
+    reply = make_client(llm).post("/generate", json={"commands": "make\n", "context": "cd /opt/app\n", "engine": "llm"})
+    assert reply.status_code == 200, reply.json
+    asked = llm.calls[0][1][-1]["content"]
+    note, to_convert = asked.split("```sh")
+    assert "cd /opt/app" in note and "do not convert them" in note
+    assert "make" in to_convert and "cd /opt/app" not in to_convert
