@@ -463,6 +463,8 @@ class _Converter:
     def emit(self, ctx: _Context, task: Task, rule_name: str, env: dict[str, str]) -> None:
         if task.role == "no-op":
             return
+        if task.note:
+            self.warn(ctx.statement, task.note)
         data = task.as_dict()
         module = task.module
         if module in (COMMAND, SHELL):
@@ -549,10 +551,15 @@ class _Converter:
                                                                statement.last_line, "fallback"),
                                   module=module, become=ctx.become))
 
-    def uncover(self, statement: Statement, why: str) -> None:
+    def warn(self, statement: Statement, message: str) -> None:
         span = f"{statement.first_line}" if statement.first_line == statement.last_line \
             else f"{statement.first_line}-{statement.last_line}"
-        self.warnings.append(f"line {span}: {why}")
+        warning = f"line {span}: {message}"
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
+    def uncover(self, statement: Statement, why: str) -> None:
+        self.warn(statement, why)
         if statement not in self.uncovered:
             self.uncovered.append(statement)
 

@@ -69,6 +69,7 @@ class Task:
     role: TaskRole = "other"
     service: str | None = None
     path: str | None = None  # the file or directory the task manages, if any
+    note: str | None = None  # a warning for the person reviewing the task (convert adds the line)
 
     def as_dict(self) -> dict[str, Any]:
         task: dict[str, Any] = {"name": self.name, self.module: dict(self.args)}

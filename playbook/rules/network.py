@@ -185,13 +185,17 @@ def git(inv: Invocation) -> list[Task] | None:
         return None
     args: dict[str, Any] = {"repo": repo, "dest": path}
     branch = opts.get("-b", "--branch")
+    # design: HEAD is what `git clone` checks out; lint (latest[git]) rightly wants a pin, but
+    # only the author knows which tag or commit, so say so rather than invent one
     args["version"] = branch or "HEAD"
+    note = None if branch else (f"`git clone` of {repo} follows its default branch "
+                                "(version: HEAD); pin version to a tag or commit")
     depth = opts.get("--depth")
     if depth and depth.isdigit():
         args["depth"] = int(depth)
     if opts.has("--recursive", "--recurse-submodules"):
         args["recursive"] = True
-    return [Task(f"Clone {repo} into {path}", "ansible.builtin.git", args, path=path)]
+    return [Task(f"Clone {repo} into {path}", "ansible.builtin.git", args, path=path, note=note)]
 
 
 def mode_of(value: str) -> str | None:

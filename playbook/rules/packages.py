@@ -187,7 +187,7 @@ def _pip(inv: Invocation, args: tuple[str, ...], executable: str | None) -> list
     if verb == "uninstall":
         module["state"] = "absent"
     elif opts.has("-U", "--upgrade"):
-        module["state"] = "latest"
+        module["state"] = "latest"  # faithful: --upgrade upgrades on every run
     extra_args = [f for f, _ in opts.flags if f in ("--user", "--no-cache-dir", "--pre",
                                                     "--break-system-packages", "--quiet", "-q")]
     if opts.get("-i", "--index-url"):
@@ -200,7 +200,9 @@ def _pip(inv: Invocation, args: tuple[str, ...], executable: str | None) -> list
         module["executable"] = executable
     what = f"the requirements in {requirements}" if requirements else _install_name(packages)
     verb_name = "Uninstall" if verb == "uninstall" else "Install"
-    return [Task(f"{verb_name} {what} with pip", "ansible.builtin.pip", module)]
+    note = ("`pip install --upgrade` becomes state: latest, which upgrades on every run; "
+            "pin versions if runs must repeat") if module.get("state") == "latest" else None
+    return [Task(f"{verb_name} {what} with pip", "ansible.builtin.pip", module, note=note)]
 
 
 @rule("pip", "pip3")
