@@ -187,6 +187,10 @@ def report(rows: list[Row], latency: dict[str, list[float]], lint_s: float | Non
               f"{modules}/{tasks} = {_pct(modules, tasks)} | >= 85% |",
               f"| idempotent (file-only scripts, 2nd run on localhost `changed=0`) | "
               f"{idempotent}/{len(checked)} | - |", ""]
+    lines += ["Idempotency: the file-only scripts (`NN-files-*`) write under "
+              f"`{FILE_ROOT}`, rewritten into a fresh temp dir; the playbook runs for real "
+              "twice on localhost (`-c local`, no become) and the second run must report "
+              "`changed=0` (stricter than a `--check` run). The other scripts need root.", ""]
     if lint_s is not None:
         lines.append(f"One ansible-lint run over all {len(linted)} playbooks took {lint_s:.0f} s.")
         lines.append("")
@@ -199,8 +203,9 @@ def report(rows: list[Row], latency: dict[str, list[float]], lint_s: float | Non
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         lines.append(f"| {label} | {statistics.median(times) * 1000:.1f} ms | "
                      f"{p95 * 1000:.1f} ms | {len(times)} |")
-    lines += ["", "Lint is optional in the worker's `validation` field and not part of this "
-              "latency: it costs seconds per playbook.", ""]
+    lines += ["", "The cache key is the rendered text, so a cached repeat still pays for "
+              "rendering. Lint is optional in the worker's `validation` field and not part of "
+              "this latency: it costs seconds per playbook.", ""]
     return "\n".join(lines)
 
 
