@@ -2,9 +2,9 @@
 
 design: the list is fetched by a daemon thread every ``refresh_s`` so ``/queue-status`` never
 waits on the LLM. ``None`` means "not known yet" (the LLM was never reachable): requests then
-go through and the LLM itself says what is wrong. A miss against a known list triggers one
-synchronous refresh (rate-limited) before the worker answers 404, so a freshly pulled model
-works at once.
+go through and the LLM itself says what is wrong. A miss (or a list never fetched yet) triggers
+one synchronous refresh (rate-limited) before the worker answers 404, so a freshly pulled
+model works at once and the first request after start does not slip through.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class ModelCatalog:
         self._lock = threading.Lock()
         self._models: tuple[str, ...] | None = None
         self._last_error: str | None = None
-        self._fetched_at = 0.0
+        self._fetched_at = float("-inf")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,14 +72,14 @@ class ModelCatalog:
     def require(self, model: str) -> None:
         """Raise ModelNotFound when the LLM's known model list lacks ``model``."""
         known = self.models()
-        if known is None or _has(known, model):
+        if known is not None and _has(known, model):
             return
         with self._lock:
             stale = time.monotonic() - self._fetched_at >= self._min_gap_s
-        if stale:
+        if stale:  # not fetched yet, or maybe pulled since: ask now (rate-limited)
             known = self.refresh()
-            if known is None or _has(known, model):
-                return
+        if known is None or _has(known, model):
+            return
         raise ModelNotFound(model, f"model '{model}' is not installed on this worker (installed: {', '.join(known) or 'none'}); pull it with: ollama pull {model}")
 
     def _run(self) -> None:

@@ -108,6 +108,7 @@ class WorkerService:
         """
         if engine == "rules":
             return self._generate_rules(commands, context, lint)
+        self.catalog.require(model)  # a model nobody has is a 404 even when no line needs it
         if engine == "hybrid":
             return self._generate_hybrid(commands, context, model, cancel, lint)
         return self._generate_llm(commands, context, model, cancel, lint)

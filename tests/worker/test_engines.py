@@ -128,3 +128,10 @@ def test_context_is_shown_to_the_model_but_not_to_convert(make_client: Client) -
     note, to_convert = asked.split("```sh")
     assert "cd /opt/app" in note and "do not convert them" in note
     assert "make" in to_convert and "cd /opt/app" not in to_convert
+
+
+def test_hybrid_with_an_unknown_model_is_a_404_even_when_the_rules_cover_everything(make_client: Client) -> None:
+    llm = FakeLLM(lambda model, messages: pytest.fail("no LLM call expected"), models=["codellama:13b"])
+    reply = make_client(llm).post("/generate", json={"commands": "apt-get install -y nginx", "model": "nosuch:1b", "engine": "hybrid"})
+    assert reply.status_code == 404 and "nosuch:1b" in reply.json["error"]
+    assert llm.calls == [], "the 404 came from the model catalog, not from an LLM call"
