@@ -1,13 +1,33 @@
-"""The worker: one per GPU machine. ``PORT=5001 OLLAMA_HOST=http://127.0.0.1:11434 python3 app.py``."""
+"""The worker: one per GPU machine. ``PORT=5001 OLLAMA_HOST=http://127.0.0.1:11434 python3 app.py``.
 
-from common.serving import configure_logging, serve, settings_or_exit
+``python3 app.py`` runs gunicorn embedded; ``gunicorn -c gunicorn.conf.py app:app`` runs the
+same server with the same options (``server_options``). ``app`` is built on first access, so
+it is built in the serving process, where its background threads must live.
+"""
+
+from typing import Any
+
+from flask import Flask
+
+from common.serving import configure_logging, gunicorn_options, serve, settings_or_exit
 from worker.settings import WorkerSettings
 from worker.web import create_app
 
 settings = settings_or_exit(WorkerSettings.from_env, "app.py")
 
+
+def server_options() -> dict[str, Any]:
+    """gunicorn's options for this worker: one process, a thread for every running and waiting job."""
+    return gunicorn_options(settings.port, threads=settings.threads, timeout_s=int(settings.llm_timeout_s) + 60)
+
+
+def __getattr__(name: str) -> Flask:
+    if name == "app":  # `gunicorn app:app`: build it in the process that serves it
+        globals()["app"] = create_app(settings)
+        return globals()["app"]
+    raise AttributeError(name)
+
+
 if __name__ == "__main__":
     configure_logging()
-    serve(lambda: create_app(settings), settings.port, threads=settings.threads, timeout_s=int(settings.llm_timeout_s) + 60)
-else:  # imported by `gunicorn -c gunicorn.conf.py app:app`
-    app = create_app(settings)
+    serve(lambda: create_app(settings), server_options())

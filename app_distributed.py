@@ -12,14 +12,33 @@ BACKENDS = [
 chunk_size = 10  # lines per chunk for split processing (env CHUNK_SIZE overrides)
 timeout = 600  # request timeout in seconds (env TIMEOUT overrides)
 
+from typing import Any  # noqa: E402
+
+from flask import Flask  # noqa: E402
+
 from balancer.settings import Settings  # noqa: E402
 from balancer.web import create_app  # noqa: E402
-from common.serving import configure_logging, serve, settings_or_exit  # noqa: E402
+from common.serving import configure_logging, gunicorn_options, serve, settings_or_exit  # noqa: E402
 
-settings = settings_or_exit(lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": chunk_size, "TIMEOUT": timeout}), "app_distributed.py")
+settings = settings_or_exit(
+    lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": chunk_size, "TIMEOUT": timeout}), "app_distributed.py"
+)
+
+
+def server_options() -> dict[str, Any]:
+    """gunicorn's options for the balancer: one process, a thread for every job in flight or waiting."""
+    return gunicorn_options(
+        settings.port, threads=settings.server_threads, timeout_s=int(settings.timeout_s + settings.queue_timeout_s) + 60
+    )
+
+
+def __getattr__(name: str) -> Flask:
+    if name == "app":  # `gunicorn app_distributed:app`: build it in the process that serves it
+        globals()["app"] = create_app(settings)
+        return globals()["app"]
+    raise AttributeError(name)
+
 
 if __name__ == "__main__":
     configure_logging()
-    serve(lambda: create_app(settings), settings.port, threads=settings.threads, timeout_s=int(settings.timeout_s + settings.queue_timeout_s) + 60)
-else:  # imported by `gunicorn -c gunicorn.conf.py app_distributed:app`
-    app = create_app(settings)
+    serve(lambda: create_app(settings), server_options())

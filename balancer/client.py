@@ -75,12 +75,13 @@ class WorkerClient(Protocol):
 class HttpWorkerClient:
     """``WorkerClient`` over a pooled ``requests.Session`` (keep-alive to every worker)."""
 
-    def __init__(self, *, connect_timeout_s: float = 3.0, pool_size: int = 64) -> None:
+    def __init__(self, *, connect_timeout_s: float = 3.0, pool_size: int = 64, hosts: int = 16) -> None:
         self.connect_timeout_s = connect_timeout_s
         # One Session for all threads: urllib3's connection pools are thread-safe, and sharing
         # them keeps connections to each worker alive across requests (chunk threads come and go).
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_size, max_retries=0)
+        # one connection pool per worker host, so keep-alive survives however many workers there are
+        adapter = HTTPAdapter(pool_connections=max(16, hosts), pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.trust_env = False  # never send worker traffic through an HTTP(S)_PROXY

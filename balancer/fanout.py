@@ -30,6 +30,7 @@ from common.errors import (
     ClientGone,
     ModelNotFound,
     NoBackendAvailable,
+    PayloadTooLarge,
     ServiceUnavailable,
     UpstreamTimeout,
 )
@@ -78,6 +79,7 @@ class SplitConverter:
     proxy: Proxy
     chunk_size: int
     retries: int
+    max_chunks: int = 200
 
     def convert_split(
         self, script: str, *, model: str, engine: str | None = None, gone: CancelSignal | None = None
@@ -103,9 +105,15 @@ class SplitConverter:
 
     def split(self, script: str) -> list[Chunk]:
         try:
-            return split_script(script, self.chunk_size)
+            chunks = split_script(script, self.chunk_size)
         except ValueError as exc:
             raise BadRequest(f"cannot split the script: {exc}") from None
+        if len(chunks) > self.max_chunks:
+            raise PayloadTooLarge(
+                f"the script makes {len(chunks)} chunks of {self.chunk_size} lines, more than MAX_CHUNKS={self.max_chunks}; "
+                "send it in parts or without split"
+            )
+        return chunks
 
     def run_chunks(
         self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float, gone: CancelSignal | None = None

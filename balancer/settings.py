@@ -59,7 +59,8 @@ class Settings:
     health_timeout_s: float = _setting("HEALTH_TIMEOUT", 1.0, "seconds one health probe may take")
     connect_timeout_s: float = _setting("CONNECT_TIMEOUT", 3.0, "seconds to open a connection to a worker")
     retries: int = _setting("RETRIES", 2, "extra attempts on another backend after a connection failure or 5xx")
-    threads: int = _setting("THREADS", 128, "gunicorn threads: requests served (and waiting) at once")
+    threads: int = _setting("THREADS", 0, "server threads (each waiting job holds one); 0 = MAX_QUEUE + total slots + 16")
+    max_chunks: int = _setting("MAX_CHUNKS", 200, "most chunks one split request may make; beyond it 413")
     retry_after_s: int = _setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
     max_content_length: int = _setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
     default_model: str = _setting("DEFAULT_MODEL", "codellama:13b", "model used when a request names none")
@@ -80,11 +81,27 @@ class Settings:
         _check_range("HEALTH_TIMEOUT", self.health_timeout_s, 0.001)
         _check_range("CONNECT_TIMEOUT", self.connect_timeout_s, 0.001)
         _check_range("RETRIES", self.retries, 0)
-        _check_range("THREADS", self.threads, 1)
+        _check_range("THREADS", self.threads, 0)
+        if self.threads and self.threads < self.max_queue + self.total_slots + 4:
+            raise ConfigError(
+                f"THREADS={self.threads} is too few: every waiting job holds a thread, so it must exceed "
+                f"MAX_QUEUE + total slots ({self.max_queue} + {self.total_slots}) or /queue-status starves; "
+                "leave it unset to derive it"
+            )
+        _check_range("MAX_CHUNKS", self.max_chunks, 1)
         _check_range("RETRY_AFTER", self.retry_after_s, 1)
         _check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
         if not self.default_model.strip():
             raise ConfigError("DEFAULT_MODEL is empty")
+
+    @property
+    def total_slots(self) -> int:
+        return sum(b.slots for b in self.backends)
+
+    @property
+    def server_threads(self) -> int:
+        """Threads to serve with: THREADS, or enough for every running and waiting job plus spares."""
+        return self.threads or self.max_queue + self.total_slots + 16
 
     @property
     def backend_urls(self) -> tuple[str, ...]:

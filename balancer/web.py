@@ -47,7 +47,9 @@ class Balancer:
 
     @classmethod
     def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
-        client = client or HttpWorkerClient(connect_timeout_s=settings.connect_timeout_s, pool_size=settings.threads)
+        client = client or HttpWorkerClient(
+            connect_timeout_s=settings.connect_timeout_s, pool_size=settings.server_threads, hosts=len(settings.backends)
+        )
         pool = BackendPool(
             settings.backends,
             max_queue=settings.max_queue,
@@ -56,7 +58,7 @@ class Balancer:
         )
         health = HealthMonitor(pool, client, interval_s=settings.health_interval_s, timeout_s=settings.health_timeout_s)
         proxy = Proxy(pool, client, timeout_s=settings.timeout_s, retries=settings.retries)
-        splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries)
+        splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries, max_chunks=settings.max_chunks)
         return cls(settings, pool, client, health, proxy, splitter)
 
 

@@ -68,9 +68,9 @@ def configure_logging() -> None:
     )
 
 
-def serve(factory: Callable[[], Flask], port: int, *, threads: int, timeout_s: int) -> None:
-    """Block serving the app ``factory`` builds on 0.0.0.0:port until SIGTERM/SIGINT."""
-    EmbeddedServer(factory, gunicorn_options(port, threads=threads, timeout_s=timeout_s)).run()
+def serve(factory: Callable[[], Flask], options: dict[str, Any]) -> None:
+    """Block serving the app ``factory`` builds, with gunicorn ``options``, until SIGTERM/SIGINT."""
+    EmbeddedServer(factory, options).run()
 
 
 def settings_or_exit(load: Callable[[], T], program: str) -> T:

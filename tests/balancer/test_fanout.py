@@ -149,3 +149,10 @@ def test_each_chunk_is_sent_with_the_shell_state_set_before_it(make_app: Callabl
     assert first[1] is None, "the first chunk has nothing before it"
     assert second[1] == "cd /opt/app\nexport STAGE=prod\n"
     assert all(job["json"]["engine"] == "rules" for w in farm.workers.values() for job in w.jobs)
+
+
+def test_a_script_making_more_than_max_chunks_is_a_413(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    script = "".join(f"touch f{n}\n" for n in range(30))
+    response = make_app(max_chunks=2).test_client().post("/generate", json={"commands": script, "split": True})
+    assert response.status_code == 413 and "MAX_CHUNKS=2" in response.json["error"]
+    assert farm.job_calls() == [], "nothing was sent to a worker"

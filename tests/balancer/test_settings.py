@@ -120,3 +120,13 @@ def test_entry_point_exits_nonzero_with_the_message_on_bad_config() -> None:
     )
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "CHUNK_SIZE must be an integer" in result.stderr
+
+
+def test_threads_are_derived_from_the_queue_and_the_slots() -> None:
+    settings = Settings.from_env({"BACKENDS": ["http://a:1", "http://b:1"]}, env={"MAX_QUEUE": "50"})
+    assert settings.server_threads == 50 + 2 + 16
+
+
+def test_too_few_threads_for_the_queue_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="THREADS=10 is too few"):
+        Settings.from_env({"BACKENDS": ["http://a:1"]}, env={"THREADS": "10", "MAX_QUEUE": "100"})
