@@ -171,8 +171,11 @@ class SplitConverter:
             problem = f"worker {forwarded.backend} answered {_problem(status, forwarded.reply.body)}"
             if status == 404:
                 raise ModelNotFound(model, f"{_label(chunk)}: {problem}")
+            if status >= 500 and status != 504:
+                log.warning("%s failed on %s (attempt %d): %s", _label(chunk), forwarded.backend, attempt, problem)
+                continue  # one chunk failing fails the request: give another worker a go
             if status != 200:
-                break  # the proxy already retried 5xx elsewhere; a 4xx would be refused anywhere
+                break  # a 4xx would be refused anywhere; a 504 would only double the wait
             try:
                 reply = json.loads(forwarded.reply.body)
                 plays = extract_playbook(reply["playbook"])

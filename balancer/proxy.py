@@ -1,11 +1,16 @@
 """Forward one job to a worker: take a slot, send, give the slot back; retry elsewhere on failure.
 
-A connection failure (no reply at all) marks the backend offline and the job goes to another
-backend; a 5xx reply other than 504 is also retried on another backend, since a different
-worker (another GPU, another Ollama) may well succeed. A 504 is not retried: the job itself is
-too slow, and running it again elsewhere would double the wait. Retries are bounded by RETRIES
-and never return to a backend already tried for this job. Any other reply is final and passes
-through unchanged.
+design: what is retried on another backend is what another worker can do better without
+paying twice for the same generation. A connection failure (no reply at all, including a
+worker that died mid-job) marks the backend offline and the job goes elsewhere: LLM jobs
+change nothing outside the worker, so resending a body the dead worker had received is safe.
+A 503 (that worker's LLM is down or its queue full: the job did not run) and a 500 (a fault
+of that worker) are retried too. A 502 is final: the model ran and failed (no valid playbook
+after its repair attempts, or an LLM error), and repeating a full generation on each worker
+would multiply the wait; the client may retry. A 504 is final: the job is too slow and
+running it again would double the wait. Retries are bounded by RETRIES and never return to a
+backend already tried for this job. Split mode retries a failed chunk elsewhere itself
+(balancer.fanout), since there one chunk's failure would fail the whole request.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from common.errors import ApiError, ClientGone, NoBackendAvailable
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUSES = frozenset({500, 502, 503})
+RETRYABLE_STATUSES = frozenset({500, 503})
 
 
 @dataclass(frozen=True)

@@ -110,10 +110,17 @@ def test_5xx_is_retried_elsewhere_but_504_is_not(make_app: Callable[..., Flask],
 
 def test_retries_are_bounded_and_the_last_worker_error_comes_back(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
     for worker in farm.workers.values():
-        worker.status = 502
+        worker.status = 503
     response = make_app(retries=1).test_client().post("/generate", json=GENERATE)
-    assert response.status_code == 502 and response.json == {"error": "fake failure 502"}
+    assert response.status_code == 503 and response.json == {"error": "fake failure 503"}
     assert len(farm.job_calls()) == 2
+
+
+def test_a_502_is_final_the_model_ran_and_failed(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    farm[0].status = 502
+    response = make_app().test_client().post("/generate", json=GENERATE)
+    assert response.status_code == 502 and response.headers["X-Backend"] == farm.urls[0]
+    assert len(farm.job_calls()) == 1, "a full generation is not repeated on every worker"
 
 
 def test_every_worker_down_is_503_with_retry_after(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
