@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from balancer.client import WorkerClient
@@ -54,6 +54,7 @@ class HealthMonitor:
         self._owner_pid: int | None = None
         self._start_lock = threading.Lock()
         self._probes: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future[HealthReport]] = {}  # the last probe of each backend
 
     def probe(self, url: str) -> HealthReport:
         """One backend's health, never raising."""
@@ -76,7 +77,13 @@ class HealthMonitor:
         """Probe all backends in parallel and record the results; returns after at most ~timeout."""
         if self._probes is None:
             self._probes = ThreadPoolExecutor(max_workers=max(1, len(self.pool.urls)), thread_name_prefix="health")
-        futures = {self._probes.submit(self.probe, url): url for url in self.pool.urls}
+        futures = {}
+        for url in self.pool.urls:
+            pending = self._pending.get(url)
+            if pending is not None and not pending.done():
+                continue  # the last probe still hangs (e.g. DNS): never pile probes up
+            self._pending[url] = future = self._probes.submit(self.probe, url)
+            futures[future] = url
         done, _ = wait(futures, timeout=self.timeout_s + 1.0)
         for future in done:
             self.pool.report_health(futures[future], future.result())
@@ -96,6 +103,7 @@ class HealthMonitor:
             self._owner_pid = pid
             self._stop.clear()
             self._probes = None  # executors do not survive a fork
+            self._pending = {}
             self._thread = threading.Thread(target=self._run, name="health-monitor", daemon=True)
             self._thread.start()
 

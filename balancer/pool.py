@@ -156,18 +156,24 @@ class BackendPool:
             waiter = _Waiter(model, excluded, threading.Condition(self._lock))
             self._waiters.append(waiter)
             deadline = start + timeout
-            while waiter.backend is None:
-                remaining = deadline - self.clock()
-                if remaining <= 0:
+            try:
+                while waiter.backend is None:
+                    remaining = deadline - self.clock()
+                    if remaining <= 0:
+                        raise QueueTimeout(
+                            f"waited {timeout:g}s for a free backend; every backend is still busy, retry later",
+                            retry_after_s=self.retry_after_s,
+                        )
+                    if cancel is not None and cancel.is_set():
+                        raise ClientGone("the client disconnected while its job waited for a backend")
+                    waiter.wakeup.wait(remaining if cancel is None else min(remaining, CANCEL_POLL_S))
+            except BaseException:  # timeout, cancel, or anything interrupting the wait
+                if waiter.backend is None:
                     self._waiters.remove(waiter)
-                    raise QueueTimeout(
-                        f"waited {timeout:g}s for a free backend; every backend is still busy, retry later",
-                        retry_after_s=self.retry_after_s,
-                    )
-                if cancel is not None and cancel.is_set():
-                    self._waiters.remove(waiter)
-                    raise ClientGone("the client disconnected while its job waited for a backend")
-                waiter.wakeup.wait(remaining if cancel is None else min(remaining, CANCEL_POLL_S))
+                else:  # a slot was handed over just now: give it back, never leak it
+                    waiter.backend.in_flight = max(0, waiter.backend.in_flight - 1)
+                    self._dispatch_locked()
+                raise
             return Lease(self, waiter.backend.spec.url, self.clock() - start)
 
     def _lease_locked(self, backend: _Backend, start: float) -> Lease:
