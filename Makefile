@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(PY) -m devtools.farm
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
 
-from balancer.routing import choose, has_model, model_known_missing
+from balancer.routing import choose, model_known_missing
 from balancer.settings import BackendSpec
 from balancer.state import BackendSnapshot, HealthReport, PoolSnapshot, Status
+from common.contract import has_model
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 
 log = logging.getLogger(__name__)

@@ -11,20 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from balancer.state import BackendSnapshot, Status
-
-
-def canonical_model(name: str) -> str:
-    """``name`` with Ollama's implicit ``:latest`` tag made explicit."""
-    name = name.strip()
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-
-def has_model(models: Sequence[str] | None, model: str | None) -> bool:
-    """True when ``model`` is in ``models``, or either is unknown."""
-    if model is None or models is None:
-        return True
-    wanted = canonical_model(model)
-    return any(canonical_model(m) == wanted for m in models)
+from common.contract import has_model
 
 
 def model_known_missing(backends: Iterable[BackendSnapshot], model: str) -> bool:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from common.contract import DEFAULT_MODEL
+
 
 class ConfigError(ValueError):
     """The balancer's configuration is malformed; the message says which setting and why."""
@@ -63,7 +65,7 @@ class Settings:
     max_chunks: int = _setting("MAX_CHUNKS", 200, "most chunks one split request may make; beyond it 413")
     retry_after_s: int = _setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
     max_content_length: int = _setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
-    default_model: str = _setting("DEFAULT_MODEL", "codellama:13b", "model used when a request names none")
+    default_model: str = _setting("DEFAULT_MODEL", DEFAULT_MODEL, "model used when a request names none")
 
     def __post_init__(self) -> None:
         if not self.backends:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,19 @@ from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import Settings
 from balancer.status import aggregate
 from common.disconnect import watch_disconnect
-from common.errors import BadRequest
-from common.http import install_json_errors, json_body, optional_bool, optional_text, require_text
+from common.http import (
+    engine_field,
+    install_json_errors,
+    json_body,
+    optional_bool,
+    optional_text,
+    require_text,
+    uploaded_script,
+)
 
 log = logging.getLogger(__name__)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
-ENGINES = ("rules", "llm", "hybrid")
 
 
 @dataclass
@@ -82,11 +87,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         return optional_text({"model": value}, "model", settings.default_model)
 
     def engine_of(value: Any) -> str | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if not isinstance(value, str) or value.strip().lower() not in ENGINES:
-            raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
-        return value.strip().lower()
+        return engine_field(value, None)  # absent: the worker's own default
 
     def forward(job: Job) -> Response:
         with watch_disconnect(request.environ) as gone:
@@ -128,23 +129,14 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
 
     @app.post("/upload")
     def upload() -> Response:
-        upload = request.files.get("file")
-        if upload is None:
-            raise BadRequest("missing file: send the script as multipart/form-data field 'file'")
-        raw = upload.read()
-        try:
-            commands = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BadRequest(f"file '{upload.filename}' is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
-        if not commands.strip():
-            raise BadRequest(f"file '{upload.filename}' is empty")
+        script = uploaded_script(request)
         model = model_of(request.form.get("model"))
         engine = engine_of(request.form.get("engine"))
         if optional_bool(request.form.get("split"), "split"):
-            result = convert_split(commands, model, engine)
-            return split_reply({**result, "filename": os.path.basename(upload.filename or "")})
+            result = convert_split(script.text, model, engine)
+            return split_reply({**result, "filename": script.filename})
         form = {"model": model, **({"engine": engine} if engine else {})}
-        files = {"file": (upload.filename or "script.sh", raw, upload.mimetype or "text/x-shellscript")}
+        files = {"file": (script.filename or "script.sh", script.raw, script.mimetype)}
         return forward(Job("POST", "/upload", model, data=form, files=files))
 
     @app.post("/explain")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Request, jsonify
 from werkzeug.exceptions import HTTPException
 
+from common.contract import ENGINES
 from common.errors import ApiError, BadRequest
 
 log = logging.getLogger(__name__)
@@ -54,8 +58,6 @@ def json_body(request: Request) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("request body is not valid UTF-8") from None
-    import json
-
     try:
         body = json.loads(text)
     except ValueError as exc:
@@ -98,3 +100,37 @@ def optional_bool(value: Any, field: str, default: bool = False) -> bool:
     if isinstance(value, str) and value.strip().lower() in {"false", "0", "no", "off"}:
         return False
     raise BadRequest(f"field '{field}' must be true or false, not {value!r}")
+
+
+def engine_field(value: Any, default: str | None) -> str | None:
+    """The ``engine`` field (JSON or form): one of ENGINES, or ``default`` when absent or blank."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if not isinstance(value, str) or value.strip().lower() not in ENGINES:
+        raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
+    return value.strip().lower()
+
+
+@dataclass(frozen=True)
+class UploadedScript:
+    """A script sent as multipart field ``file``: its text, its bytes as sent, and its name."""
+
+    text: str
+    raw: bytes
+    filename: str
+    mimetype: str
+
+
+def uploaded_script(request: Request) -> UploadedScript:
+    """The UTF-8 script of an ``/upload`` request, or BadRequest saying what is wrong."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("missing file: send the script as multipart/form-data field 'file'")
+    raw = upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"file '{upload.filename}' is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
+    if not text.strip():
+        raise BadRequest(f"file '{upload.filename}' is empty")
+    return UploadedScript(text, raw, os.path.basename(upload.filename or ""), upload.mimetype or "text/x-shellscript")

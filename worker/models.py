@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from common.contract import has_model
 from common.errors import ApiError, ModelNotFound
 from worker.llm import LLMClient
 
@@ -72,13 +73,13 @@ class ModelCatalog:
     def require(self, model: str) -> None:
         """Raise ModelNotFound when the LLM's known model list lacks ``model``."""
         known = self.models()
-        if known is not None and _has(known, model):
+        if known is not None and has_model(known, model):
             return
         with self._lock:
             stale = time.monotonic() - self._fetched_at >= self._min_gap_s
         if stale:  # not fetched yet, or maybe pulled since: ask now (rate-limited)
             known = self.refresh()
-        if known is None or _has(known, model):
+        if known is None or has_model(known, model):
             return
         raise ModelNotFound(model, f"model '{model}' is not installed on this worker (installed: {', '.join(known) or 'none'}); pull it with: ollama pull {model}")
 
@@ -87,10 +88,3 @@ class ModelCatalog:
             self.refresh()
             self._stop.wait(self._refresh_s)
 
-
-def _has(models: list[str], model: str) -> bool:
-    """Ollama treats ``name`` and ``name:latest`` as the same model."""
-    candidates = {model, model + ":latest"} if ":" not in model else {model}
-    if model.endswith(":latest"):
-        candidates.add(model[: -len(":latest")])
-    return any(m in candidates for m in models)

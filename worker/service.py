@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from common.errors import InvalidPlaybook, LLMError, LLMTimeout, LLMUnavailable
-from playbook.convert import Conversion, convert_script
+from playbook.convert import convert_script
 from playbook.errors import PlaybookError
 from playbook.extract import extract_playbook
 from playbook.render import render_playbook

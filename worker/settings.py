@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-ENGINES = ("rules", "llm", "hybrid")
+from common.contract import DEFAULT_MODEL, ENGINES
+
 LLM_APIS = ("ollama", "openai")
 
 
@@ -57,7 +58,7 @@ class WorkerSettings:
     llm_api_key: str | None = None  # LLM_API_KEY, sent as a bearer token to OpenAI-compatible servers
     llm_timeout_s: float = 600.0  # LLM_TIMEOUT (alias TIMEOUT): one LLM call's read timeout
     llm_max_tokens: int | None = None  # LLM_MAX_TOKENS: cap on one answer's tokens (unset: the model's own)
-    default_model: str = "codellama:13b"  # DEFAULT_MODEL
+    default_model: str = DEFAULT_MODEL  # DEFAULT_MODEL
     default_engine: str = "hybrid"  # DEFAULT_ENGINE: rules | llm | hybrid
     syntax_check: bool = True  # SYNTAX_CHECK: run ansible-playbook --syntax-check on every playbook
     slots: int = 1  # WORKER_SLOTS: LLM jobs run at once (one GPU: 1)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
 from common.disconnect import watch_disconnect
-from common.errors import BadRequest
-from common.http import install_json_errors, json_body, optional_bool, optional_text, require_text
+from common.http import (
+    engine_field,
+    install_json_errors,
+    json_body,
+    optional_bool,
+    optional_text,
+    require_text,
+    uploaded_script,
+)
 from validation.validator import PlaybookValidator
 from worker.jobs import JobQueue
 from worker.llm import LLMClient
 from worker.models import ModelCatalog
 from worker.service import WorkerService
-from worker.settings import ENGINES, WorkerSettings
+from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +67,7 @@ def create_app(
         return optional_text(body, "model", settings.default_model)
 
     def engine_of(value: Any) -> str:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return settings.default_engine
-        if not isinstance(value, str) or value.strip().lower() not in ENGINES:
-            raise BadRequest(f"field 'engine' must be one of {', '.join(ENGINES)}, got {value!r}")
-        return value.strip().lower()
+        return engine_field(value, settings.default_engine) or settings.default_engine
 
     @app.get("/")
     def index() -> Response:
@@ -104,22 +106,13 @@ def create_app(
 
     @app.post("/upload")
     def upload() -> Response:
-        upload = request.files.get("file")
-        if upload is None:
-            raise BadRequest("missing file: send the script as multipart/form-data field 'file'")
-        raw = upload.read()
-        try:
-            commands = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BadRequest(f"file '{upload.filename}' is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
-        if not commands.strip():
-            raise BadRequest(f"file '{upload.filename}' is empty")
+        script = uploaded_script(request)
         engine = engine_of(request.form.get("engine"))
         lint = optional_bool(request.form.get("lint"), "lint")
         model = request.form.get("model", "").strip() or settings.default_model
         with watch_disconnect(request.environ) as gone:
-            result = service.generate(commands, model, engine, gone, lint=lint)
-        return jsonify({**result, "filename": os.path.basename(upload.filename or "")})
+            result = service.generate(script.text, model, engine, gone, lint=lint)
+        return jsonify({**result, "filename": script.filename})
 
     @app.post("/explain")
     def explain() -> Response:

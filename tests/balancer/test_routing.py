@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from balancer.routing import canonical_model, choose, has_model, model_known_missing
+from balancer.routing import choose, model_known_missing
+from common.contract import canonical_model, has_model
 from balancer.state import BackendSnapshot, Status
 
 

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 
 import pytest
 import yaml
-from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.worker.conftest import AppFactory
