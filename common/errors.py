@@ -2,7 +2,8 @@
 
     ApiError                      (500, never raised for client input)
     ├── BadRequest                400  not JSON, missing/empty/wrong-type field, not UTF-8
-    ├── ModelNotFound             404  the requested model is installed nowhere
+    ├── NotFound                  404  no such thing here
+    │   └── ModelNotFound              the requested model is installed nowhere
     ├── PayloadTooLarge           413  body over MAX_CONTENT_LENGTH
     ├── ClientGone                499  the client left; its job was cancelled (logged, never sent)
     ├── ServiceUnavailable        503  with Retry-After
@@ -47,9 +48,11 @@ class BadRequest(ApiError):
     status = 400
 
 
-class ModelNotFound(ApiError):
+class NotFound(ApiError):
     status = 404
 
+
+class ModelNotFound(NotFound):
     def __init__(self, model: str, message: str | None = None) -> None:
         super().__init__(
             message or f"model '{model}' is not installed; pull it first (ollama pull {model})",

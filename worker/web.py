@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
 from common.disconnect import watch_disconnect
+from common.errors import NotFound
 from common.http import (
     engine_field,
     install_json_errors,
@@ -71,6 +73,8 @@ def create_app(
 
     @app.get("/")
     def index() -> Response:
+        if not os.path.isfile(os.path.join(settings.web_root, "index.html")):
+            raise NotFound(f"the web UI is not installed ({settings.web_root}/index.html); use the JSON API")
         return send_from_directory(settings.web_root, "index.html")
 
     @app.get("/healthz")

@@ -76,7 +76,7 @@ def test_a_non_playbook_reply_is_retried_with_the_error(seed_worker: ServiceProc
 
 
 def test_four_concurrent_jobs_on_one_slot_run_one_after_another(seed_worker: ServiceProcess, ollama_emulator) -> None:  # type: ignore[no-untyped-def]
-    ollama_emulator.configure(delay_s=0.6)
+    ollama_emulator.configure(delay_s=1.5)  # long enough to see all three waiting behind the first
     replies: dict[int, requests.Response] = {}
 
     def job(n: int) -> None:
