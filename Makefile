@@ -27,7 +27,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m bench.run_all
+	$(PY) -m bench.convert
+	$(PY) -m bench.validation_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache
