@@ -9,11 +9,18 @@ here, into the error tree:
 A worker's own error replies (4xx/5xx with a JSON body) are not exceptions: they come back as
 a ``WorkerReply`` for the proxy to pass through. ``FakeWorkerClient`` is the shipped fake:
 tests hand it a function instead of patching requests.
+
+design: a job whose client left must not keep a GPU busy. ``send(..., cancel=)`` watches the
+signal while it waits for the worker's reply; when it fires, the socket of that request is
+shut down. The worker sees its client (us) go, drops the job or stops the LLM's stream, and
+``send`` raises ClientGone. The socket is known because our urllib3 connections note it, per
+request, in a holder the sending thread hands over (``_Tracked``).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,8 +28,11 @@ from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
 
-from common.errors import UpstreamError, UpstreamTimeout
+from balancer.state import CancelSignal
+from common.errors import ClientGone, UpstreamError, UpstreamTimeout
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,7 @@ class WorkerReply:
 
 
 FileField = tuple[str, bytes, str]  # (filename, content, content type)
+CANCEL_POLL_S = 0.2
 
 
 class WorkerClient(Protocol):
@@ -67,9 +78,64 @@ class WorkerClient(Protocol):
         files: Mapping[str, FileField] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float,
+        cancel: CancelSignal | None = None,
     ) -> WorkerReply:
-        """Send one request to the worker at ``url``; raise BackendUnreachable/UpstreamTimeout."""
+        """Send one request to the worker at ``url``; raise BackendUnreachable/UpstreamTimeout,
+        or ClientGone when ``cancel`` fires before the reply came."""
         ...
+
+
+class _CancelWatch:
+    """While a request waits for its reply: shut its socket down when ``cancel`` fires."""
+
+    def __init__(self, cancel: CancelSignal | None) -> None:
+        self.cancel = cancel
+        self.fired = False
+        self.sock: socket.socket | None = None  # noted by _TrackedConnection once the request is sent
+        self._done = threading.Event()
+
+    def __enter__(self) -> _CancelWatch:
+        _current.watch = self
+        if self.cancel is not None:
+            threading.Thread(target=self._watch, name="cancel-watch", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        _current.watch = None
+
+    def _watch(self) -> None:
+        assert self.cancel is not None
+        while not self._done.wait(CANCEL_POLL_S):
+            if self.cancel.is_set():
+                self.fired = True
+                if self.sock is not None:
+                    try:
+                        self.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+
+
+class _Current(threading.local):
+    """The cancel watch of the request this thread is sending, if any."""
+
+    watch: _CancelWatch | None = None
+
+
+_current = _Current()
+
+
+class _TrackedConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        watch = _current.watch
+        if watch is not None:  # sent; the thread now waits for the reply on this socket
+            watch.sock = self.sock
+
+
+class _TrackedPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedConnection
 
 
 class HttpWorkerClient:
@@ -82,6 +148,7 @@ class HttpWorkerClient:
         self._session = requests.Session()
         # one connection pool per worker host, so keep-alive survives however many workers there are
         adapter = HTTPAdapter(pool_connections=max(16, hosts), pool_maxsize=pool_size, max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = {**adapter.poolmanager.pool_classes_by_scheme, "http": _TrackedPool}
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.trust_env = False  # never send worker traffic through an HTTP(S)_PROXY
@@ -97,35 +164,42 @@ class HttpWorkerClient:
         files: Mapping[str, FileField] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float,
+        cancel: CancelSignal | None = None,
     ) -> WorkerReply:
         connect = min(self.connect_timeout_s, timeout_s)
         try:
-            response = self._session.request(
-                method,
-                url + path,
-                json=json,
-                data=data,
-                files=files,
-                headers=dict(headers or {}),
-                timeout=(connect, timeout_s),
-            )
-        except requests.ConnectTimeout as exc:
-            raise BackendUnreachable(url, f"no connection within {connect:g}s") from exc
-        except requests.ReadTimeout as exc:
-            raise UpstreamTimeout(
-                f"worker {url} did not answer {path} within {timeout_s:g}s; raise TIMEOUT or retry later",
-                extra={"backend": url},
-            ) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise BackendUnreachable(url, _reason(exc)) from exc
+            with _CancelWatch(cancel) as watch:
+                response = self._session.request(
+                    method,
+                    url + path,
+                    json=json,
+                    data=data,
+                    files=files,
+                    headers=dict(headers or {}),
+                    timeout=(connect, timeout_s),
+                )
         except requests.RequestException as exc:
-            raise BackendUnreachable(url, _reason(exc)) from exc
+            if watch.fired:
+                raise ClientGone(f"the client left; its job on {url} was cancelled") from exc
+            raise _mapped(url, path, connect, timeout_s, exc) from exc
         return WorkerReply(
             status=response.status_code,
             body=response.content,
             content_type=response.headers.get("Content-Type", "application/octet-stream"),
             retry_after=response.headers.get("Retry-After"),
         )
+
+
+def _mapped(url: str, path: str, connect: float, timeout_s: float, exc: requests.RequestException) -> Exception:
+    """A transport failure as the error tree says it."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return BackendUnreachable(url, f"no connection within {connect:g}s")
+    if isinstance(exc, requests.ReadTimeout):
+        return UpstreamTimeout(
+            f"worker {url} did not answer {path} within {timeout_s:g}s; raise TIMEOUT or retry later",
+            extra={"backend": url},
+        )
+    return BackendUnreachable(url, _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:
@@ -164,6 +238,7 @@ class FakeWorkerClient:
         files: Mapping[str, FileField] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float,
+        cancel: CancelSignal | None = None,
     ) -> WorkerReply:
         with self._lock:
             self.calls.append((url, method, path))

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from balancer.pool import CancelSignal
+from balancer.state import CancelSignal
 from balancer.proxy import Job, Proxy
 from common.errors import (
     ApiError,

@@ -21,23 +21,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol
 
 from balancer.routing import choose, model_known_missing
 from balancer.settings import BackendSpec
-from balancer.state import BackendSnapshot, HealthReport, PoolSnapshot, Status
+from balancer.state import BackendSnapshot, CancelSignal, HealthReport, PoolSnapshot, Status
 from common.contract import has_model
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.25  # how often a waiter whose client may leave looks at its cancel event
-
-
-class CancelSignal(Protocol):
-    """Anything that says a job is no longer wanted (a ``threading.Event``, for one)."""
-
-    def is_set(self) -> bool: ...
 
 
 @dataclass

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from balancer.client import BackendUnreachable, FileField, WorkerClient, WorkerReply
-from balancer.pool import BackendPool, CancelSignal
+from balancer.pool import BackendPool
+from balancer.state import CancelSignal
 from common.errors import ApiError, ClientGone, NoBackendAvailable
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ class Proxy:
     ) -> Forwarded:
         """The job's final reply; raises from the error tree when no worker could give one.
 
-        ``cancel`` set (the client left) drops the job while it waits and before it is sent.
+        ``cancel`` set (the client left) drops the job while it waits, and cancels it on the
+        worker while it runs (ClientGone).
         """
         start = time.monotonic()
         tried: list[str] = []
@@ -89,7 +91,7 @@ class Proxy:
                 try:
                     reply = self.client.send(
                         lease.url, job.method, job.path,
-                        json=job.json, data=job.data, files=job.files, timeout_s=self.timeout_s,
+                        json=job.json, data=job.data, files=job.files, timeout_s=self.timeout_s, cancel=cancel,
                     )
                 except BackendUnreachable as exc:
                     self.pool.mark_offline(lease.url, exc.message)

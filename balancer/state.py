@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
+
+
+class CancelSignal(Protocol):
+    """Anything that says a job is no longer wanted (a ``threading.Event``, for one)."""
+
+    def is_set(self) -> bool: ...
 
 
 class Status(str, Enum):

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -252,3 +253,16 @@ def test_queue_status_answers_at_once_while_a_backend_never_replies(
     finally:
         farm.balancer.stop()
         silent.close()
+
+
+def test_a_client_that_leaves_mid_job_cancels_the_job_on_its_worker(farm: Farm) -> None:
+    farm.emulator.configure(delay_s=30)
+    body = json.dumps({"commands": "echo abandoned", "engine": "llm"}).encode()
+    request = b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    with socket.create_connection(("127.0.0.1", farm.balancer.port)) as client:
+        client.sendall(request % (len(body), body))
+        wait_until(lambda: farm.emulator.stats()["in_flight"] == 1, what="the job streaming from the LLM")
+    # the client is gone: the balancer drops the worker connection, the worker stops the LLM
+    wait_until(lambda: farm.emulator.stats()["cancelled"] == 1, 20, what="the LLM stream cancelled")
+    wait_until(lambda: farm.status()["in_flight"] == 0, 10, what="the balancer's slot given back")
+    assert farm.emulator.stats()["served"] == 0, "nobody was sent an answer"
