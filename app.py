@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from common.serving import configure_logging, gunicorn_options, serve, settings_or_exit
+from common.serving import configure_logging, gunicorn_options, lazy_app, serve, settings_or_exit
 from worker.settings import WorkerSettings
 from worker.web import create_app
 
@@ -21,13 +21,13 @@ def server_options() -> dict[str, Any]:
     return gunicorn_options(settings.port, threads=settings.threads, timeout_s=int(settings.llm_timeout_s) + 60)
 
 
-def __getattr__(name: str) -> Flask:
-    if name == "app":  # `gunicorn app:app`: build it in the process that serves it
-        globals()["app"] = create_app(settings)
-        return globals()["app"]
-    raise AttributeError(name)
+def build_app() -> Flask:
+    return create_app(settings)
+
+
+__getattr__ = lazy_app(build_app)  # `gunicorn app:app` builds it in the serving process
 
 
 if __name__ == "__main__":
     configure_logging()
-    serve(lambda: create_app(settings), server_options())
+    serve(build_app, server_options())

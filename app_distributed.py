@@ -18,7 +18,7 @@ from flask import Flask  # noqa: E402
 
 from balancer.settings import Settings  # noqa: E402
 from balancer.web import create_app  # noqa: E402
-from common.serving import configure_logging, gunicorn_options, serve, settings_or_exit  # noqa: E402
+from common.serving import configure_logging, gunicorn_options, lazy_app, serve, settings_or_exit  # noqa: E402
 
 settings = settings_or_exit(
     lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": chunk_size, "TIMEOUT": timeout}), "app_distributed.py"
@@ -32,13 +32,13 @@ def server_options() -> dict[str, Any]:
     )
 
 
-def __getattr__(name: str) -> Flask:
-    if name == "app":  # `gunicorn app_distributed:app`: build it in the process that serves it
-        globals()["app"] = create_app(settings)
-        return globals()["app"]
-    raise AttributeError(name)
+def build_app() -> Flask:
+    return create_app(settings)
+
+
+__getattr__ = lazy_app(build_app)  # `gunicorn app_distributed:app` builds it in the serving process
 
 
 if __name__ == "__main__":
     configure_logging()
-    serve(lambda: create_app(settings), server_options())
+    serve(build_app, server_options())

@@ -80,3 +80,21 @@ def settings_or_exit(load: Callable[[], T], program: str) -> T:
     except ValueError as exc:
         print(f"{program}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def lazy_app(factory: Callable[[], Flask]) -> Callable[[str], Flask]:
+    """A module ``__getattr__`` that builds ``app`` on first access, for `gunicorn module:app`.
+
+    gunicorn imports the module in its master (gunicorn.conf.py reads ``server_options``) and
+    looks ``app`` up in the forked worker: built there, the app's threads live where it serves.
+    """
+
+    def module_getattr(name: str) -> Flask:
+        if name != "app":
+            raise AttributeError(name)
+        module = sys.modules[factory.__module__]
+        if "app" not in module.__dict__:
+            module.__dict__["app"] = factory()
+        return module.__dict__["app"]  # type: ignore[no-any-return]
+
+    return module_getattr
