@@ -41,7 +41,9 @@ class ApiError(Exception):
         return {"error": self.message, **self.extra}
 
     def headers(self) -> dict[str, str]:
-        return {}
+        """Response headers: ``X-Backend`` when the error names the worker that caused it."""
+        backend = self.extra.get("backend")
+        return {"X-Backend": backend} if isinstance(backend, str) else {}
 
 
 class BadRequest(ApiError):
@@ -77,7 +79,7 @@ class ServiceUnavailable(ApiError):
         self.retry_after_s = max(1, int(retry_after_s))
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_s)}
+        return {**super().headers(), "Retry-After": str(self.retry_after_s)}
 
 
 class QueueFull(ServiceUnavailable):

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
+from balancer.client import WorkerReply
+from common.errors import UpstreamTimeout
 from tests.balancer.conftest import FakeFarm, wait_waiting
 from tests.procs import wait_until
 
@@ -217,3 +219,13 @@ def test_root_serves_the_web_ui_and_healthz_answers(make_app: Callable[..., Flas
     assert client.get("/healthz").json["status"] == "ok"
     missing = client.get("/nope")
     assert missing.status_code == 404 and "error" in missing.json
+
+
+def test_a_worker_that_times_out_is_a_504_naming_it_in_x_backend(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    def too_slow(url: str, method: str, path: str, **kwargs: object) -> WorkerReply:
+        raise UpstreamTimeout(f"worker {url} did not answer {path} within 1s", extra={"backend": url})
+
+    farm.client.handler = too_slow
+    response = make_app().test_client().post("/generate", json=GENERATE)
+    assert response.status_code == 504 and response.is_json
+    assert response.headers["X-Backend"] == farm.urls[0] and farm.urls[0] in response.json["error"]
