@@ -32,13 +32,19 @@ def parse_queue_status(body: Any) -> HealthReport:
     else:
         known = None
     queue_size = body.get("queue_size", 0)
+    slots = body.get("slots")
     return HealthReport(
         ok=True,
         models=known,
-        queue_size=queue_size if isinstance(queue_size, int) and not isinstance(queue_size, bool) else 0,
+        queue_size=queue_size if _is_count(queue_size) else 0,
         active=bool(body.get("active", False)),
         draining=bool(body.get("draining", False)),
+        slots=slots if _is_count(slots) and slots >= 1 else None,
     )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class HealthMonitor:

@@ -43,12 +43,18 @@ class _Backend:
     queue_size: int = 0
     active: bool = False
     last_error: str | None = None
+    reported_slots: int | None = None  # what the worker's /queue-status says
+
+    @property
+    def slots(self) -> int:
+        """Configured slots win; else what the worker reports; 1 until it has answered."""
+        return self.spec.slots or self.reported_slots or 1
 
     def snapshot(self) -> BackendSnapshot:
         return BackendSnapshot(
             url=self.spec.url,
             order=self.order,
-            slots=self.spec.slots,
+            slots=self.slots,
             weight=self.spec.weight,
             in_flight=self.in_flight,
             status=self.status,
@@ -235,6 +241,8 @@ class BackendPool:
                 backend.models = report.models or None  # an empty list says nothing useful (Ollama down?)
             backend.queue_size = report.queue_size
             backend.active = report.active
+            if report.slots is not None:
+                backend.reported_slots = report.slots
             self._dispatch_locked()
         if was is not backend.status:
             log.info("backend %s %s", url, backend.status.value)
@@ -262,4 +270,5 @@ class BackendPool:
 
     @property
     def total_slots(self) -> int:
-        return sum(b.spec.slots for b in self._backends.values())
+        with self._lock:
+            return sum(b.slots for b in self._backends.values())

@@ -29,15 +29,18 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """One configured worker: its base URL, how many jobs it runs at once, its routing weight."""
+    """One configured worker: its base URL, how many jobs it runs at once, its routing weight.
+
+    ``slots`` None: as many as the worker reports in its ``/queue-status`` (1 until it answers).
+    """
 
     url: str
-    slots: int = 1
+    slots: int | None = None
     weight: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", normalize_url(self.url))
-        if not _is_int(self.slots) or self.slots < 1:
+        if self.slots is not None and (not _is_int(self.slots) or self.slots < 1):
             raise ConfigError(f"backend {self.url}: 'slots' must be an integer >= 1, not {self.slots!r}")
         if not _is_int(self.weight) or self.weight < 1:
             raise ConfigError(f"backend {self.url}: 'weight' must be an integer >= 1, not {self.weight!r}")
@@ -98,7 +101,7 @@ class Settings:
 
     @property
     def total_slots(self) -> int:
-        return sum(b.slots for b in self.backends)
+        return sum(b.slots or 1 for b in self.backends)
 
     @property
     def server_threads(self) -> int:
@@ -191,7 +194,7 @@ def _backend_list(items: Any, where: str = "'backends'") -> tuple[BackendSpec, .
                 raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in {dict(item)!r}; use url, slots, weight")
             if "url" not in item:
                 raise ConfigError(f"{where}: entry {dict(item)!r} has no 'url'")
-            specs.append(BackendSpec(item["url"], item.get("slots", 1), item.get("weight", 1)))
+            specs.append(BackendSpec(item["url"], item.get("slots"), item.get("weight", 1)))
         else:
             raise ConfigError(f"{where}: entry {item!r} must be a URL string or an object with 'url'")
     return tuple(specs)

@@ -59,3 +59,4 @@ class HealthReport:
     queue_size: int = 0
     active: bool = False
     draining: bool = False
+    slots: int | None = None  # the worker's own WORKER_SLOTS, when it says

@@ -34,6 +34,7 @@ class FakeWorker:
 
     url: str
     models: list[str] | None = field(default_factory=lambda: ["codellama:13b"])
+    slots: int = 1  # what its /queue-status reports
     down: bool = False  # every request: connection refused
     status: int | None = None  # every job answers this status with an error body
     playbook: str | None = None  # a fixed playbook text instead of playbook_for(commands)
@@ -77,7 +78,7 @@ class FakeFarm:
         if path == "/queue-status":
             if worker.probe_gate is not None:
                 worker.probe_gate.wait(10)
-            return json_reply({"queue_size": worker.running, "active": worker.running > 0, "slots": 1, "models": worker.models})
+            return json_reply({"queue_size": worker.running, "active": worker.running > 0, "slots": worker.slots, "models": worker.models})
         with self.lock:
             worker.jobs.append({"path": path, "json": json, "data": data, "files": files})
             worker.running += 1

@@ -6,11 +6,13 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
 
 from balancer.pool import BackendPool, Lease
 from balancer.settings import BackendSpec
 from balancer.state import HealthReport, Status
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
+from tests.balancer.conftest import FakeFarm
 from tests.procs import wait_until
 
 URLS = ["http://a:5001", "http://b:5001", "http://c:5001"]
@@ -242,3 +244,13 @@ def test_a_waiter_whose_client_left_gives_up_its_place() -> None:
     assert staying.got.wait(5) and staying.lease is not None  # the slot went to the job still wanted
     staying.lease.release()
     assert in_flight(pool) == [0]
+
+
+def test_a_backend_without_configured_slots_takes_what_its_worker_reports(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    farm[0].slots = 3
+    app = make_app(backends=(BackendSpec(farm.urls[0]), BackendSpec(farm.urls[1], slots=1)))
+    balancer = app.extensions["balancer"]
+    assert [b["slots"] for b in app.test_client().get("/queue-status").json["backends"]] == [1, 1]
+    balancer.health.check_once()
+    assert [b["slots"] for b in app.test_client().get("/queue-status").json["backends"]] == [3, 1]
+    assert balancer.pool.total_slots == 4
