@@ -125,8 +125,11 @@ class BackendPool:
         exclude: Iterable[str] = (),
         timeout_s: float | None = None,
         cancel: CancelSignal | None = None,
+        retry: bool = False,
     ) -> Lease:
         """A slot on a usable backend, waiting in FIFO order if all are busy.
+
+        ``retry``: the job already waited its turn and failed elsewhere; it waits at the front.
 
         Raises ModelNotFound (no backend has ``model``), NoBackendAvailable (none online that
         could take it), QueueFull, QueueTimeout (waited ``timeout_s``, default QUEUE_TIMEOUT),
@@ -154,7 +157,10 @@ class BackendPool:
                     extra={"waiting": len(self._waiters)},
                 )
             waiter = _Waiter(model, excluded, threading.Condition(self._lock))
-            self._waiters.append(waiter)
+            if retry:
+                self._waiters.appendleft(waiter)
+            else:
+                self._waiters.append(waiter)
             deadline = start + timeout
             try:
                 while waiter.backend is None:

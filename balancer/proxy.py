@@ -78,7 +78,7 @@ class Proxy:
         last_error: ApiError | None = None
         for attempt in range(1, self.retries + 2):
             try:
-                lease = self.pool.acquire(job.model, exclude=exclude | set(tried), cancel=cancel)
+                lease = self.pool.acquire(job.model, exclude=exclude | set(tried), cancel=cancel, retry=attempt > 1)
             except NoBackendAvailable:
                 if attempt == 1:
                     raise

@@ -254,3 +254,20 @@ def test_a_backend_without_configured_slots_takes_what_its_worker_reports(make_a
     balancer.health.check_once()
     assert [b["slots"] for b in app.test_client().get("/queue-status").json["backends"]] == [3, 1]
     assert balancer.pool.total_slots == 4
+
+
+def test_a_retried_job_waits_at_the_front_of_the_queue() -> None:
+    pool = make_pool(1)
+    first = pool.acquire("m")
+    newcomer = Acquirer(pool, "m")
+    newcomer.start()
+    wait_for_waiting(pool, 1)
+    retried = Acquirer(pool, "m", retry=True)
+    retried.start()
+    wait_for_waiting(pool, 2)
+    first.release()
+    assert retried.got.wait(5) and retried.lease is not None
+    assert not newcomer.got.is_set(), "the newcomer must not overtake the job that already waited its turn"
+    retried.lease.release()
+    assert newcomer.got.wait(5) and newcomer.lease is not None
+    newcomer.lease.release()
