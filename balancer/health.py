@@ -33,13 +33,15 @@ def parse_queue_status(body: Any) -> HealthReport:
         known = None
     queue_size = body.get("queue_size", 0)
     slots = body.get("slots")
+    if not (isinstance(slots, int) and _is_count(slots) and slots >= 1):
+        slots = None
     return HealthReport(
         ok=True,
         models=known,
         queue_size=queue_size if _is_count(queue_size) else 0,
         active=bool(body.get("active", False)),
         draining=bool(body.get("draining", False)),
-        slots=slots if _is_count(slots) and slots >= 1 else None,
+        slots=slots,
     )
 
 

@@ -21,14 +21,14 @@ def install_json_errors(app: Flask) -> None:
     """Render every error, ours or werkzeug's, as ``{"error": ...}`` with an honest status."""
 
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+    def _api_error(exc: ApiError):
         response = jsonify(exc.to_json())
         response.status_code = exc.status
         response.headers.update(exc.headers())
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(exc: HTTPException):
         message = {
             404: "no such endpoint; see GET / for the web UI and the README for the API",
             405: f"method not allowed; this endpoint accepts {', '.join(sorted(exc.valid_methods or [])) if hasattr(exc, 'valid_methods') else 'other methods'}",
@@ -42,7 +42,7 @@ def install_json_errors(app: Flask) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(exc: Exception):
         log.error("unhandled error", exc_info=exc)
         response = jsonify({"error": f"internal error: {type(exc).__name__}; see the service log"})
         response.status_code = 500

@@ -38,7 +38,7 @@ def gunicorn_options(port: int, *, threads: int, timeout_s: int, host: str = "0.
     }
 
 
-class EmbeddedServer(BaseApplication):  # type: ignore[misc]
+class EmbeddedServer(BaseApplication):
     """gunicorn serving the app that ``factory`` builds.
 
     The app is built in ``load()``, i.e. inside the forked worker process, so the
@@ -95,6 +95,6 @@ def lazy_app(factory: Callable[[], Flask]) -> Callable[[str], Flask]:
         module = sys.modules[factory.__module__]
         if "app" not in module.__dict__:
             module.__dict__["app"] = factory()
-        return module.__dict__["app"]  # type: ignore[no-any-return]
+        return module.__dict__["app"]
 
     return module_getattr

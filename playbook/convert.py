@@ -888,7 +888,7 @@ def _handlers(drafts: list[_Draft]) -> tuple[list[_Draft], list[dict[str, Any]]]
         state = module_args.get("state", "restarted")
         verb = "Reload" if state == "reloaded" else "Restart"
         name = f"{verb} {draft.service}"
-        handler = {"name": name, draft.module: {"name": draft.service, "state": state}}
+        handler: dict[str, Any] = {"name": name, draft.module: {"name": draft.service, "state": state}}
         if draft.become:
             handler["become"] = True
         handlers.setdefault(name, handler)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import tree_sitter
 import tree_sitter_bash
@@ -454,7 +454,7 @@ class _Walker:
     # --- commands and words ----------------------------------------------------------------
 
     def command(self, node: tree_sitter.Node) -> Command:
-        base = dict(node_type=node.type, text=self.text(node), first_line=_first_line(node),
+        base: dict[str, Any] = dict(node_type=node.type, text=self.text(node), first_line=_first_line(node),
                     last_line=_last_line(node), has_error=node.has_error)
         if node.type == "command":
             words: list[Word] = []
@@ -499,7 +499,7 @@ class _Walker:
             return Command(**base, **self.compound_parts(node))
         return Command(**base)  # compound: if/case/test/...
 
-    def compound_parts(self, node: tree_sitter.Node) -> dict[str, object]:
+    def compound_parts(self, node: tree_sitter.Node) -> dict[str, Any]:
         parts: dict[str, object] = {}
         body = node.child_by_field_name("body")
         if node.type == "for_statement":

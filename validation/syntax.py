@@ -298,7 +298,7 @@ def _serve(stdin: IO[str], stdout: IO[str]) -> None:  # pragma: no cover - runs 
         if pid == 0:
             # once-only globals of ansible-core 2.19 that the warm-up run in the parent has set
             VaultSecretsContext._current = None
-            GlobalCLIArgs._Singleton__instance = None  # type: ignore[attr-defined]
+            GlobalCLIArgs._Singleton__instance = None
             os._exit(_run_cli(PlaybookCLI, request["path"], devnull, err_fd, in_child=True))
         os.close(err_fd)
         rc, timed_out = _wait(pid, float(request.get("timeout_s", 30)))

@@ -13,7 +13,7 @@ produces valid tasks, the fallback tasks stay and a warning says so. Pure: no I/
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,16 +59,17 @@ def gap_messages(gaps: Sequence[Gap], context: str = "") -> list[Message]:
     ]
 
 
-def assign_tasks(gaps: Sequence[Gap], tasks: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]] | None:
+def assign_tasks(gaps: Sequence[Gap], tasks: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, Any]]] | None:
     """Map the model's tasks to gaps (by first line); None when the mapping is ambiguous."""
     if not gaps or not tasks:
         return None
     by_line = {gap.first_line: gap for gap in gaps}
-    tagged = [_tag_of(task) for task in tasks]
-    if all(tag is not None for tag in tagged):
+    tags = [_tag_of(task) for task in tasks]
+    tagged = [(task, tag) for task, tag in zip(tasks, tags) if tag is not None]
+    if len(tagged) == len(tasks):
         assigned: dict[int, list[dict[str, Any]]] = {}
-        for task, tag in zip(tasks, tagged):
-            gap = by_line.get(tag) or next((g for g in gaps if g.first_line <= tag <= g.last_line), None)  # type: ignore[operator]
+        for task, tag in tagged:
+            gap = by_line.get(tag) or next((g for g in gaps if g.first_line <= tag <= g.last_line), None)
             if gap is None:
                 return None
             assigned.setdefault(gap.first_line, []).append(_untagged(task))
@@ -96,12 +97,12 @@ def splice(conversion: Conversion, assigned: dict[int, list[dict[str, Any]]], ga
     return tasks
 
 
-def _tag_of(task: dict[str, Any]) -> int | None:
+def _tag_of(task: Mapping[str, Any]) -> int | None:
     match = _LINE_TAG.match(str(task.get("name", "")))
     return int(match.group(1)) if match else None
 
 
-def _untagged(task: dict[str, Any]) -> dict[str, Any]:
+def _untagged(task: Mapping[str, Any]) -> dict[str, Any]:
     name = str(task.get("name", ""))
     stripped = _LINE_TAG.sub("", name).strip()
     return {**task, "name": stripped or name}

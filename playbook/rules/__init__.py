@@ -29,7 +29,7 @@ class Rule:
 _REGISTRY: dict[str, list[Rule]] = {}
 
 
-def rule(*commands: str):  # type: ignore[no-untyped-def]
+def rule(*commands: str):
     """Register the decorated function for these command names (basename, e.g. `apt-get`)."""
 
     def register(fn: RuleFn) -> RuleFn:
