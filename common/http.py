@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Request, jsonify
+from flask import Flask, Request, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from common.contract import ENGINES
@@ -41,6 +41,15 @@ def install_json_errors(app: Flask) -> None:
                 response.headers[key] = value
         return response
 
+    @app.after_request
+    def _json_redirects(response: Response) -> Response:
+        # werkzeug answers routing redirects (e.g. an empty path -> "/") with an HTML page
+        if 300 <= response.status_code < 400 and response.mimetype == "text/html":
+            location = response.headers.get("Location", "/")
+            response.set_data(json.dumps({"error": f"moved to {location}", "location": location}))
+            response.mimetype = "application/json"
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.error("unhandled error", exc_info=exc)
@@ -62,6 +71,8 @@ def json_body(request: Request) -> dict[str, Any]:
         body = json.loads(text)
     except ValueError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply; send a flat JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(body).__name__}")
     return body
@@ -76,7 +87,7 @@ def require_text(body: dict[str, Any], field: str) -> str:
         raise BadRequest(f"field '{field}' must be a string, not {type(value).__name__}")
     if not value.strip():
         raise BadRequest(f"field '{field}' is empty")
-    return value
+    return _encodable(value, field)
 
 
 def optional_text(body: dict[str, Any], field: str, default: str) -> str:
@@ -86,7 +97,16 @@ def optional_text(body: dict[str, Any], field: str, default: str) -> str:
         return default
     if not isinstance(value, str):
         raise BadRequest(f"field '{field}' must be a string, not {type(value).__name__}")
-    return value.strip() or default
+    return _encodable(value, field).strip() or default
+
+
+def _encodable(value: str, field: str) -> str:
+    """``value`` when it is real text; a lone surrogate (JSON "\\ud800") would be lost on the way."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"field '{field}' holds an unpaired surrogate (\\u{ord(value[exc.start]):04x}) at {exc.start}; send valid Unicode text") from None
+    return value
 
 
 def optional_bool(value: Any, field: str, default: bool = False) -> bool:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -108,7 +109,13 @@ def convert_script(script: str, context: str = "") -> Conversion:
         converter.warnings.clear()
     for issue in parsed.issues:
         converter.warnings.append(f"line {issue.line}: {issue.message.removeprefix(f'line {issue.line}: ')}")
+    broken = _lines_with_parse_errors(parsed.statements)
     for statement in parsed.statements:
+        if statement.kind != "error" and broken & set(range(statement.first_line, statement.last_line + 1)):
+            # tree-sitter recovers from `echo "rm -rf /` by surfacing `rm -rf /` as a statement:
+            # what shares a line with a parse error is never run as a command
+            converter.warn(statement, "is part of a line that could not be parsed; no task was made for it")
+            continue
         converter.statement(statement)
     drafts = _fold_apt_update(converter.drafts)
     drafts = _fold_attributes(drafts)
@@ -160,7 +167,7 @@ class _Converter:
     def statement(self, statement: Statement, become: bool = False) -> None:
         ctx = _Context(statement, become=become)
         if statement.kind == "error":
-            self.uncover(statement, "could not be parsed; no task was made for it")
+            self.warn(statement, "could not be parsed; no task was made for it, fix the line and convert again")
             return
         if statement.kind == "function":
             definition = statement.commands[0] if statement.commands else None
@@ -565,6 +572,16 @@ class _Converter:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+def _lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
+    """Every line that a statement with a parse error spans."""
+    return {
+        line
+        for statement in statements
+        if statement.kind == "error" or statement.errors
+        for line in range(statement.first_line, statement.last_line + 1)
+    }
+
 
 def _is_true(pipeline: Pipeline) -> bool:
     commands = pipeline.commands

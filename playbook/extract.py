@@ -152,7 +152,7 @@ def _from_json(text: str, errors: list[str]) -> list[dict[str, Any]] | None:
         return None
     try:
         data = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None  # maybe YAML flow style or chatter; the YAML stages decide
     found = _classify(data, errors, "the JSON reply")
     return _combine([found]) or None
@@ -172,6 +172,9 @@ def _parse_candidate(body: str, errors: list[str], where: str) -> _Found | None:
         except yaml.YAMLError as exc:
             first_error = first_error or exc
             continue
+        except RecursionError:
+            errors.append(f"{where} is nested too deeply to be a playbook; answer with ONE ```yaml block holding a list of plays")
+            return None
         if not docs:
             return None
         found = _Found()

@@ -115,10 +115,10 @@ def _why_not_mergeable(first: dict[str, Any], second: dict[str, Any]) -> str | N
         if vars_a != vars_b:
             return "its vars differ"
     else:
-        clash = sorted(k for k in vars_a.keys() & vars_b.keys() if vars_a[k] != vars_b[k])
+        clash = sorted((k for k in vars_a.keys() & vars_b.keys() if vars_a[k] != vars_b[k]), key=str)
         if clash:
             return f"its vars give {', '.join(clash)} other values"
-    for key in sorted((first.keys() | second.keys()) - _FREE_KEYS - set(_SAME_KEYS)):
+    for key in sorted((first.keys() | second.keys()) - _FREE_KEYS - set(_SAME_KEYS), key=str):
         if first.get(key) != second.get(key):
             return f"its {key} ({_show(second.get(key))}) differs from {_show(first.get(key))}"
     if first.get("post_tasks"):

@@ -10,8 +10,8 @@ is lost: no 500 and no HTML page for anything a client sent. Each case checks on
 
 Cases are hand-written edge cases (bodies, types per field, scripts, multipart shapes) plus a
 bounded number drawn from a seeded ``random.Random`` (no hypothesis), so every run is the same.
-Known failures are ``xfail(strict=True)`` with the reason: fixing them turns the suite red
-until the marker is removed.
+A known failure is marked ``xfail(strict=True)`` with the reason (none is left): fixing it turns
+the suite red until the marker goes.
 """
 
 from __future__ import annotations
@@ -46,10 +46,6 @@ JSON_ROUTES = {"/generate": "commands", "/explain": "playbook", "/generate-code"
 GET_ROUTES = {"/", "/healthz", "/queue-status"}
 
 DEEP = 10_000
-RECURSION_500 = (
-    "json.loads raises RecursionError (not ValueError) on deeply nested JSON; common/http.py:61-63 "
-    "json_body catches only ValueError, so the catch-all renders 500"
-)
 
 # -- what a 2xx must carry (openapi.yaml) -----------------------------------------------------
 
@@ -243,11 +239,11 @@ def body_cases() -> Iterator[Case]:
         ("huge-int", "9" * 5000, "application/json", None),
         ("huge-int-field", '{"commands": ' + "9" * 5000 + "}", "application/json", None),
         ("nul-byte-raw", b'{"commands": "l\x00s"}', "application/json", None),
-        ("deep-list", "[" * DEEP + "]" * DEEP, "application/json", RECURSION_500),
-        ("deep-object", '{"a":' * DEEP + "1" + "}" * DEEP, "application/json", RECURSION_500),
-        ("deep-in-field", '{"commands": ' + "[" * DEEP + "]" * DEEP + "}", "application/json", RECURSION_500),
-        ("deep-in-model", '{"commands": "ls", "model": ' + "[" * DEEP + "]" * DEEP + "}", "application/json", RECURSION_500),
-        ("deep-1000", "[" * 1000 + "]" * 1000, "application/json", RECURSION_500),
+        ("deep-list", "[" * DEEP + "]" * DEEP, "application/json", None),
+        ("deep-object", '{"a":' * DEEP + "1" + "}" * DEEP, "application/json", None),
+        ("deep-in-field", '{"commands": ' + "[" * DEEP + "]" * DEEP + "}", "application/json", None),
+        ("deep-in-model", '{"commands": "ls", "model": ' + "[" * DEEP + "]" * DEEP + "}", "application/json", None),
+        ("deep-1000", "[" * 1000 + "]" * 1000, "application/json", None),
         ("deep-300", "[" * 300 + "]" * 300, "application/json", None),
     ]
     for path in JSON_ROUTES:
@@ -504,11 +500,6 @@ def test_a_body_over_the_limit_is_413_json(small_clients: dict[str, FlaskClient]
 
 
 @pytest.mark.parametrize("app", APPS)
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty PATH_INFO makes werkzeug raise RequestRedirect (308 to '/'); Flask returns routing "
-    "redirects without calling error handlers, so the body is werkzeug's HTML 'Redirecting...' page",
-)
 def test_an_empty_path_is_not_answered_with_an_html_redirect_page(clients: dict[str, FlaskClient], app: str) -> None:
     response = clients[app].open("/", method="GET", environ_overrides={"PATH_INFO": ""})
     assert response.status_code != 500 and response.mimetype == "application/json", response.data[:200]
@@ -523,12 +514,6 @@ def test_head_and_options_never_fail(clients: dict[str, FlaskClient], app: str, 
         assert not response.data.lstrip().startswith(b"<"), (method, path, response.data[:100])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nothing is lost: a lone surrogate in 'commands' is silently turned into U+FFFD x3 by playbook/shell.py "
-    "(encode 'surrogatepass' at :216, decode 'replace' at :246), so the task creates a different path; "
-    "expected a 400 naming the field, or the text kept",
-)
 def test_a_lone_surrogate_is_refused_or_kept_not_silently_replaced(clients: dict[str, FlaskClient]) -> None:
     response = clients["worker"].post(
         "/generate", data='{"commands": "mkdir /tmp/\\ud800", "engine": "rules"}', content_type="application/json"
@@ -537,11 +522,6 @@ def test_a_lone_surrogate_is_refused_or_kept_not_silently_replaced(clients: dict
     assert response.status_code == 400 or "\ufffd" not in body["playbook"], body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unterminated quote makes tree-sitter's error recovery surface the quoted text as a command: "
-    "'echo \"rm -rf /' becomes a shell task running 'rm -rf /' (the warning even says no task was made)",
-)
 def test_an_unterminated_quote_does_not_turn_its_text_into_a_command(clients: dict[str, FlaskClient]) -> None:
     response = clients["worker"].post("/generate", json={"commands": 'echo "rm -rf /tmp/important', "engine": "rules"})
     body = check_reply("worker", "POST", "/generate", response)
@@ -550,27 +530,17 @@ def test_an_unterminated_quote_does_not_turn_its_text_into_a_command(clients: di
     assert not any("rm -rf /tmp/important" in c and "echo" not in c for c in commands), commands
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker/prompts.py:53-55 fenced() grows the fence one backtick at a time while it occurs in the text: "
-    "quadratic, ~2 s for 40k backticks, ~13 s for 100k, minutes for a 1 MB field (GIL-bound, before any queue)",
-)
-def test_a_field_full_of_backticks_is_answered_quickly(clients: dict[str, FlaskClient]) -> None:
-    import time
+def test_a_field_full_of_backticks_gets_a_fence_in_one_pass(clients: dict[str, FlaskClient]) -> None:
+    from worker.prompts import fenced
 
-    started = time.monotonic()
+    text = "`" * 40_000 + " x ``` y"
+    block = fenced(text, "yaml")
+    assert block.startswith("`" * 40_001 + "yaml\n") and block.endswith("\n" + "`" * 40_001)
     response = clients["worker"].post("/explain", json={"playbook": "`" * 40_000})
     check_reply("worker", "POST", "/explain", response)
-    assert time.monotonic() - started < 0.5
 
 
 @pytest.mark.parametrize("engine", ["llm", "hybrid"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="a model reply with deeply nested YAML makes yaml.safe_load_all raise RecursionError, which "
-    "playbook/extract.py:170-174 (_parse_candidate) does not catch (only yaml.YAMLError): 500, and hybrid "
-    "does not fall back to the rules result",
-)
 def test_a_deeply_nested_model_reply_is_not_a_500(validator: PlaybookValidator, engine: str) -> None:
     reply = "```yaml\n" + "[" * 3000 + "]" * 3000 + "\n```"
     app = create_worker(

@@ -38,8 +38,16 @@ class Gap:
 
 
 def gaps_of(conversion: Conversion) -> list[Gap]:
-    """The statements the LLM should convert, in script order."""
-    return [Gap(s.first_line, s.last_line, s.text) for s in conversion.uncovered]
+    """The statements the LLM should convert, in script order; statements sharing a line
+    (``a; b``) make one gap, so every gap has lines of its own to tag and to splice."""
+    gaps: list[Gap] = []
+    for statement in sorted(conversion.uncovered, key=lambda s: (s.first_line, s.last_line)):
+        if gaps and statement.first_line <= gaps[-1].last_line:
+            last = gaps[-1]
+            gaps[-1] = Gap(last.first_line, max(last.last_line, statement.last_line), f"{last.text}; {statement.text}")
+        else:
+            gaps.append(Gap(statement.first_line, statement.last_line, statement.text))
+    return gaps
 
 
 def gap_messages(gaps: Sequence[Gap], context: str = "") -> list[Message]:

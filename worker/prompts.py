@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from worker.llm import Message
 
 PLAYBOOK_SYSTEM = """You are an expert Ansible engineer. You convert shell commands into ONE Ansible playbook.
@@ -48,9 +50,8 @@ what it does step by step, its inputs and outputs, and anything risky. Be concis
 
 def fenced(text: str, lang: str) -> str:
     """``text`` in a fenced block whose fence cannot clash with backticks inside it."""
-    fence = "```"
-    while fence in text:
-        fence += "`"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
 
 

@@ -241,8 +241,12 @@ def _labels(gaps: list[hybrid.Gap]) -> str:
 
 
 def _about_gap(warning: str, gaps: list[hybrid.Gap]) -> bool:
-    """The rules' "no rule covers line N" warnings are moot once the model converts line N."""
-    return any(warning.startswith((f"line {g.first_line}:", f"line {g.first_line}-")) for g in gaps)
+    """The rules' "no rule for line N" warnings are moot once the model converts line N."""
+    return "no rule for" in warning and any(
+        warning.startswith(f"line {line}:") or warning.startswith(f"line {line}-")
+        for gap in gaps
+        for line in range(gap.first_line, gap.last_line + 1)
+    )
 
 
 def _common_fields(ticket: Ticket, tally: TokenTally, model: str, elapsed_s: float) -> dict[str, Any]:

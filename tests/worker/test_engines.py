@@ -135,3 +135,24 @@ def test_hybrid_with_an_unknown_model_is_a_404_even_when_the_rules_cover_everyth
     reply = make_client(llm).post("/generate", json={"commands": "apt-get install -y nginx", "model": "nosuch:1b", "engine": "hybrid"})
     assert reply.status_code == 404 and "nosuch:1b" in reply.json["error"]
     assert llm.calls == [], "the 404 came from the model catalog, not from an LLM call"
+
+
+def test_hybrid_keeps_both_commands_of_one_line(make_client: Client) -> None:
+    def responder(model: str, messages: Sequence[Message]) -> str:
+        return llm_tasks([
+            {"name": "[L1] Frobnicate a", "ansible.builtin.command": {"cmd": "frobnicate a"}, "changed_when": True},
+            {"name": "[L1] Frobnicate b", "ansible.builtin.command": {"cmd": "frobnicate b"}, "changed_when": True},
+        ])
+
+    reply = make_client(FakeLLM(responder)).post("/generate", json={"commands": "frobnicate a; frobnicate b\n", "engine": "hybrid"})
+    assert reply.status_code == 200, reply.json
+    assert [t["name"] for t in tasks_of(reply.json)] == ["Frobnicate a", "Frobnicate b"]
+    assert reply.json["llm_lines"] == ["line 1"]
+
+
+def test_hybrid_never_sends_an_unparsable_line_and_says_so(make_client: Client) -> None:
+    llm = FakeLLM(lambda model, messages: pytest.fail("a broken line must not go to the model"))
+    reply = make_client(llm).post("/generate", json={"commands": 'echo "rm -rf /tmp/x\n', "engine": "hybrid"})
+    assert reply.status_code == 200, reply.json
+    assert all("rm -rf" not in str(t) for t in tasks_of(reply.json))
+    assert any("could not be parsed" in w for w in reply.json["warnings"])
