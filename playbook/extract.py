@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = ["extract_playbook"]
 
 _YAML_LANGS = frozenset({"", "yaml", "yml", "ansible", "ansible-playbook", "playbook", "json", "yaml+jinja", "jinja", "jinja2"})
-_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
+_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
 _START_LINE = re.compile(r"^(---(\s.*)?|-(\s.*)?)$")
 _DEFAULT_PLAY_NAME = "Apply tasks"
 
@@ -123,7 +123,7 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]]:
             body.append(lines[i])
             i += 1
         i += 1  # skip the closing fence
-        blocks.append((match.group("info"), "\n".join(body)))
+        blocks.append((match.group("info").strip(), "\n".join(body)))
     return blocks
 
 

@@ -107,16 +107,20 @@ class PlaybookValidator:
         if self._syntax is not None and self._owns_syntax:
             self._syntax.close()
 
-    def validate(self, plays: object, *, lint: bool = False) -> ValidationReport:
-        """Check structure, module/parameter names, syntax (and lint if asked); never raises for bad input."""
+    def validate(self, plays: object, *, lint: bool = False, text: str | None = None) -> ValidationReport:
+        """Check structure, module/parameter names, syntax (and lint if asked); never raises for bad input.
+
+        ``text``: the playbook already rendered by the caller, so it is not rendered twice.
+        """
         started = time.monotonic()
         errors = structure_errors(plays)
         if errors:
             return ValidationReport(False, errors, None, time.monotonic() - started)
-        try:
-            text = render_playbook(plays)  # type: ignore[arg-type]
-        except PlaybookError as exc:
-            return ValidationReport(False, [exc.message], None, time.monotonic() - started)
+        if text is None:
+            try:
+                text = render_playbook(plays)  # type: ignore[arg-type]
+            except PlaybookError as exc:
+                return ValidationReport(False, [exc.message], None, time.monotonic() - started)
         key = (text, lint)
         with self._cache_lock:
             cached = self._cache.get(key)

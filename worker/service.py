@@ -214,11 +214,12 @@ class WorkerService:
 
     def _finish(self, plays: list[dict[str, Any]], warnings: list[str], lint: bool) -> dict[str, Any]:
         """Render and validate the final playbook; an invalid one is returned with a warning."""
-        report = self.validator.validate(plays, lint=lint)
+        text = render_playbook(plays)
+        report = self.validator.validate(plays, lint=lint, text=text)
         warnings = list(warnings)
         if not report.ok:
             warnings.append("the playbook did not pass validation; review it: " + "; ".join(report.errors))
-        return {"playbook": render_playbook(plays), "warnings": warnings, "validation": report.to_json()}
+        return {"playbook": text, "warnings": warnings, "validation": report.to_json()}
 
     def _text_job(
         self, kind: str, field_name: str, messages: list[Message], model: str, cancel: threading.Event | None
