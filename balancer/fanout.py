@@ -120,7 +120,7 @@ class SplitConverter:
     ) -> list[ChunkResult]:
         """Every chunk's result in chunk order, or the first chunk failure."""
         failed = threading.Event()
-        cancel = _Either(failed, gone)
+        cancel = _AnySignal(failed, gone)
         width = max(1, min(len(chunks), self.proxy.pool.total_slots))
         executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix="chunk")
         try:
@@ -201,7 +201,7 @@ class SplitConverter:
 
 
 @dataclass(frozen=True)
-class _Either:
+class _AnySignal:
     """Set when either signal is: a chunk failed for good, or the client left."""
 
     first: CancelSignal
