@@ -5,20 +5,33 @@ same server with the same options (``server_options``). ``app`` is built on firs
 it is built in the serving process, where its background threads must live.
 """
 
-from typing import Any
+if __name__ == "__main__":  # serving: make every lock and socket cooperative before anything is imported
+    from gevent import monkey
 
-from flask import Flask
+    monkey.patch_all()
 
-from common.serving import configure_logging, gunicorn_options, lazy_app, serve, settings_or_exit
-from worker.settings import WorkerSettings
-from worker.web import create_app
+from typing import Any  # noqa: E402
+
+from flask import Flask  # noqa: E402
+
+from common.serving import (  # noqa: E402
+    configure_logging,
+    gunicorn_options,
+    lazy_app,
+    serve,
+    server_limits_from_env,
+    settings_or_exit,
+)
+from worker.settings import WorkerSettings  # noqa: E402
+from worker.web import create_app  # noqa: E402
 
 settings = settings_or_exit(WorkerSettings.from_env, "app.py")
+server_limits = settings_or_exit(lambda: server_limits_from_env(drain_timeout_default_s=settings.llm_timeout_s), "app.py")
 
 
 def server_options() -> dict[str, Any]:
-    """gunicorn's options for this worker: one process, a thread for every running and waiting job."""
-    return gunicorn_options(settings.port, threads=settings.threads, timeout_s=int(settings.llm_timeout_s) + 60)
+    """gunicorn's options for this worker: one gevent process with the shared server limits."""
+    return gunicorn_options(settings.port, server_limits)
 
 
 def build_app() -> Flask:

@@ -12,28 +12,46 @@ BACKENDS = [
 chunk_size = 10  # lines per chunk for split processing (env CHUNK_SIZE overrides)
 timeout = 600  # request timeout in seconds (env TIMEOUT overrides)
 
+if __name__ == "__main__":  # serving: make every lock and socket cooperative before anything else is imported
+    from gevent import monkey
+
+    monkey.patch_all()
+
 from typing import Any  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
 from balancer.settings import Settings  # noqa: E402
 from balancer.web import create_app  # noqa: E402
-from common.serving import configure_logging, gunicorn_options, lazy_app, serve, settings_or_exit  # noqa: E402
-
-settings = settings_or_exit(
-    lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": chunk_size, "TIMEOUT": timeout}), "app_distributed.py"
+from common.serving import (  # noqa: E402
+    configure_logging,
+    gunicorn_options,
+    lazy_app,
+    serve,
+    server_limits_from_env,
+    settings_or_exit,
 )
 
 
-def server_options() -> dict[str, Any]:
-    """gunicorn's options for the balancer: one process, a thread for every job in flight or waiting."""
-    return gunicorn_options(
-        settings.port, threads=settings.server_threads, timeout_s=int(settings.timeout_s + settings.queue_timeout_s) + 60
+def load_settings() -> Settings:
+    return settings_or_exit(
+        lambda: Settings.from_env({"BACKENDS": BACKENDS, "CHUNK_SIZE": chunk_size, "TIMEOUT": timeout}), "app_distributed.py"
     )
 
 
+settings = load_settings()
+server_limits = settings_or_exit(lambda: server_limits_from_env(drain_timeout_default_s=settings.timeout_s), "app_distributed.py")
+
+
+def server_options() -> dict[str, Any]:
+    """gunicorn's options for the balancer: one gevent process with the shared server limits."""
+    return gunicorn_options(settings.port, server_limits)
+
+
 def build_app() -> Flask:
-    return create_app(settings)
+    # read anew: under `gunicorn app_distributed:app`, SIGHUP replaces the worker process and
+    # the new one must see the edited backends.json
+    return create_app(load_settings())
 
 
 __getattr__ = lazy_app(build_app)  # `gunicorn app_distributed:app` builds it in the serving process

@@ -3,7 +3,8 @@
 This is the only module that imports ``requests``. Transport failures are translated once,
 here, into the error tree:
 
-    connection refused/reset, connect timeout, reply cut off  -> BackendUnreachable (502)
+    connection refused, connect timeout                       -> BackendUnreachable, sent=False (502)
+    connection closed or reset after the request, reply cut   -> BackendUnreachable, sent=True (502)
     no reply within the read timeout (TIMEOUT)                -> UpstreamTimeout (504)
 
 A worker's own error replies (4xx/5xx with a JSON body) are not exceptions: they come back as
@@ -30,6 +31,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
 
 from balancer.state import CancelSignal
 from common.errors import ClientGone, UpstreamError, UpstreamTimeout
@@ -38,11 +40,17 @@ log = logging.getLogger(__name__)
 
 
 class BackendUnreachable(UpstreamError):
-    """No reply came from a worker: the connection failed or broke before the reply."""
+    """No reply came from a worker: the connection failed, or broke before the reply was whole.
 
-    def __init__(self, url: str, message: str) -> None:
+    ``sent``: the connection was made and the request (maybe) sent; the worker then closed or
+    reset it. That is the worker's fault (outlier detection counts it); a refused connection
+    says the worker is not there (health).
+    """
+
+    def __init__(self, url: str, message: str, *, sent: bool = False) -> None:
         super().__init__(f"worker {url} unreachable: {message}", extra={"backend": url})
         self.url = url
+        self.sent = sent
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,14 @@ def _mapped(url: str, path: str, connect: float, timeout_s: float, exc: requests
             f"worker {url} did not answer {path} within {timeout_s:g}s; raise TIMEOUT or retry later",
             extra={"backend": url},
         )
-    return BackendUnreachable(url, _reason(exc))
+    return BackendUnreachable(url, _reason(exc), sent=not _never_connected(exc))
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when no connection was made (refused, unresolvable, connect timeout)."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError and NameResolutionError are kinds of it
 
 
 def _reason(exc: BaseException) -> str:

@@ -157,7 +157,8 @@ class SplitConverter:
             except NoBackendAvailable as exc:
                 if not tried and not exc.extra.get("tried"):
                     raise  # nothing could even be tried: the farm is down, say so (503)
-                problem = exc.message
+                if not tried:  # else the last worker's own answer says more than "nobody left"
+                    problem = exc.message
                 break
             except (ModelNotFound, ServiceUnavailable, BadRequest, ClientGone):
                 raise  # the same answer for every chunk: say it as it is (404 / 503 / 400)

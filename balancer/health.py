@@ -2,8 +2,10 @@
 
 Probes run on their own small thread pool with a short timeout, and the pool's lock is taken
 only to record each result, never during I/O; so a backend that accepts connections and never
-answers slows nothing but its own probe. A probe that fails marks the backend offline; one
-that answers brings it back online and records its models and queue.
+answers slows nothing but its own probe. Each result goes to the pool, which applies the
+rise/fall hysteresis (HEALTH_RISE good probes bring a backend online, HEALTH_FALL failed ones
+take it offline) and records its models, queue and own ``status`` (``draining``). A probe
+still hanging from an earlier round counts as a failed probe each round, without piling up.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def parse_queue_status(body: Any) -> HealthReport:
         models=known,
         queue_size=queue_size if _is_count(queue_size) else 0,
         active=bool(body.get("active", False)),
-        draining=bool(body.get("draining", False)),
+        draining=body.get("status") == "draining" or body.get("draining") is True,
         slots=slots,
     )
 
@@ -84,19 +86,21 @@ class HealthMonitor:
     def check_once(self) -> None:
         """Probe all backends in parallel and record the results; returns after at most ~timeout."""
         if self._probes is None:
-            self._probes = ThreadPoolExecutor(max_workers=max(1, len(self.pool.urls)), thread_name_prefix="health")
+            self._probes = ThreadPoolExecutor(max_workers=64, thread_name_prefix="health")
         futures = {}
         for url in self.pool.urls:
             pending = self._pending.get(url)
-            if pending is not None and not pending.done():
-                continue  # the last probe still hangs (e.g. DNS): never pile probes up
+            if pending is not None and not pending.done():  # the last probe still hangs: never pile probes up
+                self.pool.report_health(url, HealthReport(ok=False, error=f"health check got no answer within {self.timeout_s:g}s"))
+                continue
             self._pending[url] = future = self._probes.submit(self.probe, url)
             futures[future] = url
         done, _ = wait(futures, timeout=self.timeout_s + 1.0)
         for future in done:
             self.pool.report_health(futures[future], future.result())
         for future in set(futures) - done:
-            self.pool.mark_offline(futures[future], f"health check got no answer within {self.timeout_s:g}s")
+            self.pool.report_health(futures[future], HealthReport(ok=False, error=f"health check got no answer within {self.timeout_s:g}s"))
+        self.pool.tick()
 
     def ensure_started(self) -> None:
         """Start the background loop once per process (gunicorn forks after the app is built)."""

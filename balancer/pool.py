@@ -10,6 +10,13 @@ use the same slot. Each waiter has its own Condition on the shared lock, so a ha
 exactly the thread it serves. Only a full queue or a queue timeout is a 503; MAX_QUEUE=0 gives
 the fail-fast behaviour (503 at once when every backend is busy). The routing choice itself
 is the pure ``routing.choose`` over snapshots.
+
+A backend's status is derived, never stored: an admin drain, the worker's own ``draining``
+or a pending removal make it draining; failed health checks (with rise/fall hysteresis)
+make it offline; an ejection by outlier detection (``record_failure``) makes it ejected
+until its time is up; else it is online. Membership changes at run time (``add``,
+``remove``, ``apply``): a removed backend leaves routing at once and the pool forgets it
+when its last job in flight gives its slot back.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from types import TracebackType
 
 from balancer.routing import choose, model_known_missing
 from balancer.settings import BackendSpec
-from balancer.state import BackendSnapshot, CancelSignal, HealthReport, PoolSnapshot, Status
+from balancer.state import BackendSnapshot, CancelSignal, HealthPolicy, HealthReport, OutlierPolicy, PoolSnapshot, Status
 from common.contract import has_model
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 
@@ -38,7 +45,15 @@ class _Backend:
     spec: BackendSpec
     order: int
     in_flight: int = 0
-    status: Status = Status.ONLINE  # optimistic until the first probe or failure says otherwise
+    reachable: bool = True  # optimistic until the first probes or a refused connection say otherwise
+    probe_streak: int = 0  # > 0: good probes in a row; < 0: failed probes in a row
+    worker_draining: bool = False  # the worker's /queue-status says it is shutting down
+    admin_draining: bool = False
+    removing: bool = False
+    consecutive_failures: int = 0
+    ejections: int = 0
+    ejected_until: float | None = None  # clock() time; None: never ejected
+    probation: bool = False  # back from an ejection: one failure ejects it again
     models: tuple[str, ...] | None = None
     queue_size: int = 0
     active: bool = False
@@ -50,18 +65,34 @@ class _Backend:
         """Configured slots win; else what the worker reports; 1 until it has answered."""
         return self.spec.slots or self.reported_slots or 1
 
-    def snapshot(self) -> BackendSnapshot:
+    def ejected(self, now: float) -> bool:
+        return self.ejected_until is not None and now < self.ejected_until
+
+    def status(self, now: float) -> Status:
+        if self.admin_draining or self.worker_draining or self.removing:
+            return Status.DRAINING
+        if not self.reachable:
+            return Status.OFFLINE
+        if self.ejected(now):
+            return Status.EJECTED
+        return Status.ONLINE
+
+    def snapshot(self, now: float) -> BackendSnapshot:
         return BackendSnapshot(
             url=self.spec.url,
             order=self.order,
             slots=self.slots,
             weight=self.spec.weight,
             in_flight=self.in_flight,
-            status=self.status,
+            status=self.status(now),
             models=self.models,
             queue_size=self.queue_size,
             active=self.active,
             last_error=self.last_error,
+            consecutive_failures=self.consecutive_failures,
+            ejections=self.ejections,
+            ejection_remaining_s=round(self.ejected_until - now, 3) if self.ejected(now) and self.ejected_until else None,
+            removing=self.removing,
         )
 
 
@@ -108,13 +139,19 @@ class BackendPool:
     max_queue: int = 100
     queue_timeout_s: float = 600.0
     retry_after_s: int = 10
+    outliers: OutlierPolicy = field(default_factory=OutlierPolicy)
+    health: HealthPolicy = field(default_factory=HealthPolicy)
     clock: Callable[[], float] = time.monotonic
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # made at first use, so a pool built before gevent patches threading still gets a cooperative lock
+    _lock: threading.Lock = field(default_factory=lambda: threading.Lock(), init=False, repr=False)
     _backends: dict[str, _Backend] = field(init=False, repr=False)
     _waiters: deque[_Waiter] = field(default_factory=deque, init=False, repr=False)
+    _next_order: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._backends = {spec.url: _Backend(spec, order) for order, spec in enumerate(self.specs)}
+        self._backends = {}
+        for spec in self.specs:
+            self._add_locked(spec)
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -188,8 +225,13 @@ class BackendPool:
 
     def _release(self, url: str) -> None:
         with self._lock:
-            backend = self._backends[url]
+            backend = self._backends.get(url)
+            if backend is None:
+                return
             backend.in_flight = max(0, backend.in_flight - 1)
+            if backend.removing and backend.in_flight == 0:
+                del self._backends[url]
+                log.info("backend %s removed: its last job finished", url)
             self._dispatch_locked()
 
     def _dispatch_locked(self) -> None:
@@ -207,15 +249,17 @@ class BackendPool:
             waiter.wakeup.notify()
 
     def _could_serve_locked(self, model: str | None, exclude: frozenset[str]) -> bool:
+        now = self.clock()
         return any(
-            b.status is Status.ONLINE and b.spec.url not in exclude and has_model(b.models, model)
+            b.status(now) is Status.ONLINE and b.spec.url not in exclude and has_model(b.models, model)
             for b in self._backends.values()
         )
 
     def _nobody_message(self, model: str | None, exclude: frozenset[str]) -> str:
+        now = self.clock()
         states = ", ".join(
-            f"{b.spec.url} {'tried' if b.spec.url in exclude else b.status.value}"
-            + (f" ({b.last_error})" if b.last_error and b.status is not Status.ONLINE else "")
+            f"{b.spec.url} {'tried' if b.spec.url in exclude else b.status(now).value}"
+            + (f" ({b.last_error})" if b.last_error and b.status(now) is not Status.ONLINE else "")
             for b in self._backends.values()
         )
         wanted = f" with model '{model}'" if model else ""
@@ -224,41 +268,169 @@ class BackendPool:
     # --- health ---------------------------------------------------------------------------
 
     def mark_offline(self, url: str, error: str) -> None:
-        """Stop routing to ``url`` until a health probe finds it answering again."""
+        """A connection to ``url`` was refused or timed out: stop routing there until it rises again."""
         with self._lock:
-            backend = self._backends[url]
-            was = backend.status
-            backend.status = Status.OFFLINE
+            backend = self._backends.get(url)
+            if backend is None:
+                return
+            was = backend.reachable
+            backend.reachable = False
+            backend.probe_streak = min(0, backend.probe_streak)
             backend.last_error = error
             backend.active = False
-        if was is not Status.OFFLINE:
+        if was:
             log.warning("backend %s offline: %s", url, error)
 
     def report_health(self, url: str, report: HealthReport) -> None:
-        """Record a probe's result; an answering backend (re)joins and may take waiting jobs."""
-        if not report.ok:
-            self.mark_offline(url, report.error or "health check failed")
-            return
+        """Record a probe's result: HEALTH_FALL failures in a row take a backend offline,
+        HEALTH_RISE successes bring it back; the worker's own ``draining`` counts at once."""
         with self._lock:
-            backend = self._backends[url]
-            was = backend.status
-            backend.status = Status.DRAINING if report.draining else Status.ONLINE
-            if report.models is not None:
-                backend.models = report.models or None  # an empty list says nothing useful (Ollama down?)
-            backend.queue_size = report.queue_size
-            backend.active = report.active
-            if report.slots is not None:
-                backend.reported_slots = report.slots
+            backend = self._backends.get(url)
+            if backend is None:
+                return
+            was = backend.status(self.clock())
+            if report.ok:
+                backend.probe_streak = max(0, backend.probe_streak) + 1
+                if not backend.reachable and backend.probe_streak >= self.health.rise:
+                    backend.reachable = True
+                backend.worker_draining = report.draining
+                if report.models is not None:
+                    backend.models = report.models or None  # an empty list says nothing useful (Ollama down?)
+                backend.queue_size = report.queue_size
+                backend.active = report.active
+                if report.slots is not None:
+                    backend.reported_slots = report.slots
+            else:
+                backend.probe_streak = min(0, backend.probe_streak) - 1
+                backend.last_error = report.error or "health check failed"
+                if backend.reachable and -backend.probe_streak >= self.health.fall:
+                    backend.reachable = False
+                    backend.active = False
+            now_status = backend.status(self.clock())
             self._dispatch_locked()
-        if was is not backend.status:
-            log.info("backend %s %s", url, backend.status.value)
+        if was is not now_status:
+            log.info("backend %s %s%s", url, now_status.value, "" if report.ok else f": {report.error}")
 
     def set_draining(self, url: str, draining: bool = True) -> None:
-        """Take ``url`` out of routing without failing its running jobs (or put it back)."""
+        """Take ``url`` out of routing without failing its running jobs (or put it back); KeyError if unknown."""
         with self._lock:
-            backend = self._backends[url]
-            backend.status = Status.DRAINING if draining else Status.ONLINE
+            self._backends[url].admin_draining = draining
             self._dispatch_locked()
+
+    def worker_draining(self, url: str) -> None:
+        """The worker said it is shutting down (a 503 with ``draining``): route elsewhere until it says otherwise."""
+        with self._lock:
+            backend = self._backends.get(url)
+            if backend is not None and not backend.worker_draining:
+                backend.worker_draining = True
+                log.info("backend %s draining (the worker said so)", url)
+
+    # --- outlier detection ------------------------------------------------------------------
+
+    def record_success(self, url: str) -> None:
+        """A job on ``url`` got the contract's reply: its failure streak and probation end."""
+        with self._lock:
+            backend = self._backends.get(url)
+            if backend is not None:
+                backend.consecutive_failures = 0
+                backend.probation = False
+
+    def record_failure(self, url: str, reason: str) -> bool:
+        """A job on ``url`` failed by the backend's fault; True when this ejected it."""
+        with self._lock:
+            backend = self._backends.get(url)
+            if backend is None:
+                return False
+            now = self.clock()
+            backend.consecutive_failures += 1
+            backend.last_error = reason
+            threshold = 1 if backend.probation else self.outliers.failures
+            if backend.consecutive_failures < threshold or backend.ejected(now):
+                return False
+            members = [b for b in self._backends.values() if not b.removing]
+            ejected_now = sum(1 for b in members if b.ejected(now))
+            if (ejected_now + 1) * 100 > self.outliers.max_ejection_percent * len(members):
+                log.warning(
+                    "backend %s failed %d jobs in a row (%s) but is not ejected: %d of %d are ejected already "
+                    "(MAX_EJECTION_PERCENT=%d)", url, backend.consecutive_failures, reason, ejected_now,
+                    len(members), self.outliers.max_ejection_percent,
+                )
+                return False
+            if backend.ejected_until is not None and now - backend.ejected_until > self.outliers.max_ejection_s:
+                backend.ejections = 0  # well-behaved for long enough: forget its history
+            backend.ejections += 1
+            duration = self.outliers.ejection_s(backend.ejections)
+            backend.ejected_until = now + duration
+            backend.probation = True
+            failures, backend.consecutive_failures = backend.consecutive_failures, 0
+            backend.last_error = f"ejected for {duration:g}s after {failures} failed job(s) in a row: {reason}"
+        log.warning("backend %s %s", url, backend.last_error)
+        return True
+
+    def tick(self) -> None:
+        """Let waiting jobs take backends whose ejection has ended (called by the health loop)."""
+        with self._lock:
+            self._dispatch_locked()
+
+    # --- membership ---------------------------------------------------------------------------
+
+    def add(self, spec: BackendSpec) -> None:
+        """Add a backend at run time; ValueError if it is a member already."""
+        with self._lock:
+            existing = self._backends.get(spec.url)
+            if existing is not None and not existing.removing:
+                raise ValueError(f"backend {spec.url} is already a member")
+            self._add_locked(spec)
+            self._dispatch_locked()
+        log.info("backend %s added (slots %s, weight %d)", spec.url, spec.slots or "as reported", spec.weight)
+
+    def remove(self, url: str) -> int:
+        """Remove a backend: no new jobs go there; returns its jobs in flight, which finish. KeyError if unknown."""
+        with self._lock:
+            backend = self._backends.get(url)
+            if backend is None or backend.removing:
+                raise KeyError(url)
+            in_flight = backend.in_flight
+            if in_flight:
+                backend.removing = True
+            else:
+                del self._backends[url]
+            self._dispatch_locked()
+        log.info("backend %s removed%s", url, f"; {in_flight} job(s) in flight finish first" if in_flight else "")
+        return in_flight
+
+    def apply(self, specs: Sequence[BackendSpec]) -> tuple[list[str], list[str], list[str]]:
+        """Make membership equal ``specs`` (a reloaded backends.json): (added, removed, updated) URLs."""
+        wanted = {spec.url: spec for spec in specs}
+        with self._lock:
+            current = {url: b for url, b in self._backends.items() if not b.removing}
+        added = [url for url in wanted if url not in current]
+        removed = [url for url in current if url not in wanted]
+        updated = [url for url in wanted if url in current and current[url].spec != wanted[url]]
+        for url in removed:
+            try:
+                self.remove(url)
+            except KeyError:
+                pass  # removed meanwhile
+        for url in added:
+            try:
+                self.add(wanted[url])
+            except ValueError:
+                pass  # added meanwhile
+        with self._lock:
+            for url in updated:
+                if url in self._backends:
+                    self._backends[url].spec = wanted[url]
+            self._dispatch_locked()
+        return added, removed, updated
+
+    def _add_locked(self, spec: BackendSpec) -> None:
+        existing = self._backends.get(spec.url)
+        if existing is not None:  # re-added while its removal waited for jobs: keep its slots
+            existing.spec, existing.removing = spec, False
+            return
+        self._backends[spec.url] = _Backend(spec, self._next_order)
+        self._next_order += 1
 
     # --- views ----------------------------------------------------------------------------
 
@@ -268,13 +440,16 @@ class BackendPool:
             return self._snapshot_locked()
 
     def _snapshot_locked(self) -> PoolSnapshot:
-        return PoolSnapshot(tuple(b.snapshot() for b in self._backends.values()), len(self._waiters))
+        now = self.clock()
+        return PoolSnapshot(tuple(b.snapshot(now) for b in self._backends.values()), len(self._waiters))
 
     @property
     def urls(self) -> tuple[str, ...]:
-        return tuple(self._backends)
+        """Every backend the pool knows, those being removed included (they still have jobs)."""
+        with self._lock:
+            return tuple(self._backends)
 
     @property
     def total_slots(self) -> int:
         with self._lock:
-            return sum(b.slots for b in self._backends.values())
+            return sum(b.slots for b in self._backends.values() if not b.removing)

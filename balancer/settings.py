@@ -63,8 +63,18 @@ class Settings:
     health_interval_s: float = _setting("HEALTH_INTERVAL", 2.0, "seconds between health checks; 0 = no background checks")
     health_timeout_s: float = _setting("HEALTH_TIMEOUT", 1.0, "seconds one health probe may take")
     connect_timeout_s: float = _setting("CONNECT_TIMEOUT", 3.0, "seconds to open a connection to a worker")
-    retries: int = _setting("RETRIES", 2, "extra attempts on another backend after a connection failure or 5xx")
-    threads: int = _setting("THREADS", 0, "server threads (each waiting job holds one); 0 = MAX_QUEUE + total slots + 16")
+    retries: int = _setting("RETRIES", 3, "extra attempts, each on another backend, after a refused connection, a 503 or a backend fault")
+    health_rise: int = _setting("HEALTH_RISE", 2, "good health checks in a row that bring an offline backend back")
+    health_fall: int = _setting("HEALTH_FALL", 3, "failed health checks in a row that take a backend offline")
+    outlier_failures: int = _setting("OUTLIER_FAILURES", 3, "failed jobs in a row that eject a backend (outlier detection)")
+    ejection_time_s: float = _setting("EJECTION_TIME", 30.0, "seconds of the first ejection; each later one doubles it")
+    max_ejection_time_s: float = _setting("MAX_EJECTION_TIME", 600.0, "longest ejection in seconds")
+    max_ejection_percent: int = _setting("MAX_EJECTION_PERCENT", 50, "most backends ejected at once, in percent of all")
+    admin_token: str = field(
+        default="", repr=False,
+        metadata={"env": "ADMIN_TOKEN", "doc": "bearer token for /admin; unset: /admin answers loopback clients only"},
+    )
+    backends_file: str = _setting("BACKENDS_FILE", "", "a backends.json; reloaded on SIGHUP and POST /admin/reload")
     max_chunks: int = _setting("MAX_CHUNKS", 200, "most chunks one split request may make; beyond it 413")
     retry_after_s: int = _setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
     max_content_length: int = _setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
@@ -86,13 +96,12 @@ class Settings:
         _check_range("HEALTH_TIMEOUT", self.health_timeout_s, 0.001)
         _check_range("CONNECT_TIMEOUT", self.connect_timeout_s, 0.001)
         _check_range("RETRIES", self.retries, 0)
-        _check_range("THREADS", self.threads, 0)
-        if self.threads and self.threads < self.max_queue + self.total_slots + 4:
-            raise ConfigError(
-                f"THREADS={self.threads} is too few: every waiting job holds a thread, so it must exceed "
-                f"MAX_QUEUE + total slots ({self.max_queue} + {self.total_slots}) or /queue-status starves; "
-                "leave it unset to derive it"
-            )
+        _check_range("HEALTH_RISE", self.health_rise, 1)
+        _check_range("HEALTH_FALL", self.health_fall, 1)
+        _check_range("OUTLIER_FAILURES", self.outlier_failures, 1)
+        _check_range("EJECTION_TIME", self.ejection_time_s, 0.001)
+        _check_range("MAX_EJECTION_TIME", self.max_ejection_time_s, self.ejection_time_s)
+        _check_range("MAX_EJECTION_PERCENT", self.max_ejection_percent, 0, 100)
         _check_range("MAX_CHUNKS", self.max_chunks, 1)
         _check_range("RETRY_AFTER", self.retry_after_s, 1)
         _check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
@@ -102,11 +111,6 @@ class Settings:
     @property
     def total_slots(self) -> int:
         return sum(b.slots or 1 for b in self.backends)
-
-    @property
-    def server_threads(self) -> int:
-        """Threads to serve with: THREADS, or enough for every running and waiting job plus spares."""
-        return self.threads or self.max_queue + self.total_slots + 16
 
     @property
     def backend_urls(self) -> tuple[str, ...]:
@@ -128,6 +132,21 @@ class Settings:
             elif name in defaults:
                 values[f.name] = parse(name, defaults[name])
         return cls(**values)
+
+    def reload_backends(self, env: Mapping[str, str] | None = None) -> tuple[BackendSpec, ...]:
+        """The backend list read anew from BACKENDS_FILE (SIGHUP, POST /admin/reload), or ConfigError."""
+        env = os.environ if env is None else env
+        if env.get("BACKENDS", "").strip():
+            raise ConfigError(
+                "the backends come from env BACKENDS, which cannot change while running; "
+                "use BACKENDS_FILE or the /admin/backends endpoints"
+            )
+        if not self.backends_file:
+            raise ConfigError(
+                "there is no BACKENDS_FILE to reload (the backends come from app_distributed.py); "
+                "set BACKENDS_FILE or use the /admin/backends endpoints"
+            )
+        return load_backends_file(self.backends_file)
 
     @classmethod
     def describe(cls) -> list[tuple[str, Any, str]]:

@@ -17,8 +17,9 @@ class Status(str, Enum):
     """A backend's routing status."""
 
     ONLINE = "online"
-    OFFLINE = "offline"
-    DRAINING = "draining"
+    OFFLINE = "offline"  # failed its health checks (HEALTH_FALL in a row) or refused a connection
+    DRAINING = "draining"  # the worker is shutting down, or an admin drains or removes it
+    EJECTED = "ejected"  # its jobs failed OUTLIER_FAILURES times in a row; back after the ejection time
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class BackendSnapshot:
     queue_size: int  # the worker's own queue_size from its last health reply
     active: bool  # the worker's own `active` from its last health reply
     last_error: str | None
+    consecutive_failures: int = 0  # jobs failed in a row (outlier detection)
+    ejections: int = 0  # times ejected (each doubles the next ejection's length)
+    ejection_remaining_s: float | None = None  # seconds until an ejected backend comes back
+    removing: bool = False  # removed from membership; kept until its jobs in flight finish
 
     @property
     def free_slots(self) -> int:
@@ -58,5 +63,33 @@ class HealthReport:
     models: tuple[str, ...] | None = None
     queue_size: int = 0
     active: bool = False
-    draining: bool = False
+    draining: bool = False  # the worker says it is shutting down (``status: draining``)
     slots: int | None = None  # the worker's own WORKER_SLOTS, when it says
+
+
+@dataclass(frozen=True)
+class OutlierPolicy:
+    """Envoy-style outlier detection: eject a backend whose jobs keep failing.
+
+    ``failures`` consecutive failures eject it for ``base_ejection_s`` doubled per earlier
+    ejection (capped at ``max_ejection_s``); it then returns on probation, where one more
+    failure ejects it again. At most ``max_ejection_percent`` of the backends are ejected at
+    once. A backend that stays un-ejected for ``max_ejection_s`` has its history forgotten.
+    """
+
+    failures: int = 3
+    base_ejection_s: float = 30.0
+    max_ejection_s: float = 600.0
+    max_ejection_percent: int = 50
+
+    def ejection_s(self, ejections: int) -> float:
+        """How long the ``ejections``-th ejection (1-based) lasts."""
+        return float(min(self.max_ejection_s, self.base_ejection_s * 2 ** max(0, ejections - 1)))
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """HAProxy-style hysteresis: ``rise`` good probes bring a backend online, ``fall`` bad ones take it offline."""
+
+    rise: int = 2
+    fall: int = 3

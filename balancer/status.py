@@ -4,7 +4,7 @@ Fields: the seed's ``queue_size`` (every job in the farm: running or queued on a
 waiting at the balancer), ``active`` (some job is running), ``active_backends`` (backends
 running a job right now), ``total_backends``; plus ``online_backends``, ``waiting`` (queued at
 the balancer) and per backend ``{url, status, in_flight, slots, queue_size, active, models,
-last_error}``.
+last_error, consecutive_failures, ejections, ejection_remaining_s, removing}``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ def backend_status(b: BackendSnapshot) -> dict[str, Any]:
         "active": (b.active and reachable) or b.in_flight > 0,
         "models": list(b.models) if b.models is not None else None,
         "last_error": b.last_error,
+        "consecutive_failures": b.consecutive_failures,
+        "ejections": b.ejections,
+        "ejection_remaining_s": b.ejection_remaining_s,
+        "removing": b.removing,
     }
 
 
@@ -36,7 +40,7 @@ def aggregate(snapshot: PoolSnapshot) -> dict[str, Any]:
         "queue_size": sum(b["queue_size"] for b in backends) + snapshot.waiting,
         "active": any(b["active"] for b in backends),
         "active_backends": sum(1 for b in backends if b["active"]),
-        "total_backends": len(backends),
+        "total_backends": sum(1 for b in snapshot.backends if not b.removing),
         "online_backends": sum(1 for b in snapshot.backends if b.status is Status.ONLINE),
         "busy_backends": sum(1 for b in snapshot.backends if b.in_flight >= b.slots),
         "in_flight": sum(b.in_flight for b in snapshot.backends),

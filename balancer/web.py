@@ -16,14 +16,17 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
+from balancer.admin import install_admin, reload_backends
 from balancer.client import HttpWorkerClient, WorkerClient
 from balancer.fanout import SplitConverter
 from balancer.health import HealthMonitor
 from balancer.pool import BackendPool
 from balancer.proxy import Forwarded, Job, Proxy
-from balancer.settings import Settings
+from balancer.settings import ConfigError, Settings
+from balancer.state import HealthPolicy, OutlierPolicy
 from balancer.status import aggregate
 from common.disconnect import watch_disconnect
+from common.lifecycle import Lifecycle
 from common.http import (
     engine_field,
     install_json_errors,
@@ -53,16 +56,25 @@ class Balancer:
     @classmethod
     def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
         client = client or HttpWorkerClient(
-            connect_timeout_s=settings.connect_timeout_s, pool_size=settings.server_threads, hosts=len(settings.backends)
+            connect_timeout_s=settings.connect_timeout_s,
+            pool_size=settings.max_queue + settings.total_slots + 16,
+            hosts=len(settings.backends),
         )
         pool = BackendPool(
             settings.backends,
             max_queue=settings.max_queue,
             queue_timeout_s=settings.queue_timeout_s,
             retry_after_s=settings.retry_after_s,
+            outliers=OutlierPolicy(
+                failures=settings.outlier_failures,
+                base_ejection_s=settings.ejection_time_s,
+                max_ejection_s=settings.max_ejection_time_s,
+                max_ejection_percent=settings.max_ejection_percent,
+            ),
+            health=HealthPolicy(rise=settings.health_rise, fall=settings.health_fall),
         )
         health = HealthMonitor(pool, client, interval_s=settings.health_interval_s, timeout_s=settings.health_timeout_s)
-        proxy = Proxy(pool, client, timeout_s=settings.timeout_s, retries=settings.retries)
+        proxy = Proxy(pool, client, timeout_s=settings.timeout_s, retries=settings.retries, probe=health.probe)
         splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries, max_chunks=settings.max_chunks)
         return cls(settings, pool, client, health, proxy, splitter)
 
@@ -82,6 +94,17 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["balancer"] = balancer
     install_json_errors(app)
+    install_admin(app, settings, balancer.pool)
+
+    def reload() -> None:
+        try:
+            reload_backends(settings, balancer.pool)
+        except ConfigError as exc:
+            log.error("SIGHUP: backends not reloaded: %s", exc)
+
+    # SIGTERM: nothing to wait for before the listener closes; open requests (running and
+    # waiting jobs) then finish within the graceful timeout, which follows DRAIN_TIMEOUT
+    app.extensions["lifecycle"] = Lifecycle(reload=reload)
 
     def model_of(value: Any) -> str:
         return optional_text({"model": value}, "model", settings.default_model)

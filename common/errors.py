@@ -2,14 +2,19 @@
 
     ApiError                      (500, never raised for client input)
     ├── BadRequest                400  not JSON, missing/empty/wrong-type field, not UTF-8
+    ├── Unauthorized              401  no or a wrong bearer token
+    ├── Forbidden                 403  not allowed from here
     ├── NotFound                  404  no such thing here
     │   └── ModelNotFound              the requested model is installed nowhere
+    ├── Conflict                  409  the change clashes with the current state
+    ├── RequestTimeout            408  the request body did not arrive within BODY_TIMEOUT
     ├── PayloadTooLarge           413  body over MAX_CONTENT_LENGTH
     ├── ClientGone                499  the client left; its job was cancelled (logged, never sent)
     ├── ServiceUnavailable        503  with Retry-After
     │   ├── QueueFull                  the waiting queue is full
     │   ├── QueueTimeout               waited longer than the queue timeout
     │   ├── LLMUnavailable             the LLM cannot be reached
+    │   ├── Draining                   this worker is shutting down: send the job elsewhere
     │   └── NoBackendAvailable         no online backend can take the job
     ├── UpstreamError             502  the LLM or a worker answered with an error
     │   ├── LLMError
@@ -50,8 +55,23 @@ class BadRequest(ApiError):
     status = 400
 
 
+class Unauthorized(ApiError):
+    status = 401
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
 class NotFound(ApiError):
     status = 404
+
+
+class Conflict(ApiError):
+    status = 409
 
 
 class ModelNotFound(NotFound):
@@ -61,6 +81,10 @@ class ModelNotFound(NotFound):
             extra={"model": model},
         )
         self.model = model
+
+
+class RequestTimeout(ApiError):
+    status = 408
 
 
 class PayloadTooLarge(ApiError):
@@ -96,6 +120,13 @@ class LLMUnavailable(ServiceUnavailable):
 
 class NoBackendAvailable(ServiceUnavailable):
     pass
+
+
+class Draining(ServiceUnavailable):
+    """The worker is finishing its jobs before it stops; the balancer sends new work elsewhere."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, extra={"draining": True})
 
 
 class UpstreamError(ApiError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,8 @@ def json_body(request: Request) -> dict[str, Any]:
         raise BadRequest("request body is nested too deeply; send a flat JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(body).__name__}")
+    for name, check in OPTIONAL_FIELDS.get(request.path, {}).items():
+        check(body.get(name), name)
     return body
 
 
@@ -110,8 +113,8 @@ def _encodable(value: str, field: str) -> str:
 
 
 def optional_bool(value: Any, field: str, default: bool = False) -> bool:
-    """A JSON bool, or a form string like 'true'/'1'/'yes'."""
-    if value is None or value == "":
+    """A JSON bool, or a form string like 'true'/'1'/'yes' (any case); null or blank gives the default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return default
     if isinstance(value, bool):
         return value
@@ -131,6 +134,33 @@ def engine_field(value: Any, default: str | None) -> str | None:
     return value.strip().lower()
 
 
+def _text_field(value: Any, field: str) -> None:
+    optional_text({field: value}, field, "")
+
+
+def _flag_field(value: Any, field: str) -> None:
+    optional_bool(value, field)
+
+
+def _engine_field(value: Any, field: str) -> None:
+    engine_field(value, None)
+
+
+# The optional fields of each JSON endpoint (openapi.yaml), checked by ``json_body`` wherever the
+# service reads them, so both services answer a wrong type with 400 the same way, including a
+# field a service accepts and ignores (``split`` on a worker). Absent or null is the default.
+OPTIONAL_FIELDS: dict[str, dict[str, Callable[[Any, str], None]]] = {
+    "/generate": {"model": _text_field, "engine": _engine_field, "lint": _flag_field, "context": _text_field, "split": _flag_field},
+    "/explain": {"model": _text_field},
+    "/generate-code": {"model": _text_field},
+    "/explain-code": {"model": _text_field},
+}
+# the same for the form fields of multipart endpoints (a form field is always a string)
+FORM_FIELDS: dict[str, dict[str, Callable[[Any, str], None]]] = {
+    "/upload": {"engine": _engine_field, "lint": _flag_field, "split": _flag_field},
+}
+
+
 @dataclass(frozen=True)
 class UploadedScript:
     """A script sent as multipart field ``file``: its text, its bytes as sent, and its name."""
@@ -143,7 +173,14 @@ class UploadedScript:
 
 def uploaded_script(request: Request) -> UploadedScript:
     """The UTF-8 script of an ``/upload`` request, or BadRequest saying what is wrong."""
+    for name, check in FORM_FIELDS.get(request.path, {}).items():
+        check(request.form.get(name), name)
     upload = request.files.get("file")
+    if upload is None and "file" in request.form:  # a text part without a filename (curl -F 'file=<setup.sh')
+        text = request.form["file"].removeprefix("\ufeff")
+        if not text.strip():
+            raise BadRequest("field 'file' is empty")
+        return UploadedScript(text, _encodable(text, "file").encode("utf-8"), "", "text/x-shellscript")
     if upload is None:
         raise BadRequest("missing file: send the script as multipart/form-data field 'file'")
     raw = upload.read()

@@ -1,34 +1,78 @@
 """Run a Flask app under gunicorn from ``python3 app.py``, as production does.
 
 design: each service keeps its slots, queues and health in memory, so it must be ONE
-process; concurrency comes from gthread's thread pool. ``python3 app.py`` embeds gunicorn
-through ``BaseApplication`` so what the seed's users start is what tests and benchmarks
-exercise: keep-alive, a graceful SIGTERM, a timeout longer than the slowest LLM job.
+process. Concurrency comes from gevent (``common.green_worker``): every connection is a
+greenlet, so thousands of slow, idle or waiting clients cost no thread, and the deadlines on
+request heads and bodies, the connection cap and the SIGTERM drain live in that worker class.
+``python3 app.py`` embeds gunicorn through ``BaseApplication`` so what the seed's users start
+is what tests and benchmarks exercise; ``gunicorn -c gunicorn.conf.py app:app`` runs the same
+options. The entry points monkey-patch with gevent before importing anything else, so every
+lock and socket in the service is cooperative.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+
+from common.green_worker import ServerLimits, ServingWorker
 
 T = TypeVar("T")
 
+# (env name, field, default, doc): the server knobs both services share
+SERVER_SETTINGS: tuple[tuple[str, str, float | None, str], ...] = (
+    ("HEADER_TIMEOUT", "header_timeout_s", 10.0, "seconds a client may take to send a request head; then 408"),
+    ("BODY_TIMEOUT", "body_timeout_s", 60.0, "seconds a client may take to send a request body after its head; then 408"),
+    ("KEEPALIVE", "keepalive_s", 5.0, "seconds an idle kept-alive client connection stays open"),
+    ("MAX_CONNECTIONS", "max_connections", 4096, "open client connections; past it a new one gets 503"),
+    ("DRAIN_TIMEOUT", "drain_timeout_s", None, "seconds SIGTERM waits for running and waiting jobs (default: TIMEOUT)"),
+)
 
-def gunicorn_options(port: int, *, threads: int, timeout_s: int, host: str = "0.0.0.0") -> dict[str, Any]:
+
+def server_limits_from_env(*, drain_timeout_default_s: float, env: Mapping[str, str] | None = None) -> ServerLimits:
+    """The shared server settings from the environment; ValueError names a bad one."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for name, attr, default, _doc in SERVER_SETTINGS:
+        raw = env.get(name, "").strip()
+        if not raw:
+            values[attr] = drain_timeout_default_s if default is None else default
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(number) or number <= 0:
+            raise ValueError(f"{name} must be a positive number, got {raw!r}")
+        values[attr] = int(number) if isinstance(default, int) else number
+    return ServerLimits(**values)
+
+
+def worker_class(limits: ServerLimits) -> type[ServingWorker]:
+    """The gunicorn worker class carrying ``limits``."""
+    return type("ServingWorker", (ServingWorker,), {"limits": limits, "__module__": ServingWorker.__module__})
+
+
+def gunicorn_options(port: int, limits: ServerLimits, *, host: str = "0.0.0.0") -> dict[str, Any]:
     """The options both services run with; gunicorn.conf.py uses the same values."""
     return {
         "bind": f"{host}:{port}",
         "workers": 1,  # one process: state lives in memory (see module docstring)
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": timeout_s,
-        "graceful_timeout": 30,
-        "keepalive": 5,
+        "worker_class": worker_class(limits),
+        "worker_connections": limits.max_connections + 64,  # room to answer 503 past the cap
+        "backlog": 4096,
+        "timeout": 120,  # heartbeat only: the event loop notifies every second unless it is stuck
+        "graceful_timeout": int(limits.drain_timeout_s) + 30,  # the drain, then open requests
+        "keepalive": max(1, math.ceil(limits.keepalive_s)),
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
@@ -36,6 +80,14 @@ def gunicorn_options(port: int, *, threads: int, timeout_s: int, host: str = "0.
         # one machine would fight over it, and nothing here uses it.
         "control_socket_disable": True,
     }
+
+
+class _ReloadingArbiter(Arbiter):
+    """gunicorn's master, except that SIGHUP asks the worker to reload instead of replacing it."""
+
+    def handle_hup(self) -> None:
+        self.log.info("SIGHUP: asking the worker to reload its configuration")
+        self.kill_workers(signal.SIGHUP)
 
 
 class EmbeddedServer(BaseApplication):
@@ -58,6 +110,13 @@ class EmbeddedServer(BaseApplication):
 
     def load(self) -> Flask:
         return self._factory()
+
+    def run(self) -> None:
+        try:
+            _ReloadingArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            raise SystemExit(1) from None
 
 
 def configure_logging() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 
 from common.disconnect import watch_disconnect
-from common.errors import NotFound
+from common.errors import Draining, NotFound
 from common.http import (
     engine_field,
     install_json_errors,
@@ -19,6 +21,7 @@ from common.http import (
     require_text,
     uploaded_script,
 )
+from common.lifecycle import Lifecycle
 from validation.validator import PlaybookValidator
 from worker.jobs import JobQueue
 from worker.llm import LLMClient
@@ -64,6 +67,27 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["worker"] = service
     install_json_errors(app)
+    draining = threading.Event()
+
+    def drain(timeout_s: float) -> None:
+        """SIGTERM: take no new jobs, finish the running and queued ones (at most ``timeout_s``)."""
+        draining.set()
+        deadline = time.monotonic() + timeout_s
+        while queue.snapshot().queue_size and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = queue.snapshot().queue_size
+        if left:
+            log.warning("drain: DRAIN_TIMEOUT=%gs passed with %d jobs still queued or running", timeout_s, left)
+
+    app.extensions["lifecycle"] = Lifecycle(drain=drain)
+
+    @app.before_request
+    def refuse_new_jobs_while_draining() -> None:
+        if draining.is_set() and request.method == "POST":
+            raise Draining(
+                "this worker is draining (shutting down): it finishes its running and queued jobs "
+                "and takes no new ones; send the job to another worker"
+            )
 
     def model_of(body: dict[str, Any]) -> str:
         return optional_text(body, "model", settings.default_model)
@@ -85,6 +109,7 @@ def create_app(
     def queue_status() -> Response:
         snap = queue.snapshot()
         status: dict[str, Any] = {
+            "status": "draining" if draining.is_set() else "ok",
             "queue_size": snap.queue_size,
             "active": snap.active,
             "running": len(snap.running),

@@ -104,7 +104,8 @@ class FakeFarm:
             words = len(commands.split())
             return json_reply({"playbook": text, "elapsed": 0.01, "prompt_tokens": words, "response_tokens": 2 * words,
                                "total_tokens": 3 * words, "model": (body or form)["model"], "warnings": []})
-        return json_reply({"explanation": f"{path} done", "elapsed": 0.01, "prompt_tokens": 1, "response_tokens": 1,
+        field = "code" if path == "/generate-code" else "explanation"
+        return json_reply({field: f"{path} done", "elapsed": 0.01, "prompt_tokens": 1, "response_tokens": 1,
                            "total_tokens": 2})
 
 

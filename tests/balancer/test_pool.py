@@ -167,6 +167,8 @@ def test_offline_backends_get_no_jobs_and_rejoin_when_healthy() -> None:
         waiter = Acquirer(pool, "m")
         waiter.start()
         wait_for_waiting(pool, 1)
+        pool.report_health(URLS[0], HealthReport(ok=True))  # one good probe is not enough (HEALTH_RISE=2)
+        assert not waiter.got.wait(0.2)
         pool.report_health(URLS[0], HealthReport(ok=True))  # back: the waiter gets it at once
         assert waiter.got.wait(5) and waiter.lease is not None and waiter.lease.url == URLS[0]
         waiter.lease.release()

@@ -122,11 +122,32 @@ def test_entry_point_exits_nonzero_with_the_message_on_bad_config() -> None:
     assert "configuration error" in result.stderr and "CHUNK_SIZE must be an integer" in result.stderr
 
 
-def test_threads_are_derived_from_the_queue_and_the_slots() -> None:
-    settings = Settings.from_env({"BACKENDS": ["http://a:1", "http://b:1"]}, env={"MAX_QUEUE": "50"})
-    assert settings.server_threads == 50 + 2 + 16
+def test_outlier_and_health_settings_have_envoy_and_haproxy_defaults() -> None:
+    settings = Settings.from_env({"BACKENDS": ["http://a:1"]}, env={})
+    assert (settings.outlier_failures, settings.ejection_time_s, settings.max_ejection_time_s) == (3, 30.0, 600.0)
+    assert (settings.max_ejection_percent, settings.health_rise, settings.health_fall, settings.retries) == (50, 2, 3, 3)
+    assert settings.admin_token == "" and "admin_token" not in repr(settings)
+    changed = Settings.from_env({"BACKENDS": ["http://a:1"]}, env={"MAX_EJECTION_PERCENT": "75", "HEALTH_RISE": "1"})
+    assert (changed.max_ejection_percent, changed.health_rise) == (75, 1)
 
 
-def test_too_few_threads_for_the_queue_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="THREADS=10 is too few"):
-        Settings.from_env({"BACKENDS": ["http://a:1"]}, env={"THREADS": "10", "MAX_QUEUE": "100"})
+@pytest.mark.parametrize("env,message", [
+    ({"MAX_EJECTION_PERCENT": "101"}, "MAX_EJECTION_PERCENT must be between 0 and 100"),
+    ({"OUTLIER_FAILURES": "0"}, "OUTLIER_FAILURES must be >= 1"),
+    ({"EJECTION_TIME": "60", "MAX_EJECTION_TIME": "30"}, "MAX_EJECTION_TIME must be >= 60"),
+])
+def test_bad_outlier_settings_are_config_errors(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"BACKENDS": ["http://a:1"]}, env=env)
+
+
+def test_reload_reads_backends_file_anew_and_refuses_other_sources(tmp_path: Path) -> None:
+    path = tmp_path / "backends.json"
+    path.write_text('{"backends": ["http://a:1"]}')
+    settings = Settings.from_env({}, env={"BACKENDS_FILE": str(path)})
+    path.write_text('{"backends": ["http://a:1", {"url": "http://b:2", "slots": 2}]}')
+    assert [b.url for b in settings.reload_backends(env={"BACKENDS_FILE": str(path)})] == ["http://a:1", "http://b:2"]
+    with pytest.raises(ConfigError, match="env BACKENDS"):
+        settings.reload_backends(env={"BACKENDS": "http://a:1"})
+    with pytest.raises(ConfigError, match="no BACKENDS_FILE"):
+        Settings.from_env({"BACKENDS": ["http://a:1"]}, env={}).reload_backends(env={})

@@ -27,6 +27,7 @@ def test_seed_fields_and_per_backend_entries() -> None:
     assert status["backends"][0] == {
         "url": "http://w0:5001", "status": "online", "in_flight": 1, "slots": 1, "queue_size": 3,
         "active": True, "models": ["codellama:13b"], "last_error": None,
+        "consecutive_failures": 0, "ejections": 0, "ejection_remaining_s": None, "removing": False,
     }
     assert status["backends"][2]["status"] == "offline"
     assert status["backends"][2]["active"] is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -195,6 +196,9 @@ def test_queue_status_answers_while_a_probe_hangs(make_app: Callable[..., Flask]
     threading.Thread(target=lambda: (health.check_once(), round_done.set()), daemon=True).start()
     assert app.test_client().get("/queue-status").status_code == 200  # from memory, while the probe hangs
     assert round_done.wait(5)
+    assert app.test_client().get("/queue-status").json["backends"][2]["status"] == "online"  # one failure: not yet
+    health.check_once()  # the hung probe is not repeated, but each round it still hangs counts (HEALTH_FALL=3)
+    health.check_once()
     status = app.test_client().get("/queue-status").json
     assert [b["status"] for b in status["backends"]] == ["online", "online", "offline"]
     assert "no answer" in status["backends"][2]["last_error"]
@@ -205,11 +209,15 @@ def test_health_check_marks_offline_and_back_online(make_app: Callable[..., Flas
     app = make_app()
     health = app.extensions["balancer"].health
     farm[1].down = True
-    health.check_once()
-    assert app.test_client().get("/queue-status").json["backends"][1]["status"] == "offline"
+
+    def status_after(rounds: int) -> str:
+        for _ in range(rounds):
+            health.check_once()
+        return str(app.test_client().get("/queue-status").json["backends"][1]["status"])
+
+    assert [status_after(1), status_after(1), status_after(1)] == ["online", "online", "offline"]  # HEALTH_FALL=3
     farm[1].down = False
-    health.check_once()
-    assert app.test_client().get("/queue-status").json["backends"][1]["status"] == "online"
+    assert [status_after(1), status_after(1)] == ["offline", "online"]  # HEALTH_RISE=2
 
 
 def test_root_serves_the_web_ui_and_healthz_answers(make_app: Callable[..., Flask]) -> None:
@@ -222,10 +230,29 @@ def test_root_serves_the_web_ui_and_healthz_answers(make_app: Callable[..., Flas
 
 
 def test_a_worker_that_times_out_is_a_504_naming_it_in_x_backend(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
-    def too_slow(url: str, method: str, path: str, **kwargs: object) -> WorkerReply:
+    def too_slow(url: str, method: str, path: str, **kwargs: Any) -> WorkerReply:
+        if path == "/queue-status":  # alive: it answers its health probe, the job is just slow
+            return farm.handle(url, method, path, **kwargs)
         raise UpstreamTimeout(f"worker {url} did not answer {path} within 1s", extra={"backend": url})
 
     farm.client.handler = too_slow
     response = make_app().test_client().post("/generate", json=GENERATE)
     assert response.status_code == 504 and response.is_json
     assert response.headers["X-Backend"] == farm.urls[0] and farm.urls[0] in response.json["error"]
+    assert len(farm.job_calls()) == 1  # not run again elsewhere: that would double the wait
+
+
+def test_a_hung_worker_that_fails_its_probe_too_is_a_failure_and_the_job_goes_elsewhere(
+    make_app: Callable[..., Flask], farm: FakeFarm
+) -> None:
+    def first_hangs(url: str, method: str, path: str, **kwargs: Any) -> WorkerReply:
+        if url == farm.urls[0]:
+            raise UpstreamTimeout(f"worker {url} did not answer {path} within 1s", extra={"backend": url})
+        return farm.handle(url, method, path, **kwargs)
+
+    farm.client.handler = first_hangs
+    app = make_app()
+    response = app.test_client().post("/generate", json=GENERATE)
+    assert response.status_code == 200 and response.headers["X-Backend"] == farm.urls[1]
+    first = app.test_client().get("/queue-status").json["backends"][0]
+    assert first["consecutive_failures"] == 1 and "no answer to a health probe" in first["last_error"]
