@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from balancer.pool import BackendPool, Lease
 from balancer.settings import BackendSpec
-from balancer.state import HealthReport, Status
+from balancer.state import HealthReport, OutlierPolicy, Status
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 from tests.balancer.conftest import FakeFarm
 from tests.procs import wait_until
@@ -273,3 +274,125 @@ def test_a_retried_job_waits_at_the_front_of_the_queue() -> None:
     retried.lease.release()
     assert newcomer.got.wait(5) and newcomer.lease is not None
     newcomer.lease.release()
+
+
+# --- outlier detection -----------------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def outlier_pool(count: int = 4, **policy: Any) -> tuple[BackendPool, Clock]:
+    clock = Clock()
+    pool = BackendPool([BackendSpec(f"http://w{n}:5001") for n in range(count)], clock=clock,
+                       outliers=OutlierPolicy(**policy))
+    return pool, clock
+
+
+def status_of(pool: BackendPool, index: int) -> Status:
+    return pool.snapshot().backends[index].status
+
+
+def test_three_failures_in_a_row_eject_a_backend_and_a_success_resets_the_count() -> None:
+    pool, _ = outlier_pool()
+    url = pool.urls[0]
+    pool.record_failure(url, "HTTP 500")
+    pool.record_failure(url, "HTTP 500")
+    pool.record_success(url)
+    assert not pool.record_failure(url, "HTTP 500") and not pool.record_failure(url, "HTTP 500")
+    assert status_of(pool, 0) is Status.ONLINE and pool.snapshot().backends[0].consecutive_failures == 2
+    assert pool.record_failure(url, "HTTP 500")
+    snap = pool.snapshot().backends[0]
+    assert snap.status is Status.EJECTED and snap.ejections == 1 and snap.ejection_remaining_s == 30.0
+    assert "ejected for 30s after 3 failed job(s) in a row: HTTP 500" == snap.last_error
+    with pool.acquire("m") as lease:
+        assert lease.url != url  # an ejected backend gets no jobs
+
+
+def test_ejection_time_doubles_up_to_the_cap_and_probation_ejects_on_one_failure() -> None:
+    pool, clock = outlier_pool(base_ejection_s=30, max_ejection_s=100)
+    url = pool.urls[0]
+    lengths = []
+    for _ in range(3):
+        while not pool.record_failure(url, "HTTP 500"):
+            pass
+        lengths.append(pool.snapshot().backends[0].ejection_remaining_s)
+        clock.now += lengths[-1] or 0
+        assert status_of(pool, 0) is Status.ONLINE  # back, on probation
+    assert lengths == [30.0, 60.0, 100.0]
+    assert pool.record_failure(url, "HTTP 500")  # on probation: the first failure ejects again
+
+
+def test_a_backend_back_from_ejection_that_succeeds_leaves_probation() -> None:
+    pool, clock = outlier_pool()
+    url = pool.urls[0]
+    for _ in range(3):
+        pool.record_failure(url, "HTTP 500")
+    clock.now += 30
+    pool.record_success(url)
+    assert not pool.record_failure(url, "HTTP 500")  # a fresh count of three again
+
+
+def test_never_more_than_max_ejection_percent_are_ejected() -> None:
+    pool, _ = outlier_pool(count=4, max_ejection_percent=50)
+    for url in pool.urls[:3]:
+        for _ in range(3):
+            pool.record_failure(url, "HTTP 500")
+    assert [b.status for b in pool.snapshot().backends] == [Status.EJECTED, Status.EJECTED, Status.ONLINE, Status.ONLINE]
+    single, _ = outlier_pool(count=1)
+    for _ in range(5):
+        assert not single.record_failure(single.urls[0], "HTTP 500")  # the only backend is never ejected
+
+
+def test_a_waiter_gets_a_backend_whose_ejection_ended() -> None:
+    pool, clock = outlier_pool(count=2)
+    for _ in range(3):
+        pool.record_failure(pool.urls[0], "HTTP 500")
+    held = pool.acquire("m")
+    waiter = Acquirer(pool, "m")
+    waiter.start()
+    wait_for_waiting(pool, 1)
+    clock.now += 31
+    pool.tick()
+    assert waiter.got.wait(5) and waiter.lease is not None and waiter.lease.url == pool.urls[0]
+    waiter.lease.release()
+    held.release()
+
+
+# --- membership --------------------------------------------------------------------------------
+
+def test_a_removed_backend_takes_no_new_jobs_and_is_forgotten_after_its_last_job() -> None:
+    pool = make_pool(2)
+    lease = pool.acquire("m")
+    assert lease.url == URLS[0]
+    assert pool.remove(URLS[0]) == 1
+    snap = pool.snapshot().backends[0]
+    assert snap.status is Status.DRAINING and snap.removing and snap.in_flight == 1
+    with pool.acquire("m") as other:
+        assert other.url == URLS[1]
+    lease.release()
+    assert pool.urls == (URLS[1],)
+    with pytest.raises(KeyError):
+        pool.remove(URLS[0])
+
+
+def test_added_backends_take_waiting_jobs_and_apply_syncs_to_a_list() -> None:
+    pool = make_pool(1)
+    held = pool.acquire("m")
+    waiter = Acquirer(pool, "m")
+    waiter.start()
+    wait_for_waiting(pool, 1)
+    pool.add(BackendSpec(URLS[1]))
+    assert waiter.got.wait(5) and waiter.lease is not None and waiter.lease.url == URLS[1]
+    with pytest.raises(ValueError, match="already a member"):
+        pool.add(BackendSpec(URLS[1]))
+    added, removed, updated = pool.apply([BackendSpec(URLS[1], slots=2), BackendSpec(URLS[2])])
+    assert (added, removed, updated) == ([URLS[2]], [URLS[0]], [URLS[1]])
+    assert [b.url for b in pool.snapshot().backends if not b.removing] == [URLS[1], URLS[2]]
+    held.release()
+    waiter.lease.release()
+    assert pool.urls == (URLS[1], URLS[2]) and pool.snapshot().backends[0].slots == 2
