@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench soak clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.convert
 	$(PY) -m bench.validation_latency
+	$(PY) -m bench.slow_clients
+
+# several minutes of mixed load while workers are killed, restarted, drained and ejected (not in CI)
+soak: $(STAMP)
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache
