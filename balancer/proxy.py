@@ -15,9 +15,10 @@ paying twice for the same generation. Each reply gets a verdict (``judge``):
   job goes elsewhere. LLM jobs change nothing outside the worker, so resending is safe.
 
 A refused connection marks the backend offline (health) and the job goes elsewhere. A job
-with no reply within TIMEOUT is final (504) while its worker still answers a health probe
-(it is slow, and running it again would double the wait); when the worker does not answer
-the probe either, it is hung: a failure, and the job goes elsewhere. Retries are bounded by
+with no reply within TIMEOUT counts as a failure (as Envoy counts gateway timeouts, so a
+worker that is always too slow gets ejected), and it is final (504) while its worker still
+answers a health probe: it is slow, and running it again would double the wait. When the
+worker does not answer the probe either, it is hung, and the job goes elsewhere. Retries are bounded by
 RETRIES and never return to a backend already tried for this job. Split mode retries a
 failed chunk elsewhere itself (balancer.fanout), since there one chunk's failure would fail
 the whole request.
@@ -164,8 +165,9 @@ class Proxy:
                     log.warning("%s %s on %s failed (attempt %d): %s", job.method, job.path, lease.url, attempt, exc)
                     continue
                 except UpstreamTimeout as exc:
-                    if not self._hung(lease.url):
-                        raise  # alive and slow: running it again elsewhere would double the wait
+                    if not self._hung(lease.url):  # alive and slow: running it again elsewhere would double the wait
+                        self.pool.record_failure(lease.url, f"no reply within TIMEOUT={self.timeout_s:g}s")
+                        raise
                     self.pool.record_failure(lease.url, f"no reply within {self.timeout_s:g}s and no answer to a health probe")
                     last_error = exc
                     log.warning("%s %s on %s: the worker hangs (attempt %d)", job.method, job.path, lease.url, attempt)

@@ -236,10 +236,13 @@ def test_a_worker_that_times_out_is_a_504_naming_it_in_x_backend(make_app: Calla
         raise UpstreamTimeout(f"worker {url} did not answer {path} within 1s", extra={"backend": url})
 
     farm.client.handler = too_slow
-    response = make_app().test_client().post("/generate", json=GENERATE)
+    app = make_app()
+    response = app.test_client().post("/generate", json=GENERATE)
     assert response.status_code == 504 and response.is_json
     assert response.headers["X-Backend"] == farm.urls[0] and farm.urls[0] in response.json["error"]
     assert len(farm.job_calls()) == 1  # not run again elsewhere: that would double the wait
+    first = app.test_client().get("/queue-status").json["backends"][0]
+    assert first["consecutive_failures"] == 1 and "TIMEOUT" in first["last_error"]  # always too slow: ejected in the end
 
 
 def test_a_hung_worker_that_fails_its_probe_too_is_a_failure_and_the_job_goes_elsewhere(

@@ -1,0 +1,1 @@
+"""Fault injection: a scriptable fake worker process (``tests.faults.fake_worker``)."""
