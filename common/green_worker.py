@@ -35,6 +35,7 @@ import json
 import logging
 import resource
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,15 @@ class DeadlineSocket:
         self._deadline = time.monotonic() + limits.header_timeout_s
         self._requests = 0
         self._expired = False
+        self._waiting_idle = False  # parked on a kept-alive connection, no byte of a next request yet
+
+    def close_if_idle(self) -> None:
+        """At shutdown: end a kept-alive connection that waits for a next request (HAProxy's soft-stop)."""
+        if self._waiting_idle:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     @contextmanager
     def reading_head(self) -> Iterator[None]:
@@ -103,6 +113,7 @@ class DeadlineSocket:
         if self._expired:
             raise parse_errors.NoMoreData()
         remaining = self._deadline - time.monotonic()
+        self._waiting_idle = self._phase == self.IDLE
         try:
             if remaining <= 0:
                 raise TimeoutError
@@ -118,6 +129,7 @@ class DeadlineSocket:
                 f"the request body did not arrive within BODY_TIMEOUT={self._limits.body_timeout_s:g}s; send it faster or smaller"
             ) from None
         finally:
+            self._waiting_idle = False
             self._sock.settimeout(None)
         if data and self._phase == self.IDLE:  # the next request began: its head has its own deadline
             self._phase, self._deadline = self.HEAD, time.monotonic() + self._limits.header_timeout_s
@@ -160,7 +172,7 @@ class ServingWorker(GeventWorker):
     limits = ServerLimits()
 
     def init_process(self) -> None:
-        self._open_connections = 0
+        self._connections: set[DeadlineSocket] = set()
         self._current = greenlet_local()
         self._draining = False
         _raise_open_files_limit(self.limits.max_connections + 512)
@@ -173,16 +185,16 @@ class ServingWorker(GeventWorker):
     # --- connections ---------------------------------------------------------------------
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
-        if self._open_connections >= self.limits.max_connections:
+        if len(self._connections) >= self.limits.max_connections:
             self._refuse(client, addr)
             return
-        self._open_connections += 1
         conn = DeadlineSocket(client, self.limits)
+        self._connections.add(conn)
         self._current.conn = conn
         try:
             super().handle(listener, conn, addr)
         finally:
-            self._open_connections -= 1
+            self._connections.discard(conn)
 
     def timeout_ctx(self) -> Any:
         """Around each request-head parse of a kept-alive connection (gunicorn's hook)."""
@@ -190,7 +202,7 @@ class ServingWorker(GeventWorker):
 
     def _refuse(self, client: Any, addr: Any) -> None:
         log.warning("refused a connection from %s: %d open, MAX_CONNECTIONS=%d",
-                    addr[0] if addr else "?", self._open_connections, self.limits.max_connections)
+                    addr[0] if addr else "?", len(self._connections), self.limits.max_connections)
         message = f"too many open connections (MAX_CONNECTIONS={self.limits.max_connections}); retry later"
         try:
             client.sendall(error_reply(503, "Service Unavailable", message, self.limits.retry_after_s))
@@ -244,6 +256,10 @@ class ServingWorker(GeventWorker):
             log.error("drain hook failed", exc_info=exc)
         log.info("drained in %.1fs; closing the listener and finishing open requests", time.monotonic() - started)
         self.alive = False
+        while self._connections:  # requests still running keep their connection until they answer
+            for conn in list(self._connections):
+                conn.close_if_idle()
+            gevent.sleep(0.1)
 
     def _on_hup(self, sig: int, frame: Any) -> None:
         gevent.spawn(self._reload)

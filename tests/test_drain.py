@@ -1,7 +1,7 @@
 """SIGTERM drains: a long job in flight through the balancer completes while its worker and then
 the balancer itself are told to stop; both exit 0 and no job is lost.
 
-The job lasts DRAIN_JOB_S seconds (default 40: longer than gunicorn's default graceful timeout
+The job lasts DRAIN_JOB_S seconds (default 32: longer than gunicorn's default graceful timeout
 of 30 s, which used to kill such jobs). The issue's check used a 90 s job:
 ``DRAIN_JOB_S=90 pytest tests/test_drain.py``.
 """
@@ -19,7 +19,7 @@ import requests
 from tests.emulator.fixtures import EmulatorProcess
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 
-JOB_S = float(os.environ.get("DRAIN_JOB_S", "40"))
+JOB_S = float(os.environ.get("DRAIN_JOB_S", "32"))
 
 
 def backend(balancer: ServiceProcess, url: str) -> dict[str, object]:

@@ -138,13 +138,11 @@ def fake_model(model: str, messages: Sequence[Message]) -> str:
 
 
 class ContractFarm(FakeFarm):
-    """FakeFarm whose workers answer with every field a real worker sends (``engine``, ``code``, ``filename``)."""
+    """FakeFarm whose workers answer with every field a real worker sends (``engine``, ``filename``)."""
 
     def answer(self, worker: FakeWorker, path: str, body: Any, form: Any, files: Any):  # type: ignore[no-untyped-def]
         reply = super().answer(worker, path, body, form, files)
         data = json.loads(reply.body)
-        if path == "/generate-code":
-            data["code"] = data.pop("explanation")
         if path in {"/generate", "/upload"}:
             data["engine"] = (body or form).get("engine") or "hybrid"
         if path == "/upload":
