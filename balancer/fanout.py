@@ -82,15 +82,17 @@ class SplitConverter:
     max_chunks: int = 200
 
     def convert_split(
-        self, script: str, *, model: str, engine: str | None = None, gone: CancelSignal | None = None
+        self, script: str, *, model: str, engine: str | None = None, gone: CancelSignal | None = None,
+        lint: bool = False, context: str = "",
     ) -> dict[str, Any]:
         """The merged reply for ``script`` converted chunk by chunk on the farm.
 
-        ``gone`` set (the client left) drops the chunks still waiting for a backend.
+        ``gone`` set (the client left) drops the chunks still waiting for a backend. ``lint``
+        asks every chunk's worker to lint; ``context`` (the client's) comes before every chunk's own.
         """
         start = time.monotonic()
         chunks = self.split(script)
-        results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone)
+        results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone, lint=lint, context=context)
         merged = merge_playbooks([r.plays for r in results])
         return {
             "playbook": render_playbook(merged.plays),
@@ -116,7 +118,8 @@ class SplitConverter:
         return chunks
 
     def run_chunks(
-        self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float, gone: CancelSignal | None = None
+        self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float, gone: CancelSignal | None = None,
+        lint: bool = False, context: str = "",
     ) -> list[ChunkResult]:
         """Every chunk's result in chunk order, or the first chunk failure."""
         failed = threading.Event()
@@ -125,7 +128,8 @@ class SplitConverter:
         executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix="chunk")
         try:
             futures = [
-                executor.submit(self.run_chunk, chunk, model=model, engine=engine, t0=t0, cancel=cancel)
+                executor.submit(self.run_chunk, chunk, model=model, engine=engine, t0=t0, cancel=cancel,
+                                lint=lint, context=context)
                 for chunk in chunks
             ]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -138,12 +142,16 @@ class SplitConverter:
             executor.shutdown(wait=False, cancel_futures=True)
 
     def run_chunk(
-        self, chunk: Chunk, *, model: str, engine: str | None, t0: float, cancel: CancelSignal | None = None
+        self, chunk: Chunk, *, model: str, engine: str | None, t0: float, cancel: CancelSignal | None = None,
+        lint: bool = False, context: str = "",
     ) -> ChunkResult:
         """Convert one chunk, retrying on other backends; ChunkFailed when it cannot be done."""
         body: dict[str, Any] = {"commands": chunk.text, "model": model}
-        if chunk.context:
-            body["context"] = chunk.context  # the cd/export/variables set before this chunk
+        before = "\n".join(part for part in (context, chunk.context) if part.strip())
+        if before:
+            body["context"] = before  # the client's context, then the cd/export/variables set before this chunk
+        if lint:
+            body["lint"] = True
         if engine:
             body["engine"] = engine
         tried: set[str] = set()

@@ -116,9 +116,9 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         with watch_disconnect(request.environ) as gone:
             return relay(balancer.proxy.forward(job, cancel=gone))
 
-    def convert_split(commands: str, model: str, engine: str | None) -> dict[str, Any]:
+    def convert_split(commands: str, model: str, engine: str | None, *, lint: bool, context: str = "") -> dict[str, Any]:
         with watch_disconnect(request.environ) as gone:
-            return balancer.splitter.convert_split(commands, model=model, engine=engine, gone=gone)
+            return balancer.splitter.convert_split(commands, model=model, engine=engine, gone=gone, lint=lint, context=context)
 
     def forward_json(path: str, body: dict[str, Any], model: str) -> Response:
         return forward(Job("POST", path, model, json={**body, "model": model}))
@@ -144,7 +144,8 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         model = model_of(body.get("model"))
         engine = engine_of(body.get("engine"))
         if optional_bool(body.get("split"), "split"):
-            return split_reply(convert_split(commands, model, engine))
+            lint = optional_bool(body.get("lint"), "lint")
+            return split_reply(convert_split(commands, model, engine, lint=lint, context=optional_text(body, "context", "")))
         body = {k: v for k, v in body.items() if k != "split"}
         if engine:
             body["engine"] = engine
@@ -155,10 +156,11 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         script = uploaded_script(request)
         model = model_of(request.form.get("model"))
         engine = engine_of(request.form.get("engine"))
+        lint = optional_bool(request.form.get("lint"), "lint")
         if optional_bool(request.form.get("split"), "split"):
-            result = convert_split(script.text, model, engine)
+            result = convert_split(script.text, model, engine, lint=lint)
             return split_reply({**result, "filename": script.filename})
-        form = {"model": model, **({"engine": engine} if engine else {})}
+        form = {"model": model, **({"engine": engine} if engine else {}), **({"lint": "true"} if lint else {})}
         files = {"file": (script.filename or "script.sh", script.raw, script.mimetype)}
         return forward(Job("POST", "/upload", model, data=form, files=files))
 

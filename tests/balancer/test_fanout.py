@@ -156,3 +156,14 @@ def test_a_script_making_more_than_max_chunks_is_a_413(make_app: Callable[..., F
     response = make_app(max_chunks=2).test_client().post("/generate", json={"commands": script, "split": True})
     assert response.status_code == 413 and "MAX_CHUNKS=2" in response.json["error"]
     assert farm.job_calls() == [], "nothing was sent to a worker"
+
+
+def test_split_sends_the_clients_context_and_lint_with_every_chunk(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    script = "cd /srv/app\n" + "".join(f"echo step {n}\n" for n in range(1, 21))
+    response = make_app().test_client().post(
+        "/generate", json={"commands": script, "split": True, "lint": True, "context": "export APP=demo"})
+    assert response.status_code == 200
+    jobs = sorted((job["json"] for worker in farm.workers.values() for job in worker.jobs), key=lambda j: j["commands"])
+    assert len(jobs) == 3 and all(job["lint"] is True for job in jobs)
+    assert all(job["context"].startswith("export APP=demo") for job in jobs)
+    assert sum("cd /srv/app" in job["context"] for job in jobs) == 2  # the later chunks also carry the cd
