@@ -28,9 +28,10 @@ def test_mixed_script() -> None:
     assert modules(conversion) == [
         "ansible.builtin.apt", "ansible.builtin.copy", SHELL,
         "ansible.builtin.systemd_service", "ansible.builtin.systemd_service", SHELL,
-        "ansible.builtin.copy",
+        "ansible.builtin.copy", "ansible.builtin.meta",
     ]
-    # the restart inside the deploy function follows the nginx config change: a handler
+    # the restart inside the deploy function follows the nginx config change: a handler, flushed
+    # where the restart was (even at the end, so that a split playbook has the same tasks)
     assert conversion.handlers == [{"name": "Restart nginx", "ansible.builtin.systemd_service":
                                     {"name": "nginx", "state": "restarted"}, "become": True}]
     assert conversion.tasks[1]["notify"] == ["Restart nginx"]
@@ -38,7 +39,7 @@ def test_mixed_script() -> None:
     assert conversion.tasks[3]["ansible.builtin.systemd_service"]["name"] == "nginx"
     assert conversion.tasks[4]["ansible.builtin.systemd_service"]["name"] == "cron"
     assert [(s.first_line, s.last_line) for s in conversion.sources] == [
-        (5, 9), (13, 18), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37)]
+        (5, 9), (13, 18), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
     assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24), (30, 34)]
     assert len(conversion.warnings) == 2 and conversion.warnings[0].startswith("line 20-24:")
 

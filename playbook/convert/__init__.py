@@ -1,0 +1,82 @@
+"""Deterministic shell-to-Ansible conversion: statements -> rule tasks, the rest guarded commands.
+
+    convert_script   the recipe: parse -> walk statements (``walker``) -> tidy (``playbook.passes``)
+    walker           the statement walker that keeps the shell's state and asks the rules
+    fallback         helpers for the tasks no rule covers (creates, read-only, names)
+    guards           shell guards that say what a line makes (`[ -f X ] || ...`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from playbook.convert.walker import ShellWalker, lines_with_parse_errors
+from playbook.passes import COMMAND, SHELL, Step, TaskSource, tidy
+from playbook.shell import Statement, parse_script
+
+__all__ = ["COMMAND", "SHELL", "Conversion", "TaskSource", "convert_script"]
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """The result: tasks in script order (plain dicts in Ansible's shape) with their sources,
+    handlers, the statements no rule covered, and warnings naming lines."""
+
+    tasks: list[dict[str, Any]]
+    sources: list[TaskSource]
+    handlers: list[dict[str, Any]]
+    uncovered: list[Statement]
+    warnings: list[str]
+
+    @property
+    def module_share(self) -> float:
+        """Share of tasks that use a real module rather than command/shell."""
+        if not self.tasks:
+            return 1.0
+        real = sum(1 for t in self.tasks if COMMAND not in t and SHELL not in t)
+        return real / len(self.tasks)
+
+    def play(self, hosts: str = "all", name: str = "Apply the converted shell script") -> dict[str, Any]:
+        """One play holding the tasks and handlers."""
+        play: dict[str, Any] = {"name": name, "hosts": hosts, "tasks": list(self.tasks)}
+        if self.handlers:
+            play["handlers"] = list(self.handlers)
+        return play
+
+
+def convert_script(script: str, context: str = "") -> Conversion:
+    """Convert a shell script to Ansible tasks (pure: no I/O, no LLM).
+
+    ``context`` holds statements that ran before the script (a split chunk's ``cd``,
+    ``export``, variables, functions): they set the converter's state and yield no task.
+    """
+    parsed = parse_script(script)
+    converter = ShellWalker()
+    if context.strip():
+        for statement in parse_script(context).statements:
+            converter.statement(statement)
+        converter.drafts.clear()
+        converter.uncovered.clear()
+        converter.warnings.clear()
+    for issue in parsed.issues:
+        converter.warnings.append(f"line {issue.line}: {issue.message.removeprefix(f'line {issue.line}: ')}")
+    broken = lines_with_parse_errors(parsed.statements)
+    for statement in parsed.statements:
+        if statement.kind != "error" and broken & set(range(statement.first_line, statement.last_line + 1)):
+            # tree-sitter recovers from `echo "rm -rf /` by surfacing `rm -rf /` as a statement:
+            # what shares a line with a parse error is never run as a command
+            converter.warn(statement, "is part of a line that could not be parsed; no task was made for it")
+            continue
+        converter.statement(statement)
+    tidied = tidy(converter.drafts)
+    return Conversion(tasks=tidied.tasks, sources=[_source(step) for step in tidied.steps],
+                      handlers=tidied.handlers, uncovered=converter.uncovered,
+                      warnings=converter.warnings)
+
+
+def _source(step: Step) -> TaskSource:
+    assert step.source is not None, "every converted task has its script lines"
+    return step.source
+
+

@@ -1,0 +1,484 @@
+"""The statement walker: converts parsed shell statements into tasks, keeping the shell's state.
+
+# design: one pass over the parsed statements keeps the shell's state the way bash would:
+# variables (substituted into later words), exported variables (`environment`), the current
+# directory (`chdir` and relative paths), functions (inlined where called). Each simple
+# command is resolved into an Invocation and offered to the rule table (playbook.rules); what
+# no rule takes becomes `ansible.builtin.command` (or `shell` when shell syntax is needed),
+# guarded by `creates`/`removes` when the line says what it makes, else `changed_when`, and a
+# warning naming the line. A shell task carries what it depends on: the variables and the
+# functions its text uses, and the directory it runs in.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
+from playbook.convert.guards import guard_of_compound, is_true, test_guard
+from playbook.passes import COMMAND, SHELL, Step, TaskSource
+from playbook.rules import apply_rules, command_key
+from playbook.rules.base import Invocation, Task
+from playbook.rules.content import echo_text, printf_text
+from playbook.shell import Command, Pipeline, Statement, Word, parse_script
+
+# modules that only manage files/users/services: an exported proxy or locale changes nothing
+_NO_ENVIRONMENT = frozenset({
+    "ansible.builtin.file", "ansible.builtin.copy", "ansible.builtin.lineinfile",
+    "ansible.builtin.blockinfile", "ansible.builtin.replace", "ansible.builtin.user",
+    "ansible.builtin.group", "ansible.builtin.systemd_service", "ansible.builtin.service",
+    "ansible.builtin.hostname", "ansible.builtin.cron", "ansible.posix.sysctl",
+    "ansible.posix.mount", "ansible.posix.authorized_key", "ansible.builtin.pause",
+    "community.general.timezone", "community.general.ufw", "ansible.posix.firewalld",
+    "ansible.posix.seboolean", "community.general.modprobe", "ansible.builtin.meta",
+})
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
+
+@dataclass
+class _Context:
+    """Per statement: what applies to every task it produces."""
+
+    statement: Statement
+    become: bool = False
+    become_user: str | None = None
+    ignore_errors: bool = False
+    creates: str | None = None
+
+
+_VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$")
+
+
+
+_VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$")
+
+
+@dataclass
+class ShellWalker:
+    """Walks statements in script order; ``drafts`` are the tasks made so far."""
+
+    variables: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    functions: dict[str, tuple[str, tuple[Statement, ...] | None]] = field(default_factory=dict)
+    drafts: list[Step] = field(default_factory=list)
+    uncovered: list[Statement] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    # --- statements ----------------------------------------------------------------------
+
+    def statement(self, statement: Statement, become: bool = False) -> None:
+        ctx = _Context(statement, become=become)
+        if statement.kind == "error":
+            self.warn(statement, "could not be parsed; no task was made for it, fix the line and convert again")
+            return
+        if statement.kind == "function":
+            definition = statement.commands[0] if statement.commands else None
+            if definition is not None and definition.function_name:
+                self.functions[definition.function_name] = (statement.text, definition.body)
+            return
+        if statement.kind == "compound":
+            compound = statement.commands[0]
+            if not compound.redirects and self.unrolled(ctx, compound):
+                return
+            self.fallback_shell(ctx, statement.text, guard_of_compound(statement.text))
+            return
+        pipelines = list(statement.pipelines)
+        operators = list(statement.operators)
+        # `cmd || true`: run cmd, never fail
+        if operators and operators[-1] == "||" and is_true(pipelines[-1]):
+            ctx.ignore_errors = True
+            pipelines, operators = pipelines[:-1], operators[:-1]
+        # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
+        guard = test_guard(pipelines[0], operators[0] if operators else None)
+        if guard is not None:
+            ctx.creates = guard
+            pipelines, operators = pipelines[1:], operators[1:]
+        if any(op != "&&" for op in operators):
+            self.fallback_shell(ctx, statement.text, None)
+            return
+        for pipeline in pipelines:
+            self.pipeline(ctx, pipeline)
+
+    def pipeline(self, ctx: _Context, pipeline: Pipeline) -> None:
+        commands = pipeline.commands
+        if pipeline.negated:
+            self.fallback_shell(ctx, join_text(commands), None)
+            return
+        if len(commands) == 1:
+            self.command(ctx, commands[0], None)
+            return
+        stdin = self.produced_text(commands[0])
+        if stdin is not None and len(commands) == 2 and commands[1].is_simple:
+            if self.command(ctx, commands[1], stdin, fallback=False):
+                return
+        self.fallback_shell(ctx, join_text(commands), None, become=any(c.become for c in commands))
+
+    def produced_text(self, command: Command) -> str | None:
+        """The text an echo/printf/`cat <<EOF`/crontab-edit stage writes to its stdout."""
+        if command.is_simple and not command.redirects:
+            argv = self.resolve_words(command.words)
+            if argv is None:
+                return None
+            if argv and argv[0] == "echo":
+                return echo_text(tuple(argv[1:]))
+            if argv and argv[0] == "printf":
+                return printf_text(tuple(argv[1:]))
+            if argv == ["cat"] and command.heredoc is not None:
+                return self.heredoc_text(command)
+            return None
+        if command.node_type in ("subshell", "compound_statement"):
+            # `(crontab -l; echo "0 3 * * * job") | crontab -`
+            inner = parse_script(command.text.strip()[1:-1])
+            pieces = []
+            for statement in inner.statements:
+                for stage in statement.commands:
+                    argv = self.resolve_words(stage.words) if stage.is_simple else None
+                    if argv and argv[0] == "echo":
+                        pieces.append(echo_text(tuple(argv[1:])))
+                    elif not (argv and argv[0] == "crontab" and "-l" in argv):
+                        return None
+            return "".join(pieces) or None
+        return None
+
+    # --- simple commands -----------------------------------------------------------------
+
+    def command(self, ctx: _Context, command: Command, stdin: str | None,
+                fallback: bool = True) -> bool:
+        """Convert one command; returns False (doing nothing) only when fallback is off."""
+        if not command.is_simple:
+            if fallback:
+                self.fallback_shell(ctx, command.text, None, become=command.become)
+            return fallback
+        if command.node_type in ("variable_assignment", "variable_assignments"):
+            for name, word in command.assignments:
+                self.assign(name, word, export=False)
+            return True
+        if command.node_type == "declaration_command" and command.words:
+            return self.declaration(ctx, command)
+        argv = self.resolve_words(command.words)
+        redirects = []
+        for redirect in command.redirects:
+            target = self.substitute(redirect.target) if redirect.dynamic else redirect.target
+            if target is None:
+                argv = None
+                break
+            redirects.append(replace(redirect, target=target, dynamic=False))
+        heredoc = self.heredoc_text(command) if command.heredoc is not None else None
+        if argv is None or (command.heredoc is not None and heredoc is None) or not argv:
+            if fallback:
+                creates = creates_of(argv, redirects) if argv else None
+                self.fallback_shell(ctx, self.command_text(command), creates,
+                                    become=command.become)
+            return fallback
+        sub_ctx = replace(ctx, become=ctx.become or command.become,
+                          become_user=command.become_user or ctx.become_user)
+        name = command_key(argv[0])
+        if name == "cd" and not redirects:
+            return self.change_directory(argv)
+        if name in ("bash", "sh") and len(argv) == 3 and argv[1] == "-c":
+            for inner in parse_script(argv[2]).statements:
+                moved = replace(inner, first_line=ctx.statement.first_line,
+                                last_line=ctx.statement.last_line)
+                self.statement(moved, become=sub_ctx.become)
+            return True
+        if name in self.functions and not redirects:
+            text, body = self.functions[name]
+            if len(argv) > 1 or body is None or not self.try_statements(body, sub_ctx):
+                self.fallback_shell(sub_ctx, text + "\n" + shlex.join(argv), None)
+            return True
+        env = {}
+        for var, word in command.assignments:
+            value = self.substitute_word(word)
+            if value is None:
+                argv = None
+                break
+            env[var] = value
+        if argv is None:
+            if fallback:
+                self.fallback_shell(ctx, self.command_text(command), None, become=command.become)
+            return fallback
+        invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
+                                redirects=tuple(redirects), cwd=self.cwd,
+                                line=ctx.statement.first_line)
+        found = apply_rules(invocation)
+        if found is None:
+            if not fallback:
+                return False
+            self.fallback(sub_ctx, command, argv, redirects, env)
+            return True
+        rule_name, tasks = found
+        for task in tasks:
+            self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def unrolled(self, ctx: _Context, compound: Command) -> bool:
+        """A `for` over fixed words or a `{ }` group of statements the rules cover, task by
+        task; False (and nothing emitted) when any part would fall back to the shell."""
+        if compound.body is None or compound.node_type == "while_statement":
+            return False
+        if compound.node_type == "subshell":
+            return False  # its cd and variables must not leak; keep it whole
+        if compound.node_type == "compound_statement":
+            return self.try_statements(compound.body, ctx)
+        if compound.node_type != "for_statement" or not compound.loop_variable:
+            return False
+        values = [self.substitute_word(w) for w in compound.loop_values]
+        if not values or len(values) > 20 or any(v is None for v in values):
+            return False
+        snapshot = self.snapshot()
+        for value in values:
+            self.variables[compound.loop_variable] = value or ""
+            if not self.try_statements(compound.body, ctx):
+                self.restore(snapshot)
+                return False
+        return True
+
+    def try_statements(self, statements: tuple[Statement, ...], ctx: _Context) -> bool:
+        """Convert nested statements at the outer statement's lines; roll back on a fallback."""
+        snapshot = self.snapshot()
+        for inner in statements:
+            moved = replace(inner, first_line=ctx.statement.first_line,
+                            last_line=ctx.statement.last_line)
+            self.statement(moved, become=ctx.become)
+        if any(d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot[0]:]) \
+                or len(self.uncovered) != snapshot[2]:
+            self.restore(snapshot)
+            return False
+        return True
+
+    def snapshot(self) -> tuple[int, int, int, dict[str, str], dict[str, str], str | None]:
+        return (len(self.drafts), len(self.warnings), len(self.uncovered), dict(self.variables),
+                dict(self.environment), self.cwd)
+
+    def restore(self, snapshot: tuple[int, int, int, dict[str, str], dict[str, str],
+                                      str | None]) -> None:
+        drafts, warnings, uncovered, variables, environment, cwd = snapshot
+        del self.drafts[drafts:]
+        del self.warnings[warnings:]
+        del self.uncovered[uncovered:]
+        self.variables, self.environment, self.cwd = variables, environment, cwd
+
+    def declaration(self, ctx: _Context, command: Command) -> bool:
+        keyword = command.words[0].value
+        if keyword not in ("export", "declare", "typeset", "local", "readonly"):
+            self.fallback_shell(ctx, command.text, None)
+            return True
+        export = keyword == "export"
+        for name, word in command.assignments:
+            self.assign(name, word, export=export)
+        if export:
+            assigned = {name for name, _ in command.assignments}
+            for word in command.words[1:]:
+                if word.value in self.variables and word.value not in assigned:
+                    self.environment[word.value] = self.variables[word.value]
+        return True
+
+    def assign(self, name: str, word: Word, export: bool) -> None:
+        value = self.substitute_word(word)
+        if value is not None:
+            self.variables[name] = value
+            if export:
+                self.environment[name] = value
+            return
+        self.variables.pop(name, None)
+        if export:
+            # design: `export PATH=$PATH:/opt/x` -> the remote value via the gathered facts
+            parts = []
+            for part in word.parts:
+                ref = _VAR_REF.match(part.text) if part.expansion else None
+                if not part.expansion:
+                    parts.append(part.text)
+                elif ref and (ref.group(1) or ref.group(2)) in self.variables:
+                    parts.append(self.variables[ref.group(1) or ref.group(2)])
+                elif ref:
+                    parts.append("{{ ansible_env." + (ref.group(1) or ref.group(2)) + " }}")
+                else:
+                    self.warnings.append(f"cannot export {name}: its value needs the shell")
+                    return
+            self.environment[name] = "".join(parts)
+
+    def change_directory(self, argv: list[str]) -> bool:
+        target = argv[1] if len(argv) > 1 else "~"
+        if target == "-":
+            self.cwd = None
+        elif target.startswith(("/", "~")):
+            self.cwd = target.rstrip("/") or "/"
+        elif self.cwd is not None:
+            self.cwd = Invocation(argv=("cd",), cwd=self.cwd).path(target)
+        return True
+
+    # --- words and variables -------------------------------------------------------------
+
+    def substitute_word(self, word: Word) -> str | None:
+        if word.glob:
+            return None
+        out = []
+        for part in word.parts:
+            if not part.expansion:
+                out.append(part.text)
+                continue
+            ref = _VAR_REF.match(part.text)
+            name = (ref.group(1) or ref.group(2)) if ref else None
+            if name is None or name not in self.variables:
+                return None
+            out.append(self.variables[name])
+        return "".join(out)
+
+    def substitute(self, text: str) -> str | None:
+        """Known variables substituted into text written with $NAME/${NAME}; None if unknown."""
+        unknown = False
+
+        def one(match: re.Match[str]) -> str:
+            nonlocal unknown
+            if match.group(0).startswith("\\"):
+                return match.group(0)[1:]
+            name = match.group(1) or match.group(2)
+            if name is None or name not in self.variables:
+                unknown = True
+                return match.group(0)
+            return self.variables[name]
+
+        result = re.sub(r"\\[$`\\]|\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\}|"
+                        r"[({0-9#?@*!$-])|`", one, text)
+        return None if unknown else result
+
+    def resolve_words(self, words: tuple[Word, ...]) -> list[str] | None:
+        values = []
+        for word in words:
+            value = self.substitute_word(word)
+            if value is None:
+                return None
+            values.append(value)
+        return values
+
+    def heredoc_text(self, command: Command) -> str | None:
+        heredoc = command.heredoc
+        if heredoc is None:
+            return None
+        if heredoc.quoted:
+            return heredoc.body
+        return self.substitute(heredoc.body)
+
+    def command_text(self, command: Command) -> str:
+        """The command as written, without its leading sudo."""
+        if command.become and command.words:
+            start = command.text.find(command.words[0].raw, 4)
+            if start > 0:
+                return command.text[start:]
+        return command.text
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    def emit(self, ctx: _Context, task: Task, rule_name: str, env: dict[str, str]) -> None:
+        if task.role == "no-op":
+            return
+        if task.note:
+            self.warn(ctx.statement, task.note)
+        data = task.as_dict()
+        module = task.module
+        if module in (COMMAND, SHELL):
+            if self.cwd and "chdir" not in data[module]:
+                data[module]["chdir"] = self.cwd
+            if ctx.creates and "creates" not in data[module]:
+                data[module]["creates"] = ctx.creates
+        self.finish(ctx, data, module, env)
+        statement = ctx.statement
+        self.drafts.append(Step(data, TaskSource(statement.first_line, statement.last_line, rule_name)))
+
+    def finish(self, ctx: _Context, data: dict[str, Any], module: str, env: dict[str, str]) -> None:
+        if ctx.become:
+            data["become"] = True
+            if ctx.become_user:
+                data["become_user"] = ctx.become_user
+        environment = {**self.environment, **env}
+        if module not in (COMMAND, SHELL):
+            # design: a module does not read the script's variables; only proxy settings and
+            # what the line itself set (`FOO=1 pip install`) can change what it does
+            environment = {k: v for k, v in environment.items()
+                           if k in env or k.lower() in _PROXY_VARIABLES}
+            if module in _NO_ENVIRONMENT:
+                environment = {}
+        if module in ("ansible.builtin.apt", "ansible.builtin.dnf"):
+            environment.pop("DEBIAN_FRONTEND", None)
+        if environment:
+            data["environment"] = environment
+        if ctx.ignore_errors:
+            data["failed_when"] = False
+
+    def fallback(self, ctx: _Context, command: Command, argv: list[str], redirects: list[Any],
+                 env: dict[str, str]) -> None:
+        if redirects or command.heredoc is not None or command.herestring is not None \
+                or any(w.raw.startswith("~") for w in command.words):
+            self.fallback_shell(ctx, self.command_text(command), creates_of(argv, redirects),
+                                env=env)
+            return
+        module_args: dict[str, Any] = {"cmd": shlex.join(argv)}
+        self.guarded(ctx, COMMAND, module_args, argv, creates_of(argv, []), env)
+
+    def fallback_shell(self, ctx: _Context, text: str, creates: str | None,
+                       become: bool = False, env: dict[str, str] | None = None) -> None:
+        ctx = replace(ctx, become=ctx.become or become)
+        text = strip_leading_sudo(text)
+        prelude = [f"{name}={shlex.quote(value)}" for name, value in self.variables.items()
+                   if name not in self.environment and re.search(
+                       r"\$\{?" + re.escape(name) + r"\b", text)]
+        if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", text):
+            prelude.insert(0, "set -o pipefail")
+        body = "\n".join(prelude + [text.strip()])
+        module_args: dict[str, Any] = {"cmd": body, "executable": "/bin/bash"}
+        argv = body.split()
+        self.guarded(ctx, SHELL, module_args, argv, creates, env or {})
+
+    def guarded(self, ctx: _Context, module: str, module_args: dict[str, Any], argv: list[str],
+                creates: str | None, env: dict[str, str]) -> None:
+        creates = ctx.creates or creates
+        if self.cwd:
+            module_args["chdir"] = self.cwd
+        data: dict[str, Any] = {"name": fallback_name(module_args["cmd"]), module: module_args}
+        if creates:
+            module_args["creates"] = creates
+        elif read_only(argv):
+            data["changed_when"] = False
+        else:
+            data["changed_when"] = True
+        self.finish(ctx, data, module, env)
+        statement = ctx.statement
+        span = f"{statement.first_line}" if statement.first_line == statement.last_line \
+            else f"{statement.first_line}-{statement.last_line}"
+        kind = "shell" if module == SHELL else "command"
+        self.warnings.append(f"line {span}: no rule for `{short(module_args['cmd'])}`; "
+                             f"kept as {kind}, review it")
+        if statement not in self.uncovered:
+            self.uncovered.append(statement)
+        self.drafts.append(Step(data, TaskSource(statement.first_line, statement.last_line, "fallback")))
+
+    def warn(self, statement: Statement, message: str) -> None:
+        span = f"{statement.first_line}" if statement.first_line == statement.last_line \
+            else f"{statement.first_line}-{statement.last_line}"
+        warning = f"line {span}: {message}"
+        if warning not in self.warnings:
+            self.warnings.append(warning)
+
+
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
+    """Every line that a statement with a parse error spans."""
+    return {
+        line
+        for statement in statements
+        if statement.kind == "error" or statement.errors
+        for line in range(statement.first_line, statement.last_line + 1)
+    }
+
+
+def join_text(commands: tuple[Command, ...]) -> str:
+    return " | ".join(c.text for c in commands)
+
+

@@ -1,0 +1,379 @@
+"""Whole-playbook passes that tidy converted tasks as a person would; pure.
+
+    fold_apt_update    `apt-get update` folds into the next apt install (update_cache)
+    fold_attributes    a later chmod/chown folds into the task that created the path
+    fold_edits         `sed -i`/`echo >>` on a file the playbook just wrote edit its content
+    fold_mount_all     `mount -a` after fstab entries makes them `state: mounted`
+    notify_handlers    a restart after a config change becomes a handler the change notifies
+
+design: every pass reads what it needs from the task itself (module, arguments, become),
+never from how the task was made. So the same passes run on a whole conversion
+(``playbook.convert``) and on the merged result of a split (``balancer.fanout``), where each
+chunk was converted on its own worker: folding across chunk boundaries happens there, and a
+split playbook gets the same tasks as a whole one. A pass is idempotent: running it again on
+its own output changes nothing. Each task travels with an optional ``TaskSource`` (its
+script lines), widened when another task folds into it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+COMMAND = "ansible.builtin.command"
+SHELL = "ansible.builtin.shell"
+COPY = "ansible.builtin.copy"
+FILE = "ansible.builtin.file"
+MOUNT = "ansible.posix.mount"
+META = "ansible.builtin.meta"
+
+# task keywords (not modules), as far as converted and model-written tasks use them
+KEYWORDS = frozenset({
+    "name", "become", "become_user", "become_method", "environment", "notify", "when", "loop",
+    "loop_control", "with_items", "register", "changed_when", "failed_when", "ignore_errors",
+    "tags", "vars", "args", "delegate_to", "run_once", "no_log", "retries", "delay", "until",
+    "check_mode", "diff", "listen", "block", "rescue", "always",
+})
+_APT = frozenset({"ansible.builtin.apt", "apt"})
+_SERVICES = frozenset({"ansible.builtin.service", "ansible.builtin.systemd_service", "ansible.builtin.systemd",
+                       "service", "systemd", "systemd_service"})
+_CONFIG = frozenset({"ansible.builtin.copy", "ansible.builtin.template", "ansible.builtin.lineinfile",
+                     "ansible.builtin.blockinfile", "ansible.builtin.replace", "community.general.ini_file",
+                     "ansible.posix.sysctl", "ansible.builtin.cron",
+                     "copy", "template", "lineinfile", "blockinfile", "replace"})
+_PATH_ARGS = ("path", "dest", "sysctl_file")
+_CREATORS = {"ansible.builtin.copy": "dest", "ansible.builtin.get_url": "dest", "ansible.builtin.file": "path",
+             "ansible.builtin.lineinfile": "path", "ansible.builtin.blockinfile": "path"}
+_ATTRS = ("mode", "owner", "group")
+_ACCOUNTS = frozenset({"ansible.builtin.user", "ansible.builtin.group"})
+_EDITS = {"ansible.builtin.replace": {"path", "regexp", "replace"},
+          "ansible.builtin.lineinfile": {"path", "line", "create", "mode"}}
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """Where a task came from: its script lines (1-based, inclusive) and the rule, or
+    "fallback" for a command/shell task no rule covered."""
+
+    first_line: int
+    last_line: int
+    rule: str
+
+    def through(self, later: TaskSource | None) -> TaskSource:
+        """This source widened to the last line of ``later``."""
+        return self if later is None else TaskSource(self.first_line, later.last_line, self.rule)
+
+
+@dataclass
+class Step:
+    """One task on its way through the passes."""
+
+    task: dict[str, Any]
+    source: TaskSource | None = None
+
+    @property
+    def module(self) -> str:
+        return module_of(self.task)
+
+    @property
+    def args(self) -> Any:
+        return self.task.get(self.module)
+
+    @property
+    def become(self) -> bool:
+        return bool(self.task.get("become"))
+
+    @property
+    def looped(self) -> bool:
+        return "loop" in self.task or "with_items" in self.task
+
+    @property
+    def path(self) -> str | None:
+        """The file the task manages, if its arguments say."""
+        args = self.args
+        if not isinstance(args, dict):
+            return None
+        value = next((args[key] for key in _PATH_ARGS if key in args), None)
+        cron_file = args.get("cron_file")
+        if value is None and isinstance(cron_file, str):
+            value = cron_file if cron_file.startswith("/") else "/etc/cron.d/" + cron_file
+        return value if isinstance(value, str) else None
+
+    @property
+    def role(self) -> str:
+        """apt-update, mount-all, restart, config or other: what the passes care about."""
+        args, module = self.args, self.module
+        if module in _APT and isinstance(args, dict) and args.get("update_cache") \
+                and set(args) <= {"update_cache", "cache_valid_time"}:
+            return "apt-update"
+        if module == COMMAND and isinstance(args, dict) and args.get("cmd") == "mount -a" and set(args) == {"cmd"}:
+            return "mount-all"
+        if module in _SERVICES and isinstance(args, dict) and args.get("state") in ("restarted", "reloaded") \
+                and isinstance(args.get("name"), str) and set(args) <= {"name", "state", "daemon_reload"}:
+            return "restart"
+        if self.path and (module in _CONFIG or (module == FILE and args.get("state") in ("link", "absent"))):
+            return "config"
+        return "other"
+
+    @property
+    def service(self) -> str | None:
+        return str(self.args["name"]) if self.role == "restart" else None
+
+
+@dataclass
+class Tidied:
+    steps: list[Step]
+    handlers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def tasks(self) -> list[dict[str, Any]]:
+        return [step.task for step in self.steps]
+
+
+def module_of(task: dict[str, Any]) -> str:
+    """The task's module: its first key that is not a task keyword ("" if none)."""
+    return next((key for key in task if key not in KEYWORDS), "")
+
+
+def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tidied:
+    """Every pass, in order; ``handlers`` are the play's existing handlers (kept, deduplicated)."""
+    steps = fold_apt_update(steps)
+    steps = fold_attributes(steps)
+    steps = fold_edits(steps)
+    steps = fold_mount_all(steps)
+    return notify_handlers(steps, handlers or [])
+
+
+def tidy_play(play: dict[str, Any]) -> dict[str, Any]:
+    """A play (plain dict) with its tasks tidied; other keys unchanged."""
+    tasks = play.get("tasks")
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        return play
+    tidied = tidy([Step(dict(t)) for t in tasks], list(play.get("handlers") or []))
+    out = {**play, "tasks": tidied.tasks}
+    if tidied.handlers:
+        out["handlers"] = tidied.handlers
+    return out
+
+
+# --- the passes ------------------------------------------------------------------------------
+
+def fold_apt_update(steps: list[Step]) -> list[Step]:
+    out: list[Step] = []
+    for step in steps:
+        previous = out[-1] if out else None
+        args = step.args
+        if previous is not None and previous.role == "apt-update" and previous.become == step.become \
+                and step.module in _APT and isinstance(args, dict) and "name" in args \
+                and not previous.looped and set(previous.task) <= {"name", previous.module, "become"}:
+            step.task[step.module] = {**args, "update_cache": True}
+            step.source = previous.source.through(step.source) if previous.source else step.source
+            out[-1] = step
+            continue
+        out.append(step)
+    return out
+
+
+def fold_attributes(steps: list[Step]) -> list[Step]:
+    """`chmod 600 f` / `chown u f` right after the task that made f: fold into that task."""
+    out: list[Step] = []
+    for step in steps:
+        args = step.task.get(FILE)
+        if isinstance(args, dict) and not step.looped and step.path and set(args) <= {"path", *_ATTRS} \
+                and set(step.task) <= {"name", FILE, "become"}:
+            target = next((s for s in reversed(out) if s.path == step.path and s.module in _CREATORS
+                           and not s.looped and s.become == step.become), None)
+            if target is not None and _CREATORS[target.module] in target.args \
+                    and _may_move_back(args, out[out.index(target) + 1:]):
+                module_args = target.args
+                mode = args.get("mode")
+                if mode is not None and not str(mode).isdigit():
+                    mode = _apply_symbolic(module_args.get("mode"), str(mode))
+                    if mode is None:
+                        out.append(step)
+                        continue
+                for key in _ATTRS:
+                    if key in args:
+                        module_args[key] = mode if key == "mode" else args[key]
+                target.source = target.source.through(step.source) if target.source else None
+                continue
+        out.append(step)
+    return out
+
+
+def _may_move_back(args: dict[str, Any], between: list[Step]) -> bool:
+    """An attribute may move to an earlier task unless a task in between could depend on it:
+    a command/shell (it may read or run the file), or for owner/group a user/group being made."""
+    if any(s.module in (COMMAND, SHELL) for s in between):
+        return False
+    return not ({"owner", "group"} & set(args) and any(s.module in _ACCOUNTS for s in between))
+
+
+def fold_edits(steps: list[Step]) -> list[Step]:
+    """`cat > f <<EOF` then `sed -i`/`echo >> f`: apply the edit to the written content.
+
+    design: as separate tasks the copy rewrites the original text on every run and the edit
+    changes it again, so the playbook never converges; the content as edited says the same
+    thing once. Only plain edits fold, and only when nothing in between runs anything (a
+    command could read the intermediate file)."""
+    out: list[Step] = []
+    for step in steps:
+        target = _content_target(step, out)
+        edited = _edited_content(step, target.args["content"]) if target else None
+        if target is None or edited is None:
+            out.append(step)
+            continue
+        target.args["content"] = edited
+        mode = step.args.get("mode")
+        if mode is not None:
+            target.args["mode"] = mode
+        target.source = target.source.through(step.source) if target.source else None
+    return out
+
+
+def _content_target(step: Step, out: list[Step]) -> Step | None:
+    """The earlier copy-with-content task of the same file this plain edit can fold into."""
+    args = step.args
+    if step.module not in _EDITS or not isinstance(args, dict) or not step.path \
+            or not set(args) <= _EDITS[step.module] or set(step.task) - {"name", step.module, "become"}:
+        return None
+    for index in range(len(out) - 1, -1, -1):
+        candidate = out[index]
+        if candidate.path == step.path:
+            copy_args = candidate.task.get(COPY)
+            ok = isinstance(copy_args, dict) and isinstance(copy_args.get("content"), str) \
+                and not candidate.looped and candidate.become == step.become \
+                and not any(s.module in (COMMAND, SHELL) for s in out[index + 1:])
+            return candidate if ok else None
+    return None
+
+
+def _edited_content(step: Step, content: str) -> str | None:
+    """What the replace/lineinfile task would leave in a file holding `content`."""
+    args = step.args
+    if step.module == "ansible.builtin.replace":
+        try:  # the replace module's own semantics: re.MULTILINE, Python replacement syntax
+            return re.sub(args["regexp"], args["replace"], content, flags=re.MULTILINE)
+        except (re.error, IndexError):
+            return None
+    line = args.get("line")
+    if not isinstance(line, str):
+        return None
+    if line in content.splitlines():
+        return content
+    return (content if content.endswith("\n") or not content else content + "\n") + line + "\n"
+
+
+def fold_mount_all(steps: list[Step]) -> list[Step]:
+    """`mount -a` after fstab lines: those entries become `state: mounted`, no command."""
+    out: list[Step] = []
+    for step in steps:
+        if step.role != "mount-all":
+            out.append(step)
+            continue
+        entries = []
+        for previous in reversed(out):
+            if previous.role == "mount-all":
+                break
+            args = previous.task.get(MOUNT)
+            if isinstance(args, dict) and args.get("state") == "present" \
+                    and args.get("fstype") != "swap" and not previous.looped:
+                entries.append(previous)
+        if not entries or any(e.become != step.become for e in entries):
+            out.append(step)
+            continue
+        for entry in entries:
+            entry.task[MOUNT]["state"] = "mounted"
+            entry.task["name"] = f"Mount {entry.task[MOUNT]['path']} and add it to /etc/fstab"
+    return out
+
+
+def notify_handlers(steps: list[Step], handlers: list[dict[str, Any]]) -> Tidied:
+    """A restart after a config change becomes a handler that the change notifies.
+
+    design: a ``meta: flush_handlers`` takes the restart's place, so later lines that rely on
+    the restart having happened still find it done; it stays even at the end of the play,
+    where it is redundant, so that a split playbook (whose chunk may end with the restart)
+    gets the same tasks as a whole one."""
+    known: dict[str, dict[str, Any]] = {}
+    for existing in handlers:
+        if isinstance(existing, dict):
+            known.setdefault(str(existing.get("name")), existing)
+    out: list[Step] = []
+    pending: list[Step] = []  # config tasks since the last restart
+    for step in steps:
+        if step.role == "config":
+            pending.append(step)
+        service = step.service
+        if service is None or step.looped or set(step.task) - {"name", step.module, "become"}:
+            out.append(step)
+            continue
+        related = [s for s in pending if _related(s.path, service)]
+        if not related:
+            trailing: list[Step] = []
+            for previous in reversed(out):
+                if previous.role != "config":
+                    break
+                trailing.append(previous)
+            related = trailing
+        if not related:
+            out.append(step)
+            continue
+        state = step.args.get("state", "restarted")
+        verb = "Reload" if state == "reloaded" else "Restart"
+        name = f"{verb} {service}"
+        handler: dict[str, Any] = {"name": name, step.module: {"name": service, "state": state}}
+        if step.become:
+            handler["become"] = True
+        known.setdefault(name, handler)
+        for config in related:
+            notify = config.task.setdefault("notify", [])
+            if name not in notify:
+                notify.append(name)
+        pending = [s for s in pending if s not in related]
+        out.append(Step({"name": f"{verb} {service} now if its configuration changed", META: "flush_handlers"},
+                        step.source))
+    return Tidied(out, list(known.values()))
+
+
+def _related(path: str | None, service: str) -> bool:
+    if not path:
+        return False
+    names = {service, service.removesuffix("d"), service.split("@")[0]}
+    if "-" in service and len(service.split("-")[0]) >= 4:
+        names.add(service.split("-")[0])  # redis-server: /etc/redis, postgresql-15: /etc/postgresql
+    if service in ("ssh", "sshd"):
+        names |= {"ssh", "sshd"}
+    if service.startswith("php") or service.startswith("apache"):
+        names |= {"php", "apache", "apache2", "httpd"}
+    parts = set(re.split(r"[/._-]", path))
+    return any(name and (name in parts or f"/{name}" in path) for name in names)
+
+
+def _apply_symbolic(base: Any, symbolic: str) -> str | None:
+    """`+x` applied to "0644" -> "0755"; None when the base is not a plain octal mode."""
+    if not isinstance(base, str) or not base.isdigit():
+        return None
+    mode = int(base, 8)
+    for clause in symbolic.split(","):
+        match = re.fullmatch(r"([ugoa]*)([+=-])([rwx]*)", clause)
+        if not match:
+            return None
+        who = match.group(1) or "a"
+        if "a" in who:
+            who = "ugo"
+        bits = 0
+        for person in who:
+            shift = {"u": 6, "g": 3, "o": 0}[person]
+            for perm in match.group(3):
+                bits |= {"r": 4, "w": 2, "x": 1}[perm] << shift
+        if match.group(2) == "+":
+            mode |= bits
+        elif match.group(2) == "-":
+            mode &= ~bits
+        else:
+            for person in who:
+                mode &= ~(7 << {"u": 6, "g": 3, "o": 0}[person])
+            mode |= bits
+    return format(mode, "04o")
