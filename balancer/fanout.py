@@ -1,7 +1,8 @@
 """Split mode: cut a script into chunks, convert them on several workers at once, merge ONE playbook.
 
 design: ``convert_split`` reads as the recipe: ``split_script`` -> ``run_chunks`` ->
-``merge_playbooks`` -> ``render_playbook``. Each chunk is an ordinary job: it goes through the
+``merge_playbooks`` -> ``tidy_play`` (the whole-playbook passes, so handlers, file-edit
+folding and apt cache merging also happen across chunk boundaries) -> ``render_playbook``. Each chunk is an ordinary job: it goes through the
 same pool, waiting queue and routing as any request (so split work never jumps the queue), on a
 per-request thread pool no wider than the farm's slots (a split request holds at most that
 many queue places at a time). A chunk whose worker fails, or whose reply holds no usable
@@ -38,6 +39,7 @@ from playbook.chunking import Chunk, split_script
 from playbook.errors import PlaybookError
 from playbook.extract import extract_playbook
 from playbook.merge import merge_playbooks
+from playbook.passes import tidy_play
 from playbook.render import render_playbook
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,9 @@ class SplitConverter:
         chunks = self.split(script)
         results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone, lint=lint, context=context)
         merged = merge_playbooks([r.plays for r in results])
+        plays = [tidy_play(play) for play in merged.plays]  # folds across chunk boundaries too
         return {
-            "playbook": render_playbook(merged.plays),
+            "playbook": render_playbook(plays),
             "elapsed": round(time.monotonic() - start, 3),
             **{name: sum(r.tokens.get(name, 0) for r in results) for name in TOKEN_FIELDS},
             "model": model,

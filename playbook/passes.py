@@ -305,6 +305,18 @@ def notify_handlers(steps: list[Step], handlers: list[dict[str, Any]]) -> Tidied
     for step in steps:
         if step.role == "config":
             pending.append(step)
+        if step.task.get(META) == "flush_handlers":
+            # an earlier pass (a chunk's, in a split) made a restart here already: the configs
+            # before it that the restart's service reads are notified too, as in one pass
+            for name in _notified_since_flush(out):
+                service = _service_of(known.get(name))
+                for config in [s for s in pending if service and _related(s.path, service)]:
+                    config.task.setdefault("notify", [])
+                    if name not in config.task["notify"]:
+                        config.task["notify"].append(name)
+                    pending.remove(config)
+            out.append(step)
+            continue
         service = step.service
         if service is None or step.looped or set(step.task) - {"name", step.module, "become"}:
             out.append(step)
@@ -335,6 +347,24 @@ def notify_handlers(steps: list[Step], handlers: list[dict[str, Any]]) -> Tidied
         out.append(Step({"name": f"{verb} {service} now if its configuration changed", META: "flush_handlers"},
                         step.source))
     return Tidied(out, list(known.values()))
+
+
+def _notified_since_flush(out: list[Step]) -> list[str]:
+    """Handler names notified by the tasks after the last flush in ``out``, in order."""
+    names: list[str] = []
+    for step in reversed(out):
+        if step.task.get(META) == "flush_handlers":
+            break
+        for name in step.task.get("notify") or []:
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return names
+
+
+def _service_of(handler: dict[str, Any] | None) -> str | None:
+    args = handler.get(module_of(handler)) if isinstance(handler, dict) else None
+    name = args.get("name") if isinstance(args, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _related(path: str | None, service: str) -> bool:
