@@ -181,9 +181,10 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
     for step in steps:
         args = step.task.get(FILE)
         if isinstance(args, dict) and not step.looped and step.path and set(args) <= {"path", *_ATTRS} \
-                and set(step.task) <= {"name", FILE, "become"}:
+                and set(step.task) <= {"name", FILE, "become", "when"}:
             target = next((s for s in reversed(out) if s.path == step.path and s.module in _CREATORS
-                           and not s.looped and s.become == step.become), None)
+                           and not s.looped and s.become == step.become
+                           and s.task.get("when") == step.task.get("when")), None)
             if target is not None and _CREATORS[target.module] in target.args \
                     and _may_move_back(args, out[out.index(target) + 1:]):
                 module_args = target.args
@@ -236,7 +237,7 @@ def _content_target(step: Step, out: list[Step]) -> Step | None:
     """The earlier copy-with-content task of the same file this plain edit can fold into."""
     args = step.args
     if step.module not in _EDITS or not isinstance(args, dict) or not step.path \
-            or not set(args) <= _EDITS[step.module] or set(step.task) - {"name", step.module, "become"}:
+            or not set(args) <= _EDITS[step.module] or set(step.task) - {"name", step.module, "become", "when"}:
         return None
     for index in range(len(out) - 1, -1, -1):
         candidate = out[index]
@@ -244,6 +245,7 @@ def _content_target(step: Step, out: list[Step]) -> Step | None:
             copy_args = candidate.task.get(COPY)
             ok = isinstance(copy_args, dict) and isinstance(copy_args.get("content"), str) \
                 and not candidate.looped and candidate.become == step.become \
+                and candidate.task.get("when") == step.task.get("when") \
                 and not any(s.module in (COMMAND, SHELL) for s in out[index + 1:])
             return candidate if ok else None
     return None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from playbook.shell import Pipeline
 
@@ -14,6 +15,50 @@ def is_true(pipeline: Pipeline) -> bool:
 
 TEST = re.compile(r"^\s*(?:\[\[?|test)\s+(!\s+)?-([edfsLx])\s+(\"[^\"]+\"|'[^']+'|[^\s\]]+)"
                    r"\s*(?:\]\]?)?\s*$")
+
+
+@dataclass(frozen=True)
+class PathCondition:
+    """`[ -f P ]`, `test -d P`, `ls P`: P exists (``exists``), or with `!` it does not."""
+
+    path: str
+    exists: bool
+
+    def negated(self) -> PathCondition:
+        return PathCondition(self.path, not self.exists)
+
+
+_LS = re.compile(r"^\s*ls\s+(?:-[a-zA-Z]+\s+)*(\"[^\"$]+\"|'[^']+'|[^\s$;&|<>]+)\s*(?:[12&]?>\s*/dev/null\s*)*(?:2>&1\s*)?$")
+
+
+def path_condition(pipeline: Pipeline) -> PathCondition | None:
+    """The file test a pipeline is, if it is one (no variables in the path)."""
+    if len(pipeline.commands) != 1 or pipeline.negated:
+        return None
+    text = pipeline.commands[0].text
+    match = TEST.match(text)
+    if match and "$" not in match.group(3):
+        return PathCondition(match.group(3).strip("\"'"), not match.group(1))
+    match = _LS.match(text)
+    if match:
+        return PathCondition(match.group(1).strip("\"'"), True)
+    return None
+
+
+def if_condition(text: str) -> tuple[PathCondition, str] | None:
+    """`if [ ! -f X ]; then BODY fi` (no else): the condition and BODY's text."""
+    match = IF_TEST.match(text)
+    if not match or re.search(r"\b(else|elif)\b", text) or "$" in match.group(3):
+        return None
+    body = text[match.end():]
+    end = re.search(r"\bfi\s*$", body)
+    if end is None:
+        return None
+    return PathCondition(match.group(3).strip("\"'"), not match.group(1)), body[:end.start()]
+
+
+IF_TEST = re.compile(r"^\s*if\s+(?:\[\[?|test)\s+(!\s+)?-([edfsL])\s+(\"[^\"]+\"|'[^']+'|[^\s\]]+)"
+                     r"\s*(?:\]\]?)?\s*;?\s*then\b")
 
 
 def test_guard(pipeline: Pipeline, operator: str | None) -> str | None:

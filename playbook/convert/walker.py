@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
-from playbook.convert.guards import guard_of_compound, is_true, test_guard
+from playbook.convert.guards import PathCondition, guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task
@@ -47,6 +47,7 @@ class _Context:
     become_user: str | None = None
     ignore_errors: bool = False
     creates: str | None = None
+    when: str | None = None  # a guard (`[ -f X ] || ( ... )`) the tasks run under
 
 
 _VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$")
@@ -64,14 +65,15 @@ class ShellWalker:
     environment: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     functions: dict[str, tuple[str, tuple[Statement, ...] | None]] = field(default_factory=dict)
+    shell_only: set[str] = field(default_factory=set)  # variables only shell tasks set
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     # --- statements ----------------------------------------------------------------------
 
-    def statement(self, statement: Statement, become: bool = False) -> None:
-        ctx = _Context(statement, become=become)
+    def statement(self, statement: Statement, become: bool = False, when: str | None = None) -> None:
+        ctx = _Context(statement, become=become, when=when)
         if statement.kind == "error":
             self.warn(statement, "could not be parsed; no task was made for it, fix the line and convert again")
             return
@@ -84,6 +86,11 @@ class ShellWalker:
             compound = statement.commands[0]
             if not compound.redirects and self.unrolled(ctx, compound):
                 return
+            guarded_if = if_condition(statement.text) if compound.node_type == "if_statement" else None
+            if guarded_if is not None and not compound.redirects:
+                condition, body = guarded_if
+                if self.guarded_body(ctx, condition, parse_script(body).statements, isolated=False):
+                    return
             self.fallback_shell(ctx, statement.text, guard_of_compound(statement.text))
             return
         pipelines = list(statement.pipelines)
@@ -92,6 +99,18 @@ class ShellWalker:
         if operators and operators[-1] == "||" and is_true(pipelines[-1]):
             ctx.ignore_errors = True
             pipelines, operators = pipelines[:-1], operators[:-1]
+        # `ls X || ( ... )`, `[ -f X ] && { ...; }`: the block runs only when X is absent/present
+        if len(pipelines) == 2 and operators in (["||"], ["&&"]):
+            tested = path_condition(pipelines[0])
+            block = pipelines[1].commands[0] if len(pipelines[1].commands) == 1 else None
+            if tested is not None and block is not None and not block.redirects and (
+                    block.node_type in ("subshell", "compound_statement") and block.body is not None
+                    or test_guard(pipelines[0], operators[0]) is None and block.is_simple):
+                run_when = tested.negated() if operators[0] == "||" else tested
+                inner = block.body if block.body is not None and not block.is_simple else (
+                    replace(statement, pipelines=(pipelines[1],), operators=()),)
+                if self.guarded_body(ctx, run_when, inner, isolated=block.node_type == "subshell"):
+                    return
         # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
         guard = test_guard(pipelines[0], operators[0] if operators else None)
         if guard is not None:
@@ -186,9 +205,9 @@ class ShellWalker:
                 self.statement(moved, become=sub_ctx.become)
             return True
         if name in self.functions and not redirects:
-            text, body = self.functions[name]
+            _, body = self.functions[name]
             if len(argv) > 1 or body is None or not self.try_statements(body, sub_ctx):
-                self.fallback_shell(sub_ctx, text + "\n" + shlex.join(argv), None)
+                self.fallback_shell(sub_ctx, shlex.join(argv), None)  # carries the definition
             return True
         env = {}
         for var, word in command.assignments:
@@ -237,15 +256,55 @@ class ShellWalker:
                 return False
         return True
 
-    def try_statements(self, statements: tuple[Statement, ...], ctx: _Context) -> bool:
-        """Convert nested statements at the outer statement's lines; roll back on a fallback."""
+    def guarded_body(self, ctx: _Context, condition: PathCondition, statements: tuple[Statement, ...],
+                     isolated: bool) -> bool:
+        """Statements that run only when ``condition`` holds when the line starts: a ``stat``
+        task registers the path, every task of the body gets the matching ``when``. A body
+        that would fall back to the shell stays one shell task (False, nothing emitted)."""
+        snapshot = self.snapshot()
+        register = self.register_name(condition.path)
+        when = f"{register}.stat.exists" if condition.exists else f"not {register}.stat.exists"
+        statement = ctx.statement
+        self.drafts.append(Step({"name": f"Check whether {condition.path} exists",
+                                 "ansible.builtin.stat": {"path": condition.path}, "register": register},
+                                TaskSource(statement.first_line, statement.last_line, "guard")))
+        if ctx.become:
+            self.drafts[-1].task["become"] = True
+        if not statements or not self.try_statements(statements, replace(ctx, when=when), fallbacks=True):
+            self.restore(snapshot)
+            return False
+        if isolated:  # a subshell's cd and variables end with it
+            self.variables, self.environment, self.cwd = snapshot[3], snapshot[4], snapshot[5]
+        made = self.drafts[snapshot[0] + 1:]
+        if len(made) == 1 and made[0].module in (COMMAND, SHELL) and not condition.exists:
+            # one command that runs when the path is absent: `creates` says it without a stat
+            task = made[0].task
+            task.pop("when", None)
+            task.pop("changed_when", None)
+            task[made[0].module]["creates"] = condition.path
+            del self.drafts[snapshot[0]]
+        return True
+
+    def register_name(self, path: str) -> str:
+        base = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "path"
+        name = f"{base}_stat"
+        taken = {d.task.get("register") for d in self.drafts}
+        n = 2
+        while name in taken:
+            name, n = f"{base}_stat_{n}", n + 1
+        return name
+
+    def try_statements(self, statements: tuple[Statement, ...], ctx: _Context, fallbacks: bool = False) -> bool:
+        """Convert nested statements at the outer statement's lines; roll back on a fallback
+        (unless ``fallbacks``: a guarded block keeps its shell tasks, each under the guard)."""
         snapshot = self.snapshot()
         for inner in statements:
             moved = replace(inner, first_line=ctx.statement.first_line,
                             last_line=ctx.statement.last_line)
-            self.statement(moved, become=ctx.become)
-        if any(d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot[0]:]) \
-                or len(self.uncovered) != snapshot[2]:
+            self.statement(moved, become=ctx.become, when=ctx.when)
+        fell_back = any(d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot[0]:]) \
+            or len(self.uncovered) != snapshot[2]
+        if (fell_back and not fallbacks) or any(s.kind == "error" for s in statements):
             self.restore(snapshot)
             return False
         return True
@@ -408,6 +467,8 @@ class ShellWalker:
             data["environment"] = environment
         if ctx.ignore_errors:
             data["failed_when"] = False
+        if ctx.when:
+            data["when"] = ctx.when
 
     def fallback(self, ctx: _Context, command: Command, argv: list[str], redirects: list[Any],
                  env: dict[str, str]) -> None:
@@ -423,22 +484,48 @@ class ShellWalker:
                        become: bool = False, env: dict[str, str] | None = None) -> None:
         ctx = replace(ctx, become=ctx.become or become)
         text = strip_leading_sudo(text)
+        functions = self.functions_used(text)
+        used = "\n".join([*functions, text])
         prelude = [f"{name}={shlex.quote(value)}" for name, value in self.variables.items()
                    if name not in self.environment and re.search(
-                       r"\$\{?" + re.escape(name) + r"\b", text)]
+                       r"\$\{?" + re.escape(name) + r"\b", used)]
+        prelude += functions
+        self.note_shell_only(ctx, text)
         if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", text):
             prelude.insert(0, "set -o pipefail")
         body = "\n".join(prelude + [text.strip()])
         module_args: dict[str, Any] = {"cmd": body, "executable": "/bin/bash"}
-        argv = body.split()
-        self.guarded(ctx, SHELL, module_args, argv, creates, env or {})
+        simple = not re.search(r"[\n;&|()`]", text.strip())  # else it may change things whatever its first word
+        self.guarded(ctx, SHELL, module_args, text.split() if simple else [], creates, env or {}, title=text)
+
+    def functions_used(self, text: str) -> list[str]:
+        """Definitions of the script's functions that ``text`` calls, directly or through another."""
+        found: list[str] = []
+        queue = [text]
+        while queue:
+            current = queue.pop()
+            for name, (definition, _) in self.functions.items():
+                if name not in found and re.search(r"(?:^|[\s;&|(`{])" + re.escape(name) + r"(?=$|[\s;&|)`}])", current):
+                    found.append(name)
+                    queue.append(definition)
+        return [self.functions[name][0] for name in reversed(found)]
+
+    def note_shell_only(self, ctx: _Context, text: str) -> None:
+        """Warn when a shell task uses a variable only an earlier shell task set: each task runs
+        in its own shell, so the value is gone (the playbook would not do what the script did)."""
+        lost = sorted(name for name in self.shell_only
+                      if name not in self.variables and re.search(r"\$\{?" + re.escape(name) + r"\b", text))
+        if lost:
+            self.warn(ctx.statement, f"uses {', '.join('$' + n for n in lost)}, set by an earlier shell task; each task "
+                                     "runs in its own shell, so it is unset here: set it in this task or make it a variable")
+        self.shell_only.update(re.findall(r"(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=", text))
 
     def guarded(self, ctx: _Context, module: str, module_args: dict[str, Any], argv: list[str],
-                creates: str | None, env: dict[str, str]) -> None:
+                creates: str | None, env: dict[str, str], title: str | None = None) -> None:
         creates = ctx.creates or creates
         if self.cwd:
             module_args["chdir"] = self.cwd
-        data: dict[str, Any] = {"name": fallback_name(module_args["cmd"]), module: module_args}
+        data: dict[str, Any] = {"name": fallback_name(title or module_args["cmd"]), module: module_args}
         if creates:
             module_args["creates"] = creates
         elif read_only(argv):
@@ -450,7 +537,7 @@ class ShellWalker:
         span = f"{statement.first_line}" if statement.first_line == statement.last_line \
             else f"{statement.first_line}-{statement.last_line}"
         kind = "shell" if module == SHELL else "command"
-        self.warnings.append(f"line {span}: no rule for `{short(module_args['cmd'])}`; "
+        self.warnings.append(f"line {span}: no rule for `{short(title or module_args['cmd'])}`; "
                              f"kept as {kind}, review it")
         if statement not in self.uncovered:
             self.uncovered.append(statement)

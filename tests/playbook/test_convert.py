@@ -107,7 +107,53 @@ def test_test_guard_and_if_guard_give_creates() -> None:
         "if [ ! -d /opt/venv ]; then\n  python3 -m venv /opt/venv\nfi\n")
     first, second = conversion.tasks
     assert first[COMMAND]["creates"] == "/etc/ssl/app.pem"
-    assert second[SHELL]["creates"] == "/opt/venv" and "changed_when" not in second
+    assert second[COMMAND] == {"cmd": "python3 -m venv /opt/venv", "creates": "/opt/venv"}
+    assert "changed_when" not in second and "when" not in second
+
+
+def test_a_guarded_block_becomes_its_tasks_under_a_stat_guard() -> None:
+    conversion = convert_script(
+        "ls /swapfile || (\n  fallocate -l 1G /swapfile\n  chmod 600 /swapfile\n  mkswap /swapfile\n"
+        "  echo '/swapfile none swap sw 0 0' >> /etc/fstab\n)\n")
+    stat, *body = conversion.tasks
+    assert stat == {"name": "Check whether /swapfile exists", "ansible.builtin.stat": {"path": "/swapfile"},
+                    "register": "swapfile_stat"}
+    assert [next(k for k in t if "." in k) for t in body] == [COMMAND, "ansible.builtin.file", COMMAND, "ansible.posix.mount"]
+    assert all(t["when"] == "not swapfile_stat.stat.exists" for t in body)
+    assert conversion.sources[0] == TaskSource(1, 6, "guard")
+
+
+def test_a_positive_guard_and_a_group_run_when_the_path_exists() -> None:
+    conversion = convert_script("[ -f /etc/nginx/nginx.conf ] && { cp /etc/nginx/nginx.conf /root/nginx.bak; chmod 600 /root/nginx.bak; }\n")
+    assert [t.get("when") for t in conversion.tasks[1:]] == ["etc_nginx_nginx_conf_stat.stat.exists"]
+    assert conversion.tasks[1]["ansible.builtin.copy"]["mode"] == "0600"  # the chmod folded into the copy
+
+
+def test_a_subshell_guard_keeps_its_cd_inside() -> None:
+    conversion = convert_script("ls /opt/app || (cd /opt && mkdir app)\ntouch notes.txt\n")
+    assert conversion.tasks[1]["ansible.builtin.file"]["path"] == "/opt/app"
+    assert conversion.tasks[-1][COMMAND]["cmd"] == "touch notes.txt"  # cwd unknown again after the subshell
+
+
+def test_a_function_called_inside_an_if_carries_its_definition() -> None:
+    conversion = convert_script(
+        "install_postgres() {\n  apt-get install -y postgresql\n  psql -c 'create database app'\n}\n"
+        "if [ ! -f /etc/app/installed ]; then\n  install_postgres\nfi\n")
+    task = conversion.tasks[-1]
+    assert task[COMMAND if COMMAND in task else SHELL]["creates"] == "/etc/app/installed"
+    script = task[SHELL]["cmd"]
+    assert script.startswith("install_postgres() {") and script.endswith("\ninstall_postgres")
+
+
+def test_functions_calling_functions_are_carried_in_order() -> None:
+    conversion = convert_script("a() { psql -c 'select 1'; }\nb() { a; mysql -e 'select 2'; }\nb | tee /tmp/out\n")
+    script = conversion.tasks[-1][SHELL]["cmd"]
+    assert script.index("a() {") < script.index("b() {") < script.index("b | tee /tmp/out")
+
+
+def test_a_variable_set_in_one_shell_task_and_used_in_another_is_a_warning() -> None:
+    conversion = convert_script('case "$(uname -m)" in x86_64) ARCH=amd64 ;; esac\ncurl -fsSL "https://x/$ARCH.tgz" | tar xz\n')
+    assert any(w.startswith("line 2: uses $ARCH, set by an earlier shell task") for w in conversion.warnings)
 
 
 def test_or_true_means_failures_are_ignored() -> None:
