@@ -72,8 +72,9 @@ class ShellWalker:
 
     # --- statements ----------------------------------------------------------------------
 
-    def statement(self, statement: Statement, become: bool = False, when: str | None = None) -> None:
-        ctx = _Context(statement, become=become, when=when)
+    def statement(self, statement: Statement, become: bool = False, when: str | None = None,
+                  become_user: str | None = None) -> None:
+        ctx = _Context(statement, become=become, when=when, become_user=become_user)
         if statement.kind == "error":
             self.warn(statement, "could not be parsed; no task was made for it, fix the line and convert again")
             return
@@ -178,7 +179,7 @@ class ShellWalker:
             return True
         if command.node_type == "declaration_command" and command.words:
             return self.declaration(ctx, command)
-        argv = self.resolve_words(command.words)
+        argv = self.resolve_words(command.words, literal_globs=_takes_patterns(command))
         redirects = []
         for redirect in command.redirects:
             target = self.substitute(redirect.target) if redirect.dynamic else redirect.target
@@ -198,11 +199,15 @@ class ShellWalker:
         name = command_key(argv[0])
         if name == "cd" and not redirects:
             return self.change_directory(argv)
-        if name in ("bash", "sh") and len(argv) == 3 and argv[1] == "-c":
-            for inner in parse_script(argv[2]).statements:
+        inline = _inline_script(name, argv)
+        if inline is not None:  # `bash -c "..."`, `su - user -c "..."`: the inner commands, as that user
+            user, script = inline
+            become_user = user if user is not None else sub_ctx.become_user
+            for inner in parse_script(script).statements:
                 moved = replace(inner, first_line=ctx.statement.first_line,
                                 last_line=ctx.statement.last_line)
-                self.statement(moved, become=sub_ctx.become)
+                self.statement(moved, become=sub_ctx.become or user is not None, when=ctx.when,
+                               become_user=None if become_user == "root" else become_user)
             return True
         if name in self.functions and not redirects:
             _, body = self.functions[name]
@@ -220,6 +225,9 @@ class ShellWalker:
             if fallback:
                 self.fallback_shell(ctx, self.command_text(command), None, become=command.become)
             return fallback
+        if command.herestring is not None and heredoc is None:
+            herestring = self.substitute_word(command.herestring)
+            heredoc = None if herestring is None else herestring + "\n"
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
                                 line=ctx.statement.first_line)
@@ -405,10 +413,11 @@ class ShellWalker:
                         r"[({0-9#?@*!$-])|`", one, text)
         return None if unknown else result
 
-    def resolve_words(self, words: tuple[Word, ...]) -> list[str] | None:
+    def resolve_words(self, words: tuple[Word, ...], literal_globs: bool = False) -> list[str] | None:
         values = []
         for word in words:
-            value = self.substitute_word(word)
+            value = word.value if literal_globs and word.glob and not any(p.expansion for p in word.parts) \
+                else self.substitute_word(word)
             if value is None:
                 return None
             values.append(value)
@@ -554,6 +563,28 @@ class ShellWalker:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+_PATTERN_TAKERS = frozenset({"apt-get", "apt", "aptitude", "dnf", "yum"})
+
+
+def _takes_patterns(command: Command) -> bool:
+    """`apt-get purge apache2*`: the package modules take the glob as a name pattern themselves."""
+    return bool(command.words) and command_key(command.words[0].value) in _PATTERN_TAKERS \
+        and any(w.value in ("remove", "purge", "autoremove", "erase") for w in command.words[1:3])
+
+
+def _inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
+    """(user or None, script) of `bash -c SCRIPT` and `su [-|-l] [USER] -c SCRIPT`."""
+    if name in ("bash", "sh") and len(argv) == 3 and argv[1] == "-c":
+        return None, argv[2]
+    if name != "su" or "-c" not in argv[:-1]:
+        return None
+    script_at = argv.index("-c") + 1
+    rest = [a for i, a in enumerate(argv[1:], 1) if i not in (script_at - 1, script_at)]
+    users = [a for a in rest if a not in ("-", "-l", "--login")]
+    if len(users) > 1 or any(u.startswith("-") for u in users):
+        return None
+    return (users[0] if users else "root"), argv[script_at]
 
 def lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
     """Every line that a statement with a parse error spans."""

@@ -66,6 +66,7 @@ def apply_rules(invocation: Invocation) -> tuple[str, list[Task]] | None:
 # the families register themselves on import
 from playbook.rules import (  # noqa: E402,F401
     content,
+    databases,
     files,
     network,
     packages,

@@ -137,7 +137,7 @@ def test_a_subshell_guard_keeps_its_cd_inside() -> None:
 
 def test_a_function_called_inside_an_if_carries_its_definition() -> None:
     conversion = convert_script(
-        "install_postgres() {\n  apt-get install -y postgresql\n  psql -c 'create database app'\n}\n"
+        "install_postgres() {\n  apt-get install -y postgresql\n  psql -c 'VACUUM FULL'\n}\n"
         "if [ ! -f /etc/app/installed ]; then\n  install_postgres\nfi\n")
     task = conversion.tasks[-1]
     assert task[COMMAND if COMMAND in task else SHELL]["creates"] == "/etc/app/installed"

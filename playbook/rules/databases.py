@@ -1,0 +1,213 @@
+"""SQL run from the shell (`mysql -e`, `psql -c`) and debconf answers: the modules that say it.
+
+A statement list maps only when every statement maps (CREATE DATABASE, CREATE USER, GRANT,
+ALTER USER ... PASSWORD, DROP DATABASE, FLUSH PRIVILEGES); anything else stays a command with
+a warning, since half a translation would run the other half nowhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playbook.rules import rule
+from playbook.rules.base import Invocation, Task, no_op, parse_options
+
+MYSQL_DB = "community.mysql.mysql_db"
+MYSQL_USER = "community.mysql.mysql_user"
+PG_DB = "community.postgresql.postgresql_db"
+PG_USER = "community.postgresql.postgresql_user"
+PG_PRIVS = "community.postgresql.postgresql_privs"
+DEBCONF = "ansible.builtin.debconf"
+
+_NAME = r"[`\"']?([A-Za-z0-9_$.-]+)[`\"']?"
+_ACCOUNT = r"'?([^'@\s]+)'?(?:@'?([^'\s]+)'?)?"
+_QUOTED = r"'((?:[^']|'')*)'"
+
+
+def statements(sql: str) -> list[str]:
+    """The SQL split at semicolons outside quotes, blank ones dropped."""
+    parts: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for char in sql:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"`":
+            quote = char
+        elif char == ";":
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [" ".join(p.split()) for p in parts if p.strip()]
+
+
+def _mysql_statement(sql: str) -> Task | None:
+    if re.fullmatch(r"(?i)flush privileges", sql):
+        return no_op("FLUSH PRIVILEGES: the mysql modules apply privileges at once")
+    match = re.fullmatch(rf"(?i)create (?:database|schema)(?: if not exists)? {_NAME}"
+                         r"(?:(?: default)? (?:character set|charset)\s*=?\s*(\w+))?(?:(?: default)? collate\s*=?\s*(\w+))?", sql)
+    if match:
+        args: dict[str, Any] = {"name": match.group(1), "state": "present"}
+        if match.group(2):
+            args["encoding"] = match.group(2)
+        if match.group(3):
+            args["collation"] = match.group(3)
+        return Task(f"Create the MySQL database {match.group(1)}", MYSQL_DB, args)
+    match = re.fullmatch(rf"(?i)drop (?:database|schema)(?: if exists)? {_NAME}", sql)
+    if match:
+        return Task(f"Drop the MySQL database {match.group(1)}", MYSQL_DB, {"name": match.group(1), "state": "absent"})
+    match = re.fullmatch(rf"(?i)(?:create|alter) user(?: if not exists)? {_ACCOUNT} identified by {_QUOTED}", sql)
+    if match:
+        args = {"name": match.group(1), "host": match.group(2) or "%", "password": match.group(3).replace("''", "'"),
+                "state": "present"}
+        return Task(f"Create the MySQL user {match.group(1)}", MYSQL_USER, args, {"no_log": True})
+    match = re.fullmatch(rf"(?i)grant (.+?) on {_NAME}\.(\*|\w+) to {_ACCOUNT}(?: identified by {_QUOTED})?( with grant option)?", sql)
+    if match:
+        privileges = ",".join(p.strip().upper().replace("ALL PRIVILEGES", "ALL") for p in match.group(1).split(","))
+        if match.group(7):
+            privileges += ",GRANT"
+        args = {"name": match.group(4), "host": match.group(5) or "%", "priv": f"{match.group(2)}.{match.group(3)}:{privileges}",
+                "append_privs": True, "state": "present"}
+        extra: dict[str, Any] = {}
+        if match.group(6):
+            args["password"] = match.group(6).replace("''", "'")
+            extra["no_log"] = True
+        return Task(f"Grant {privileges} on {match.group(2)}.{match.group(3)} to {match.group(4)}", MYSQL_USER, args, extra)
+    return None
+
+
+_MYSQL_NOTE = "the community.mysql modules need PyMySQL on the host (apt install python3-pymysql)"
+_PG_NOTE = "the community.postgresql modules need psycopg2 on the host (apt install python3-psycopg2)"
+
+
+def _noted(tasks: list[Task], note: str) -> list[Task]:
+    """The first task carries ``note`` (a line-numbered warning in the conversion)."""
+    return [Task(t.name, t.module, t.args, t.extra, t.role, note=note if i == 0 else None) for i, t in enumerate(tasks)]
+
+
+@rule("mysql", "mariadb")
+def mysql(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, takes_value="euhPDS", long_value=("--execute", "--user", "--host", "--password", "--database"))
+    sql = opts.get("-e", "--execute")
+    if not sql or opts.positionals[1:]:
+        return None
+    login: dict[str, Any] = {}
+    if opts.get("-u", "--user"):
+        login["login_user"] = opts.get("-u", "--user")
+    password = next((a[2:] for a in inv.args if a.startswith("-p") and len(a) > 2), None) or opts.get("--password")
+    if password:
+        login["login_password"] = password
+    if opts.get("-h", "--host"):
+        login["login_host"] = opts.get("-h", "--host")
+    tasks = []
+    for statement in statements(sql):
+        task = _mysql_statement(statement)
+        if task is None:
+            return None
+        if task.role != "no-op":
+            tasks.append(Task(task.name, task.module, {**task.args, **login}, task.extra))
+    return _noted(tasks, _MYSQL_NOTE) if tasks else [no_op("FLUSH PRIVILEGES: the mysql modules apply privileges at once")]
+
+
+def _pg_statement(sql: str, database: str | None) -> Task | None:
+    match = re.fullmatch(rf"(?i)create database {_NAME}(?: (?:with )?owner\s*=?\s*{_NAME})?(?: encoding\s*=?\s*'?(\w+)'?)?", sql)
+    if match:
+        args: dict[str, Any] = {"name": match.group(1), "state": "present"}
+        if match.group(2):
+            args["owner"] = match.group(2)
+        if match.group(3):
+            args["encoding"] = match.group(3)
+        return Task(f"Create the PostgreSQL database {match.group(1)}", PG_DB, args)
+    match = re.fullmatch(rf"(?i)drop database(?: if exists)? {_NAME}", sql)
+    if match:
+        return Task(f"Drop the PostgreSQL database {match.group(1)}", PG_DB, {"name": match.group(1), "state": "absent"})
+    match = re.fullmatch(rf"(?i)(?:create|alter) (?:user|role) {_NAME}(?: with)?((?: (?:login|superuser|createdb|createrole))*)"
+                         rf"(?: (?:encrypted )?password {_QUOTED})?((?: (?:login|superuser|createdb|createrole))*)", sql)
+    if match and (match.group(3) is not None or match.group(2) or match.group(4) or sql.lower().startswith("create")):
+        args = {"name": match.group(1), "state": "present"}
+        if match.group(3) is not None:
+            args["password"] = match.group(3).replace("''", "'")
+        flags = [f.upper() for f in f"{match.group(2) or ''} {match.group(4) or ''}".split()]
+        if flags:
+            args["role_attr_flags"] = ",".join(flags)
+        extra = {"no_log": True} if "password" in args else {}
+        return Task(f"Create the PostgreSQL user {match.group(1)}", PG_USER, args, extra)
+    match = re.fullmatch(rf"(?i)grant all(?: privileges)? on database {_NAME} to {_NAME}", sql)
+    if match:
+        return Task(f"Grant all privileges on the database {match.group(1)} to {match.group(2)}", PG_PRIVS,
+                    {"database": match.group(1), "roles": match.group(2), "type": "database", "privs": "ALL"})
+    return None
+
+
+@rule("psql")
+def psql(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, takes_value="cdUhp", long_value=("--command", "--dbname", "--username", "--host", "--port"))
+    sql = opts.get("-c", "--command")
+    if not sql or opts.positionals[1:]:
+        return None
+    database = opts.get("-d", "--dbname") or (opts.positionals[0] if opts.positionals else None)
+    login: dict[str, Any] = {}
+    if opts.get("-U", "--username"):
+        login["login_user"] = opts.get("-U", "--username")
+    if opts.get("-h", "--host"):
+        login["login_host"] = opts.get("-h", "--host")
+    tasks = []
+    for statement in statements(sql):
+        task = _pg_statement(statement, database)
+        if task is None:
+            return None
+        args = {**task.args, **login}
+        if database and task.module != PG_DB:
+            args.setdefault("login_db" if task.module == PG_PRIVS else "db", database)
+        tasks.append(Task(task.name, task.module, args, task.extra))
+    return _noted(tasks, _PG_NOTE)
+
+
+@rule("createdb")
+def createdb(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, takes_value="OEUhp", long_value=("--owner", "--encoding"))
+    if len(opts.positionals) != 1 or opts.get("-U") or opts.get("-h"):
+        return None
+    args: dict[str, Any] = {"name": opts.positionals[0], "state": "present"}
+    if opts.get("-O", "--owner"):
+        args["owner"] = opts.get("-O", "--owner")
+    if opts.get("-E", "--encoding"):
+        args["encoding"] = opts.get("-E", "--encoding")
+    return _noted([Task(f"Create the PostgreSQL database {args['name']}", PG_DB, args)], _PG_NOTE)
+
+
+@rule("createuser")
+def createuser(inv: Invocation) -> list[Task] | None:
+    opts = parse_options(inv.args, takes_value="Uhp", long_value=())
+    names = {"-s": "SUPERUSER", "--superuser": "SUPERUSER", "-d": "CREATEDB", "--createdb": "CREATEDB",
+             "-r": "CREATEROLE", "--createrole": "CREATEROLE", "-l": "LOGIN", "--login": "LOGIN"}
+    if len(opts.positionals) != 1 or any(flag not in names for flag, _ in opts.flags):
+        return None
+    flags = [names[flag] for flag, _ in opts.flags]
+    args: dict[str, Any] = {"name": opts.positionals[0], "state": "present"}
+    if flags:
+        args["role_attr_flags"] = ",".join(flags)
+    return _noted([Task(f"Create the PostgreSQL user {args['name']}", PG_USER, args)], _PG_NOTE)
+
+
+@rule("debconf-set-selections")
+def debconf_set_selections(inv: Invocation) -> list[Task] | None:
+    """`debconf-set-selections <<< "pkg question type value"` (or a heredoc / echo piped in)."""
+    if inv.args or not inv.stdin or not inv.stdin.strip():
+        return None
+    tasks = []
+    for line in inv.stdin.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split(None, 3)
+        if len(parts) < 3:
+            return None
+        package, question, vtype = parts[:3]
+        value = parts[3] if len(parts) == 4 else ""
+        extra = {"no_log": True} if vtype == "password" else {}
+        tasks.append(Task(f"Preseed {question}", DEBCONF,
+                          {"name": package, "question": question, "vtype": vtype, "value": value}, extra))
+    return tasks or None
