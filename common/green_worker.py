@@ -87,10 +87,12 @@ class DeadlineSocket:
         self._requests = 0
         self._expired = False
         self._waiting_idle = False  # parked on a kept-alive connection, no byte of a next request yet
+        self._closing = False
 
     def close_if_idle(self) -> None:
         """At shutdown: end a kept-alive connection that waits for a next request (HAProxy's soft-stop)."""
         if self._waiting_idle:
+            self._closing = True  # the parked read then ends as a quiet end of data, not an error
             try:
                 self._sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -128,6 +130,10 @@ class DeadlineSocket:
             raise RequestTimeout(
                 f"the request body did not arrive within BODY_TIMEOUT={self._limits.body_timeout_s:g}s; send it faster or smaller"
             ) from None
+        except OSError:
+            if self._closing:  # gevent wakes the parked read with EBADF when we shut the socket down
+                raise parse_errors.NoMoreData() from None
+            raise
         finally:
             self._waiting_idle = False
             self._sock.settimeout(None)

@@ -149,3 +149,19 @@ def test_past_max_connections_a_new_connection_gets_503_with_retry_after(script:
         for sock in held:
             sock.close()
         service.stop()
+
+
+@pytest.mark.parametrize("script", ["app.py", "app_distributed.py"])
+def test_sigterm_with_an_idle_kept_alive_client_exits_0_at_once_and_quietly(script: str, tmp_path: Path) -> None:
+    log = tmp_path / "service.log"
+    env = {"OLLAMA_HOST": "http://127.0.0.1:9", "BACKENDS": "http://127.0.0.1:9", "KEEPALIVE": "30"}
+    service = python_service([script], free_port(), env, log_path=log).start()
+    session = requests.Session()
+    assert session.get(service.url + "/healthz", timeout=5).status_code == 200  # this connection stays open, idle
+    assert service.proc is not None
+    started = time.monotonic()
+    service.proc.terminate()
+    assert service.proc.wait(20) == 0
+    assert time.monotonic() - started < 10  # not held for KEEPALIVE by the idle connection
+    text = log.read_text()
+    assert "Traceback" not in text and "[ERROR]" not in text
