@@ -48,7 +48,7 @@ def path_condition(pipeline: Pipeline) -> PathCondition | None:
 def if_condition(text: str) -> tuple[PathCondition, str] | None:
     """`if [ ! -f X ]; then BODY fi` (no else): the condition and BODY's text."""
     match = IF_TEST.match(text)
-    if not match or re.search(r"\b(else|elif)\b", text) or "$" in match.group(3):
+    if not match or re.search(r"\b(else|elif)\b", text):
         return None
     body = text[match.end():]
     end = re.search(r"\bfi\s*$", body)

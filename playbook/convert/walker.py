@@ -50,11 +50,10 @@ class _Context:
     when: str | None = None  # a guard (`[ -f X ] || ( ... )`) the tasks run under
 
 
-_VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$")
 
 
 
-_VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$")
+_VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\})$")
 
 
 @dataclass
@@ -88,9 +87,10 @@ class ShellWalker:
             if not compound.redirects and self.unrolled(ctx, compound):
                 return
             guarded_if = if_condition(statement.text) if compound.node_type == "if_statement" else None
-            if guarded_if is not None and not compound.redirects:
-                condition, body = guarded_if
-                if self.guarded_body(ctx, condition, parse_script(body).statements, isolated=False):
+            path = self.substitute(guarded_if[0].path) if guarded_if is not None else None
+            if guarded_if is not None and path and not compound.redirects:
+                condition, body = replace(guarded_if[0], path=path), parse_script(guarded_if[1]).statements
+                if self.early_exit(ctx, condition, body) or self.guarded_body(ctx, condition, body):
                     return
             self.fallback_shell(ctx, statement.text, guard_of_compound(statement.text))
             return
@@ -110,7 +110,7 @@ class ShellWalker:
                 run_when = tested.negated() if operators[0] == "||" else tested
                 inner = block.body if block.body is not None and not block.is_simple else (
                     replace(statement, pipelines=(pipelines[1],), operators=()),)
-                if self.guarded_body(ctx, run_when, inner, isolated=block.node_type == "subshell"):
+                if self.guarded_body(ctx, run_when, inner):
                     return
         # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
         guard = test_guard(pipelines[0], operators[0] if operators else None)
@@ -211,7 +211,7 @@ class ShellWalker:
             return True
         if name in self.functions and not redirects:
             _, body = self.functions[name]
-            if len(argv) > 1 or body is None or not self.try_statements(body, sub_ctx):
+            if body is None or len(argv) > 10 or not self.call(body, argv[1:], sub_ctx):
                 self.fallback_shell(sub_ctx, shlex.join(argv), None)  # carries the definition
             return True
         env = {}
@@ -264,8 +264,19 @@ class ShellWalker:
                 return False
         return True
 
-    def guarded_body(self, ctx: _Context, condition: PathCondition, statements: tuple[Statement, ...],
-                     isolated: bool) -> bool:
+    def call(self, body: tuple[Statement, ...], args: list[str], ctx: _Context) -> bool:
+        """A function's body at its call site, with $1..$9 bound to ``args``; False (nothing
+        emitted) when any of it would fall back to the shell."""
+        positional = {str(n): self.variables.pop(str(n)) for n in range(1, 10) if str(n) in self.variables}
+        self.variables.update({str(n): value for n, value in enumerate(args, 1)})
+        try:
+            return self.try_statements(body, ctx)
+        finally:
+            for n in range(1, 10):
+                self.variables.pop(str(n), None)
+            self.variables.update(positional)
+
+    def guarded_body(self, ctx: _Context, condition: PathCondition, statements: tuple[Statement, ...]) -> bool:
         """Statements that run only when ``condition`` holds when the line starts: a ``stat``
         task registers the path, every task of the body gets the matching ``when``. A body
         that would fall back to the shell stays one shell task (False, nothing emitted)."""
@@ -281,8 +292,9 @@ class ShellWalker:
         if not statements or not self.try_statements(statements, replace(ctx, when=when), fallbacks=True):
             self.restore(snapshot)
             return False
-        if isolated:  # a subshell's cd and variables end with it
-            self.variables, self.environment, self.cwd = snapshot[3], snapshot[4], snapshot[5]
+        # a subshell's cd and variables end with it; a block's hold only when its guard held, which
+        # is known on the host, not here: later lines see the state from before the block
+        self.variables, self.environment, self.cwd = snapshot[3], snapshot[4], snapshot[5]
         made = self.drafts[snapshot[0] + 1:]
         if len(made) == 1 and made[0].module in (COMMAND, SHELL) and not condition.exists:
             # one command that runs when the path is absent: `creates` says it without a stat
@@ -291,6 +303,22 @@ class ShellWalker:
             task.pop("changed_when", None)
             task[made[0].module]["creates"] = condition.path
             del self.drafts[snapshot[0]]
+        return True
+
+    def early_exit(self, ctx: _Context, condition: PathCondition, body: tuple[Statement, ...]) -> bool:
+        """`if [ -f X ]; then echo "already done"; exit 0; fi`: the play ends for the host there."""
+        simple = [s.commands[0].argv if len(s.commands) == 1 and s.commands[0].is_simple else None for s in body]
+        if not simple or simple[-1] not in (("exit",), ("exit", "0")) \
+                or any(argv is None or argv[:1] not in (("echo",), ("printf",), ("true",), (":",)) for argv in simple[:-1]):
+            return False
+        register = self.register_name(condition.path)
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "guard")
+        when = f"{register}.stat.exists" if condition.exists else f"not {register}.stat.exists"
+        self.drafts.append(Step({"name": f"Check whether {condition.path} exists",
+                                 "ansible.builtin.stat": {"path": condition.path}, "register": register}, source))
+        self.drafts.append(Step({"name": f"Stop here when {condition.path} {'exists' if condition.exists else 'is missing'}",
+                                 "ansible.builtin.meta": "end_host", "when": when}, source))
         return True
 
     def register_name(self, path: str) -> str:
@@ -409,8 +437,8 @@ class ShellWalker:
                 return match.group(0)
             return self.variables[name]
 
-        result = re.sub(r"\\[$`\\]|\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\}|"
-                        r"[({0-9#?@*!$-])|`", one, text)
+        result = re.sub(r"\\[$`\\]|\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\}|"
+                        r"[({0#?@*!$-])|`", one, text)
         return None if unknown else result
 
     def resolve_words(self, words: tuple[Word, ...], literal_globs: bool = False) -> list[str] | None:
