@@ -23,7 +23,7 @@ from playbook.convert.guards import PathCondition, guard_of_compound, if_conditi
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task
-from playbook.rules.content import echo_text, printf_text
+from playbook.rules.content import echo_text, literal, printf_text
 from playbook.shell import Command, Pipeline, Statement, Word, parse_script
 
 # modules that only manage files/users/services: an exported proxy or locale changes nothing
@@ -562,6 +562,7 @@ class ShellWalker:
         creates = ctx.creates or creates
         if self.cwd:
             module_args["chdir"] = self.cwd
+        module_args["cmd"] = literal(module_args["cmd"])  # `{{X}}` in a command is the script's, not Ansible's
         data: dict[str, Any] = {"name": fallback_name(title or module_args["cmd"]), module: module_args}
         if creates:
             module_args["creates"] = creates

@@ -285,3 +285,8 @@ def test_context_sets_the_state_and_yields_no_task() -> None:
     assert conversion.tasks[0]["ansible.builtin.command"]["chdir"] == "/opt/app"
     assert conversion.tasks[1]["ansible.builtin.file"]["path"] == "/srv/app/logs"
     assert all(s.first_line >= 1 and s.last_line <= 2 for s in conversion.sources)
+
+
+def test_jinja_looking_text_in_a_command_is_never_templated_by_ansible() -> None:
+    task = convert_script('sed -i "s/{{RUBY_VERSION}}/$v/g" /opt/app/Dockerfile\n').tasks[0]
+    assert task[SHELL]["cmd"] == '{% raw %}sed -i "s/{{RUBY_VERSION}}/$v/g" /opt/app/Dockerfile{% endraw %}'
