@@ -93,3 +93,20 @@ def fallback_name(cmd: str) -> str:
     return "Run " + text
 
 
+
+
+def download_to_stdout(argv: list[str]) -> str | None:
+    """The URL of `curl [-fsSL] URL` or `wget -qO- URL` when it writes the download to stdout."""
+    if not argv:
+        return None
+    name = command_key(argv[0])
+    urls = [a for a in argv[1:] if a.startswith(("http://", "https://"))]
+    if len(urls) != 1:
+        return None
+    flags = [a for a in argv[1:] if a != urls[0]]
+    if name == "curl" and all(re.fullmatch(r"-[fsSLk]+|--(?:fail|silent|show-error|location|insecure)", f) for f in flags):
+        return urls[0]
+    if name == "wget" and any(f in ("-O-", "-qO-", "-qO", "-O") for f in flags) \
+            and all(re.fullmatch(r"-q?O-?|-q|--quiet|-", f) for f in flags):
+        return urls[0]
+    return None

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
+from playbook.convert.fallback import creates_of, download_to_stdout, fallback_name, read_only, short, strip_leading_sudo
 from playbook.convert.guards import PathCondition, guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
@@ -135,7 +135,22 @@ class ShellWalker:
         if stdin is not None and len(commands) == 2 and commands[1].is_simple:
             if self.command(ctx, commands[1], stdin, fallback=False):
                 return
+        if len(commands) == 2 and self.signing_key(ctx, commands):
+            return
         self.fallback_shell(ctx, join_text(commands), None, become=any(c.become for c in commands))
+
+    def signing_key(self, ctx: _Context, commands: tuple[Command, ...]) -> bool:
+        """`curl -fsSL URL | apt-key add -` (or wget -qO-): the apt_key module fetches it itself."""
+        fetch = self.resolve_words(commands[0].words) if commands[0].is_simple and not commands[0].redirects else None
+        add = self.resolve_words(commands[1].words) if commands[1].is_simple and not commands[1].redirects else None
+        url = download_to_stdout(fetch) if fetch else None
+        if url is None or add is None or [command_key(a) for a in add[:1]] != ["apt-key"] or add[1:] != ["add", "-"]:
+            return False
+        task = Task(f"Add the apt signing key from {url}", "ansible.builtin.apt_key", {"url": url, "state": "present"},
+                    note="apt-key is deprecated on current Debian and Ubuntu; prefer a key file in /etc/apt/keyrings "
+                         "and signed-by in the repository line")
+        self.emit(replace(ctx, become=ctx.become or any(c.become for c in commands)), task, "apt-key", {})
+        return True
 
     def produced_text(self, command: Command) -> str | None:
         """The text an echo/printf/`cat <<EOF`/crontab-edit stage writes to its stdout."""

@@ -166,6 +166,21 @@ def psql(inv: Invocation) -> list[Task] | None:
     return _noted(tasks, _PG_NOTE)
 
 
+@rule("mysqladmin")
+def mysqladmin(inv: Invocation) -> list[Task] | None:
+    """`mysqladmin [-u root] [-h host] create DB`."""
+    opts = parse_options(inv.args, takes_value="uh", long_value=("--user", "--host"))
+    if len(opts.positionals) != 2 or opts.positionals[0] != "create" or any(
+            flag not in ("-u", "--user", "-h", "--host") for flag, _ in opts.flags):
+        return None
+    args: dict[str, Any] = {"name": opts.positionals[1], "state": "present"}
+    if opts.get("-u", "--user"):
+        args["login_user"] = opts.get("-u", "--user")
+    if opts.get("-h", "--host"):
+        args["login_host"] = opts.get("-h", "--host")
+    return _noted([Task(f"Create the MySQL database {args['name']}", MYSQL_DB, args)], _MYSQL_NOTE)
+
+
 @rule("createdb")
 def createdb(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="OEUhp", long_value=("--owner", "--encoding"))

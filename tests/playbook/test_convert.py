@@ -290,3 +290,15 @@ def test_context_sets_the_state_and_yields_no_task() -> None:
 def test_jinja_looking_text_in_a_command_is_never_templated_by_ansible() -> None:
     task = convert_script('sed -i "s/{{RUBY_VERSION}}/$v/g" /opt/app/Dockerfile\n').tasks[0]
     assert task[SHELL]["cmd"] == '{% raw %}sed -i "s/{{RUBY_VERSION}}/$v/g" /opt/app/Dockerfile{% endraw %}'
+
+
+@pytest.mark.parametrize("line", [
+    "wget --quiet -O - https://www.postgresql.org/media/keys/ACCC4CF8.asc | sudo apt-key add -",
+    "curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc | sudo apt-key add -",
+])
+def test_a_downloaded_key_piped_to_apt_key_becomes_apt_key(line: str) -> None:
+    conversion = convert_script(line + "\n")
+    assert conversion.tasks == [{"name": "Add the apt signing key from https://www.postgresql.org/media/keys/ACCC4CF8.asc",
+                                 "ansible.builtin.apt_key": {"url": "https://www.postgresql.org/media/keys/ACCC4CF8.asc",
+                                                             "state": "present"}, "become": True}]
+    assert "apt-key is deprecated" in conversion.warnings[0]

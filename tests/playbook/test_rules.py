@@ -576,6 +576,9 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
      [{'ansible.builtin.apt': {'name': 'apache2*', 'purge': True, 'state': 'absent'},
        'become': True,
        'name': 'Remove apache2*'}]),
+    ('/usr/bin/mysqladmin -u root create wordpress',
+     [{'community.mysql.mysql_db': {'login_user': 'root', 'name': 'wordpress', 'state': 'present'},
+       'name': 'Create the MySQL database wordpress'}]),
 ]
 
 
@@ -583,6 +586,7 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
 _MYSQL = "the community.mysql modules need PyMySQL on the host (apt install python3-pymysql)"
 _PG = "the community.postgresql modules need psycopg2 on the host (apt install python3-psycopg2)"
 NOTES = {
+    '/usr/bin/mysqladmin -u root create wordpress': [f"line 1: {_MYSQL}"],
     'mysql -e "CREATE DATABASE IF NOT EXISTS wordpress CHARACTER SET utf8mb4; GRANT ALL PRIVILEGES ON wordpress.* TO \'wp\'@\'localhost\' IDENTIFIED BY \'pw\'; FLUSH PRIVILEGES;"': [f"line 1: {_MYSQL}"],
     'sudo -u postgres psql -c "CREATE USER app WITH ENCRYPTED PASSWORD \'pw\'; CREATE DATABASE app OWNER app; GRANT ALL PRIVILEGES ON DATABASE app TO app;"': [f"line 1: {_PG}"],
     'sudo -u postgres createdb -O app appdb': [f"line 1: {_PG}"],
