@@ -167,9 +167,7 @@ def _make_dumper(fold: bool) -> type[yaml.SafeDumper]:
 
     def represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.ScalarNode:
         style = None
-        if "\t" in value:  # a literal tab in YAML trips linters (no-tabs); a double-quoted scalar escapes it
-            style = '"'
-        elif "\n" in value.rstrip("\n") or (value.endswith("\n") and len(value) > 1):
+        if "\n" in value.rstrip("\n") or (value.endswith("\n") and len(value) > 1):
             style = "|"
         elif fold and len(value) > _FOLD_OVER and " " in value.strip():
             style = ">"

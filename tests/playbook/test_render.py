@@ -165,10 +165,3 @@ def test_representative_render_is_lint_clean(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-
-def test_tabs_are_escaped_not_written_literally() -> None:
-    from playbook.render import render_playbook
-
-    text = render_playbook([{"name": "P", "hosts": "all", "tasks": [
-        {"name": "T", "ansible.builtin.copy": {"dest": "/x", "content": "\tindented\nline\n"}}]}])
-    assert "\t" not in text and '"\\tindented\\nline\\n"' in text
