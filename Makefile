@@ -7,9 +7,13 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench soak clean
+.PHONY: run test install bench soak verify system-deps clean
 
-install: $(STAMP)
+install: $(STAMP) system-deps
+
+# Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`
+system-deps:
+	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +29,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not chroot"
+
+# every real-world script as root in a chroot against its converted playbook (about 5 minutes;
+# corpus scripts only, never user input); results in bench/results/verify.md
+verify: $(STAMP) system-deps
+	$(PY) -m pytest -m chroot tests/verify
+	$(PY) -m verify
 
 bench: $(STAMP)
 	$(PY) -m bench.convert
