@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -717,3 +719,25 @@ def _build_and_or(seq: list[Command | str]) -> tuple[tuple[Pipeline, ...], tuple
     if stages:
         pipelines.append(Pipeline(tuple(stages), negated))
     return tuple(pipelines), tuple(operators[:max(len(pipelines) - 1, 0)])
+
+
+def source_text(commands: Sequence[Command]) -> str:
+    """Shell text that runs ``commands`` as a pipeline, redirections, here-strings and heredocs
+    included (a Command's own ``text`` holds only its words): the line first, then the
+    heredoc bodies, as bash reads them."""
+    parts, bodies = [], []
+    for command in commands:
+        piece = command.text
+        for redirect in command.redirects:
+            target = redirect.target if redirect.dynamic or redirect.op.endswith("&") else shlex.quote(redirect.target)
+            piece += f" {'' if redirect.fd is None else redirect.fd}{redirect.op}{target}"
+        if command.herestring is not None and "<<<" not in piece:  # tree-sitter may keep it in the command
+            piece += f" <<< {command.herestring.raw}"
+        if command.heredoc is not None:
+            heredoc = command.heredoc
+            delimiter = f"'{heredoc.delimiter}'" if heredoc.quoted else heredoc.delimiter
+            piece += f" <<{'-' if heredoc.strip_tabs else ''}{delimiter}"
+            body = heredoc.body if heredoc.body.endswith("\n") or not heredoc.body else heredoc.body + "\n"
+            bodies.append(body + heredoc.delimiter)
+        parts.append(piece)
+    return " | ".join(parts) + "".join("\n" + body for body in bodies)

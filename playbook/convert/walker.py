@@ -24,7 +24,7 @@ from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task
 from playbook.rules.content import echo_text, literal, printf_text
-from playbook.shell import Command, Pipeline, Statement, Word, parse_script
+from playbook.shell import Command, Pipeline, Statement, Word, parse_script, source_text
 
 # modules that only manage files/users/services: an exported proxy or locale changes nothing
 _NO_ENVIRONMENT = frozenset({
@@ -65,6 +65,7 @@ class ShellWalker:
     cwd: str | None = None
     functions: dict[str, tuple[str, tuple[Statement, ...] | None]] = field(default_factory=dict)
     shell_only: set[str] = field(default_factory=set)  # variables only shell tasks set
+    sourced: list[str] = field(default_factory=list)  # files `.`/`source` read: shell tasks read them too
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -253,6 +254,8 @@ class ShellWalker:
             self.fallback(sub_ctx, command, argv, redirects, env)
             return True
         rule_name, tasks = found
+        if rule_name == "source" and argv[1] not in self.sourced:
+            self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
         return True
@@ -296,6 +299,7 @@ class ShellWalker:
         task registers the path, every task of the body gets the matching ``when``. A body
         that would fall back to the shell stays one shell task (False, nothing emitted)."""
         snapshot = self.snapshot()
+        sourced = list(self.sourced)
         register = self.register_name(condition.path)
         when = f"{register}.stat.exists" if condition.exists else f"not {register}.stat.exists"
         statement = ctx.statement
@@ -310,7 +314,11 @@ class ShellWalker:
         # a subshell's cd and variables end with it; a block's hold only when its guard held, which
         # is known on the host, not here: later lines see the state from before the block
         self.variables, self.environment, self.cwd = snapshot[3], snapshot[4], snapshot[5]
+        self.sourced = sourced
         made = self.drafts[snapshot[0] + 1:]
+        if not made:  # nothing to guard (the block only set state): no stat either
+            del self.drafts[snapshot[0]]
+            return True
         if len(made) == 1 and made[0].module in (COMMAND, SHELL) and not condition.exists:
             # one command that runs when the path is absent: `creates` says it without a stat
             task = made[0].task
@@ -475,20 +483,21 @@ class ShellWalker:
         return self.substitute(heredoc.body)
 
     def command_text(self, command: Command) -> str:
-        """The command as written, without its leading sudo."""
+        """The command as written, with its redirections and heredoc, without its leading sudo."""
+        text = source_text((command,))
         if command.become and command.words:
-            start = command.text.find(command.words[0].raw, 4)
+            start = text.find(command.words[0].raw, 4)
             if start > 0:
-                return command.text[start:]
-        return command.text
+                return text[start:]
+        return text
 
     # --- tasks -----------------------------------------------------------------------------
 
     def emit(self, ctx: _Context, task: Task, rule_name: str, env: dict[str, str]) -> None:
-        if task.role == "no-op":
-            return
         if task.note:
             self.warn(ctx.statement, task.note)
+        if task.role == "no-op":
+            return
         data = task.as_dict()
         module = task.module
         if module in (COMMAND, SHELL):
@@ -542,6 +551,9 @@ class ShellWalker:
                    if name not in self.environment and re.search(
                        r"\$\{?" + re.escape(name) + r"\b", used)]
         prelude += functions
+        unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
+        if unknown and self.sourced:
+            prelude[:0] = [f". {shlex.quote(path)}" for path in self.sourced]
         self.note_shell_only(ctx, text)
         if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", text):
             prelude.insert(0, "set -o pipefail")
@@ -641,6 +653,6 @@ def lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
 
 
 def join_text(commands: tuple[Command, ...]) -> str:
-    return " | ".join(c.text for c in commands)
+    return source_text(commands)
 
 

@@ -20,6 +20,16 @@ def shell_builtin(inv: Invocation) -> list[Task] | None:
     return [no_op(f"{inv.name} needs no task")]
 
 
+@rule("source", ".")
+def source(inv: Invocation) -> list[Task] | None:
+    """`. /etc/os-release`: only the shell's variables change; no task can hold them."""
+    if len(inv.args) != 1:
+        return None
+    return [Task(name=f"source {inv.args[0]}", module="", args={}, role="no-op",
+                 note=f"sources {inv.args[0]}: the variables it sets are known on the host only; "
+                      "later lines that use unknown variables become shell tasks that source it first")]
+
+
 @rule("exit")
 def exit_(inv: Invocation) -> list[Task] | None:
     if inv.args in ((), ("0",)):

@@ -302,3 +302,21 @@ def test_a_downloaded_key_piped_to_apt_key_becomes_apt_key(line: str) -> None:
                                  "ansible.builtin.apt_key": {"url": "https://www.postgresql.org/media/keys/ACCC4CF8.asc",
                                                              "state": "present"}, "become": True}]
     assert "apt-key is deprecated" in conversion.warnings[0]
+
+
+def test_a_sourced_file_makes_no_task_and_later_shell_tasks_source_it_first() -> None:
+    conversion = convert_script(". /etc/os-release\necho \"$ID\" > /etc/distro\nmkdir -p /opt/a\n")
+    shell, directory = conversion.tasks
+    assert shell[SHELL]["cmd"] == '. /etc/os-release\necho "$ID" >/etc/distro'
+    assert directory["ansible.builtin.file"]["path"] == "/opt/a"
+    assert conversion.warnings[0].startswith("line 1: sources /etc/os-release")
+
+
+@pytest.mark.parametrize("script,cmd", [
+    ("foo-tool $X 2>/dev/null >> /tmp/out\n", "foo-tool $X 2>/dev/null >>/tmp/out"),
+    ("cat <<EOF | foo $X\nhi\nEOF\n", "set -o pipefail\ncat <<EOF | foo $X\nhi\nEOF"),
+    ("foo $X <<'EOF'\nbody $1\nEOF\n", "foo $X <<'EOF'\nbody $1\nEOF"),
+    ('foo <<< "$X" > /tmp/q\n', 'foo <<< "$X" >/tmp/q'),
+])
+def test_a_shell_task_keeps_the_redirections_and_heredocs_of_its_line(script: str, cmd: str) -> None:
+    assert convert_script(script).tasks[0][SHELL]["cmd"] == cmd
