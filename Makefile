@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench soak verify system-deps clean
+.PHONY: run test install bench soak verify profile system-deps clean
 
 install: $(STAMP) system-deps
 
@@ -38,9 +38,20 @@ verify: $(STAMP) system-deps
 	$(PY) -m verify
 
 bench: $(STAMP)
+	@command -v haproxy >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy wrk; }
 	$(PY) -m bench.convert
 	$(PY) -m bench.validation_latency
 	$(PY) -m bench.slow_clients
+	$(PY) -m bench.realworld
+	$(PY) -m bench
+
+# where the balancer spends its CPU (py-spy)
+profile: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check py-spy
+	$(PY) -m bench.profile_balancer --clients 1
+	$(PY) -m bench.profile_balancer --clients 64
+	$(PY) -m bench.profile_balancer --waiting 1000
 
 # several minutes of mixed load while workers are killed, restarted, drained and ejected (not in CI)
 soak: $(STAMP)

@@ -1,17 +1,18 @@
 """Notice that an HTTP client went away while its request waits or runs.
 
 design: under gunicorn the WSGI environ carries the client socket (``gunicorn.socket``).
-A small watcher (a greenlet under the gevent server) looks at it every ``poll_s``: when the
-socket is readable and a peek (``MSG_PEEK``) reads nothing, the peer closed its side, and the
-request's ``cancel`` event is set so the job queue drops the waiting job and a streaming LLM
-call stops reading. A zero-timeout ``select`` comes first, so the peek never blocks (gevent
-would otherwise park a non-blocking read until data came). Pipelined bytes are left unread.
-Under servers that do not expose the socket the event simply never fires.
+A small watcher (a greenlet under the gevent server) looks at it every ``poll_s``: when a
+non-blocking peek (``MSG_PEEK | MSG_DONTWAIT``) reads nothing, the peer closed its side, and
+the request's ``cancel`` event is set so the job queue drops the waiting job and a streaming
+LLM call stops reading. The peek goes to the operating system's socket under gevent's and our
+wrappers: gevent's own recv would park the watcher on the socket until data came, and its
+select yields to other greenlets even with a zero timeout, so the request's own reader could
+find the socket taken ("This socket is already used by another greenlet", a 500). Pipelined
+bytes are left unread. Under servers that do not expose the socket the event never fires.
 """
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 from collections.abc import Iterator, Mapping
@@ -19,13 +20,20 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def os_socket(sock: Any) -> Any:
+    """The operating system's socket under gevent's (and our DeadlineSocket's) wrappers."""
+    for _ in range(4):
+        inner = getattr(sock, "_sock", None)
+        if inner is None:
+            break
+        sock = inner
+    return sock
+
+
 def peer_closed(sock: Any) -> bool:
-    """True when the other end has closed the connection."""
+    """True when the other end has closed the connection; never blocks, never yields."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
-            return False
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        return bool(os_socket(sock).recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"")
     except (BlockingIOError, InterruptedError):
         return False
     except (OSError, ValueError):
