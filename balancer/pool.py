@@ -239,6 +239,9 @@ class BackendPool:
         if not self._waiters:
             return
         for waiter in list(self._waiters):
+            now = self.clock()
+            if not any(b.in_flight < b.slots and b.status(now) is Status.ONLINE for b in self._backends.values()):
+                return  # every slot taken: nobody further back can be served either (the common case under load)
             chosen = choose(self._snapshot_locked().backends, waiter.model, waiter.exclude)
             if chosen is None:
                 continue
