@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from playbook.shell import Statement, parse_script
@@ -39,13 +41,24 @@ STATE_COMMANDS = frozenset({"cd", "pushd", "popd", "export", "set", "shopt", "um
 
 
 def sets_shell_state(statement: Statement) -> bool:
-    """True for a statement whose only effect is shell state (a directory, variables, a function)."""
+    """True for a statement that changes the state later lines run with: a directory, variables,
+    a function, an `exit` that ends the script; a compound statement (`if`, `case`, a loop) when
+    anything inside it may (its tasks are made by the chunk that holds it, never twice: a
+    converter reads a context for its state only)."""
     if statement.kind == "function":
         return True
+    if statement.kind == "compound":
+        return _STATE_INSIDE.search(statement.text) is not None
     command = statement.command
     if command is None:
         return False
-    return command.name in STATE_COMMANDS or (command.name == "" and bool(command.assignments))
+    return command.name in STATE_COMMANDS or command.name == "exit" \
+        or (command.name == "" and bool(command.assignments))
+
+
+_STATE_INSIDE = re.compile(r"(?:^|[\s;&|(])(?:[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=|(?:"
+                           + "|".join(re.escape(c) for c in sorted(STATE_COMMANDS - {"."}) + ["exit"])
+                           + r")(?=[\s;]|$)|\.\s)", re.MULTILINE)
 
 
 def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:

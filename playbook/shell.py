@@ -24,6 +24,7 @@ import tree_sitter
 import tree_sitter_bash
 
 __all__ = [
+    "Branch",
     "Command",
     "Heredoc",
     "ParseIssue",
@@ -123,6 +124,7 @@ class Command:
     loop_values: tuple[Word, ...] = ()
     body: tuple[Statement, ...] | None = None
     function_name: str | None = None
+    branches: tuple[Branch, ...] = ()  # an `if`: its `if`, `elif` and `else` arms in order
 
     @property
     def is_simple(self) -> bool:
@@ -139,6 +141,14 @@ class Command:
     @property
     def dynamic(self) -> bool:
         return any(w.dynamic for w in self.words) or any(r.dynamic for r in self.redirects)
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One arm of an `if`: the statements of its condition (None for `else`) and its body."""
+
+    condition: tuple[Statement, ...] | None
+    body: tuple[Statement, ...]
 
 
 @dataclass(frozen=True)
@@ -499,6 +509,8 @@ class _Walker:
         if node.type in ("for_statement", "compound_statement", "function_definition",
                          "while_statement", "subshell"):
             return Command(**base, **self.compound_parts(node))
+        if node.type == "if_statement" and not node.has_error:
+            return Command(**base, branches=self.branches(node))
         return Command(**base)  # compound: if/case/test/...
 
     def compound_parts(self, node: tree_sitter.Node) -> dict[str, Any]:
@@ -518,6 +530,30 @@ class _Walker:
             inner.walk_children([c for c in body.children if c.is_named or c.type in (";", "&")])
             parts["body"] = tuple(inner.statements)
         return parts
+
+    def branches(self, node: tree_sitter.Node) -> tuple[Branch, ...]:
+        """The arms of an if_statement: `if C; then B` and each `elif`/`else` clause."""
+        arms: list[Branch] = []
+        for clause in [node, *(c for c in node.children if c.type in ("elif_clause", "else_clause"))]:
+            condition: list[tree_sitter.Node] = []
+            body: list[tree_sitter.Node] = []
+            target = body if clause.type == "else_clause" else condition
+            for child in clause.children:
+                if child.type in ("elif_clause", "else_clause", "fi", "if", "elif", "else"):
+                    continue
+                if child.type == "then":
+                    target = body
+                    continue
+                if child.is_named or child.type in (";", "&"):
+                    target.append(child)
+            arms.append(Branch(None if clause.type == "else_clause" else self.nested(condition),
+                               self.nested(body)))
+        return tuple(arms)
+
+    def nested(self, nodes: list[tree_sitter.Node]) -> tuple[Statement, ...]:
+        inner = _Walker(self.src)
+        inner.walk_children(nodes)
+        return tuple(inner.statements)
 
     def assignment(self, node: tree_sitter.Node) -> tuple[str, Word]:
         name_node = node.child_by_field_name("name")

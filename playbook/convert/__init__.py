@@ -68,6 +68,10 @@ def convert_script(script: str, context: str = "") -> Conversion:
             # what shares a line with a parse error is never run as a command
             converter.warn(statement, "is part of a line that could not be parsed; no task was made for it")
             continue
+        if converter.ended_at is not None:
+            converter.warn(statement, f"comes after the `exit` at line {converter.ended_at} and never runs; "
+                                      "no task was made for it")
+            continue
         converter.statement(statement)
     tidied = tidy(converter.drafts)
     return Conversion(tasks=tidied.tasks, sources=[_source(step) for step in tidied.steps],

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from playbook.convert.conditions import decide, file_test, join_when, negate, register_name
 from playbook.convert.fallback import creates_of, download_to_stdout, fallback_name, read_only, short, strip_leading_sudo
 from playbook.convert.guards import PathCondition, guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
@@ -53,6 +54,13 @@ class _Context:
 
 
 
+_Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dict[str, str], int | None]
+
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
+# what a login shell has set before the script's first line: a default for these is not taken
+_LOGIN_ENVIRONMENT = frozenset({"HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG",
+                                "LC_ALL", "TERM", "HOSTNAME", "UID", "EUID", "SUDO_USER", "TMPDIR",
+                                "XDG_RUNTIME_DIR", "MAIL", "SHLVL"})
 _VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\})$")
 
 
@@ -66,6 +74,8 @@ class ShellWalker:
     functions: dict[str, tuple[str, tuple[Statement, ...] | None]] = field(default_factory=dict)
     shell_only: set[str] = field(default_factory=set)  # variables only shell tasks set
     sourced: list[str] = field(default_factory=list)  # files `.`/`source` read: shell tasks read them too
+    definitions: dict[str, str] = field(default_factory=dict)  # `X=$(cmd)`: set by the shell, carried into shell tasks
+    ended_at: int | None = None  # the line of an `exit` every later line is behind
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -75,6 +85,8 @@ class ShellWalker:
     def statement(self, statement: Statement, become: bool = False, when: str | None = None,
                   become_user: str | None = None) -> None:
         ctx = _Context(statement, become=become, when=when, become_user=become_user)
+        if self.ended_at is not None:
+            return
         if statement.kind == "error":
             self.warn(statement, "could not be parsed; no task was made for it, fix the line and convert again")
             return
@@ -93,6 +105,8 @@ class ShellWalker:
                 condition, body = replace(guarded_if[0], path=path), parse_script(guarded_if[1]).statements
                 if self.early_exit(ctx, condition, body) or self.guarded_body(ctx, condition, body):
                     return
+            if compound.branches and not compound.redirects and self.conditional(ctx, compound):
+                return
             self.fallback_shell(ctx, statement.text, guard_of_compound(statement.text))
             return
         pipelines = list(statement.pipelines)
@@ -204,6 +218,8 @@ class ShellWalker:
                 break
             redirects.append(replace(redirect, target=target, dynamic=False))
         heredoc = self.heredoc_text(command) if command.heredoc is not None else None
+        if argv is None and stdin is None and _only_prints(command):
+            return True  # `echo "Installing $PKG"`: output only, whatever the variable holds
         if argv is None or (command.heredoc is not None and heredoc is None) or not argv:
             if fallback:
                 creates = creates_of(argv, redirects) if argv else None
@@ -215,6 +231,8 @@ class ShellWalker:
         name = command_key(argv[0])
         if name == "cd" and not redirects:
             return self.change_directory(argv)
+        if name in ("exit", "return") and len(argv) <= 2 and not redirects:
+            return self.exit(sub_ctx, name, argv[1] if len(argv) == 2 else "0")
         inline = _inline_script(name, argv)
         if inline is not None:  # `bash -c "..."`, `su - user -c "..."`: the inner commands, as that user
             user, script = inline
@@ -260,6 +278,27 @@ class ShellWalker:
             self.emit(sub_ctx, task, rule_name, env)
         return True
 
+    def exit(self, ctx: _Context, name: str, status: str) -> bool:
+        """`exit 0` ends the play for the host (`meta: end_host`), `exit N` fails it; with no
+        ``when`` over it, no later line runs. `return` ends a function: nothing to do here."""
+        if name == "return":
+            return True
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "exit")
+        if status == "0":
+            if ctx.when:
+                self.drafts.append(Step({"name": "Stop here, as the script exits", "ansible.builtin.meta": "end_host",
+                                         "when": ctx.when}, source))
+        else:
+            task: dict[str, Any] = {"name": f"Fail, as the script exits with status {status}",
+                                    "ansible.builtin.fail": {"msg": f"the script exits here with status {status}"}}
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        if not ctx.when:
+            self.ended_at = statement.first_line
+        return True
+
     def unrolled(self, ctx: _Context, compound: Command) -> bool:
         """A `for` over fixed words or a `{ }` group of statements the rules cover, task by
         task; False (and nothing emitted) when any part would fall back to the shell."""
@@ -300,12 +339,14 @@ class ShellWalker:
         that would fall back to the shell stays one shell task (False, nothing emitted)."""
         snapshot = self.snapshot()
         sourced = list(self.sourced)
-        register = self.register_name(condition.path)
-        when = f"{register}.stat.exists" if condition.exists else f"not {register}.stat.exists"
+        register = self.register_name(condition.path, ctx.when)
+        when = join_when(ctx.when, f"{register}.stat.exists" if condition.exists else f"not {register}.stat.exists")
         statement = ctx.statement
         self.drafts.append(Step({"name": f"Check whether {condition.path} exists",
                                  "ansible.builtin.stat": {"path": condition.path}, "register": register},
                                 TaskSource(statement.first_line, statement.last_line, "guard")))
+        if ctx.when:
+            self.drafts[-1].task["when"] = ctx.when
         if ctx.become:
             self.drafts[-1].task["become"] = True
         if not statements or not self.try_statements(statements, replace(ctx, when=when), fallbacks=True):
@@ -313,13 +354,13 @@ class ShellWalker:
             return False
         # a subshell's cd and variables end with it; a block's hold only when its guard held, which
         # is known on the host, not here: later lines see the state from before the block
-        self.variables, self.environment, self.cwd = snapshot[3], snapshot[4], snapshot[5]
+        self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
         self.sourced = sourced
         made = self.drafts[snapshot[0] + 1:]
         if not made:  # nothing to guard (the block only set state): no stat either
             del self.drafts[snapshot[0]]
             return True
-        if len(made) == 1 and made[0].module in (COMMAND, SHELL) and not condition.exists:
+        if len(made) == 1 and made[0].module in (COMMAND, SHELL) and not condition.exists and not ctx.when:
             # one command that runs when the path is absent: `creates` says it without a stat
             task = made[0].task
             task.pop("when", None)
@@ -327,6 +368,107 @@ class ShellWalker:
             task[made[0].module]["creates"] = condition.path
             del self.drafts[snapshot[0]]
         return True
+
+    def conditional(self, ctx: _Context, compound: Command) -> bool:
+        """`if C1; then B1; elif C2; then B2; else B3; fi`: an arm whose condition the converter
+        can decide is taken or skipped here; any other condition is checked on the host
+        (``condition_check``) and its arm's tasks run under a ``when``. False, with nothing
+        emitted, when a condition cannot be checked (a parse error, a redirect)."""
+        snapshot = self.snapshot()
+        sourced = list(self.sourced)
+        before = (dict(self.variables), dict(self.environment), self.cwd, dict(self.definitions))
+        earlier: list[str] = []  # negations of the arms before, checked on the host
+        changed: set[str] = set()
+        host_decided = False
+        for branch in compound.branches:
+            verdict: bool | None = True
+            own: str | None = None
+            if branch.condition is not None:
+                verdict = self.decided(branch.condition)
+                if verdict is None:
+                    own = self.condition_check(ctx, branch.condition, join_when(ctx.when, *earlier))
+                    if own is None:
+                        self.restore(snapshot)
+                        return False
+            if verdict is False:
+                continue
+            when = join_when(ctx.when, *earlier, own)
+            if when == ctx.when:  # decided here, no arm before it needs the host: bash runs it
+                if not self.try_statements(branch.body, ctx, fallbacks=True):
+                    self.restore(snapshot)
+                    return False
+                break
+            host_decided = True
+            self.variables, self.environment, self.cwd, self.definitions = (
+                dict(before[0]), dict(before[1]), before[2], dict(before[3]))
+            if branch.body and not self.try_statements(branch.body, replace(ctx, when=when), fallbacks=True):
+                self.restore(snapshot)
+                return False
+            changed |= {n for n in {*self.variables, *before[0]} if self.variables.get(n) != before[0].get(n)}
+            changed |= {n for n in {*self.definitions, *before[3]} if self.definitions.get(n) != before[3].get(n)}
+            if self.cwd != before[2]:
+                changed.add("PWD")
+            if own is None:
+                break  # an `else`, or an arm decided true here: no later arm can run
+            earlier.append(negate(own))
+        if host_decided:
+            # which arm ran is known on the host only: what the arms set is unknown afterwards
+            self.variables, self.environment, self.cwd, self.definitions = before
+            self.sourced = sourced
+            for name in changed - {"PWD"}:
+                self.variables.pop(name, None)
+                self.definitions.pop(name, None)
+                self.environment.pop(name, None)
+                self.shell_only.add(name)
+            if "PWD" in changed:
+                self.cwd = None
+        return True
+
+    def decided(self, condition: tuple[Statement, ...]) -> bool | None:
+        """A condition the converter can decide now (every operand known), else None."""
+        if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
+            return None
+        text = self.substitute(condition[0].text)
+        return None if text is None else decide(text)
+
+    def condition_check(self, ctx: _Context, condition: tuple[Statement, ...], when: str | None) -> str | None:
+        """A task that checks ``condition`` on the host (a ``stat`` for a file test, else the
+        condition itself run by the shell, never failing, never changing); the expression that
+        is true when it held. None when the condition cannot run as a task."""
+        if any(s.kind == "error" or s.errors for s in condition):
+            return None
+        text = "\n".join(s.text for s in condition)
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "guard")
+        # design: a name is reused once nothing reads it any more (a later `if` re-registers it,
+        # as the shell re-tests); only the checks the enclosing `when` still reads are taken, so
+        # a chunk of a split script names its checks as the whole script does
+        taken = set(re.findall(r"[A-Za-z_]\w*", when or ""))
+        substituted = self.substitute(text)
+        tested = file_test(substituted) if substituted is not None and len(condition) == 1 else None
+        if tested is not None:
+            register = register_name(tested.path, taken)
+            stat: dict[str, Any] = {"path": tested.path}
+            if tested.follow:
+                stat["follow"] = True
+            task: dict[str, Any] = {"name": f"Check {tested.path}", "ansible.builtin.stat": stat,
+                                    "register": register}
+            expression = tested.when(register)
+        else:
+            register = register_name(text, taken)
+            body = self.shell_script(strip_leading_sudo(text), pipefail=False)
+            task = {"name": fallback_name(text).replace("Run ", "Check whether ", 1),
+                    SHELL: {"cmd": literal(body), "executable": "/bin/bash"},
+                    "register": register, "changed_when": False, "failed_when": False, "check_mode": False}
+            if self.cwd:
+                task[SHELL]["chdir"] = self.cwd
+            expression = f"{register}.rc == 0"
+        if ctx.become or any(c.become for s in condition for c in s.commands):
+            task["become"] = True
+        if when:
+            task["when"] = when
+        self.drafts.append(Step(task, source))
+        return expression
 
     def early_exit(self, ctx: _Context, condition: PathCondition, body: tuple[Statement, ...]) -> bool:
         """`if [ -f X ]; then echo "already done"; exit 0; fi`: the play ends for the host there."""
@@ -344,10 +486,10 @@ class ShellWalker:
                                  "ansible.builtin.meta": "end_host", "when": when}, source))
         return True
 
-    def register_name(self, path: str) -> str:
+    def register_name(self, path: str, when: str | None = None) -> str:
         base = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "path"
         name = f"{base}_stat"
-        taken = {d.task.get("register") for d in self.drafts}
+        taken = set(re.findall(r"[A-Za-z_]\w*", when or ""))  # the checks still read (see condition_check)
         n = 2
         while name in taken:
             name, n = f"{base}_stat_{n}", n + 1
@@ -368,17 +510,17 @@ class ShellWalker:
             return False
         return True
 
-    def snapshot(self) -> tuple[int, int, int, dict[str, str], dict[str, str], str | None]:
+    def snapshot(self) -> _Snapshot:
         return (len(self.drafts), len(self.warnings), len(self.uncovered), dict(self.variables),
-                dict(self.environment), self.cwd)
+                dict(self.environment), self.cwd, dict(self.definitions), self.ended_at)
 
-    def restore(self, snapshot: tuple[int, int, int, dict[str, str], dict[str, str],
-                                      str | None]) -> None:
-        drafts, warnings, uncovered, variables, environment, cwd = snapshot
+    def restore(self, snapshot: _Snapshot) -> None:
+        drafts, warnings, uncovered, variables, environment, cwd, definitions, ended_at = snapshot
         del self.drafts[drafts:]
         del self.warnings[warnings:]
         del self.uncovered[uncovered:]
         self.variables, self.environment, self.cwd = variables, environment, cwd
+        self.definitions, self.ended_at = definitions, ended_at
 
     def declaration(self, ctx: _Context, command: Command) -> bool:
         keyword = command.words[0].value
@@ -399,10 +541,15 @@ class ShellWalker:
         value = self.substitute_word(word)
         if value is not None:
             self.variables[name] = value
+            self.definitions.pop(name, None)
             if export:
                 self.environment[name] = value
             return
         self.variables.pop(name, None)
+        self.definitions.pop(name, None)
+        if not export and not word.glob:
+            # the shell computes it (`X=$(lsb_release -cs)`): shell tasks that use it set it first
+            self.definitions[name] = f"{name}={word.raw}"
         if export:
             # design: `export PATH=$PATH:/opt/x` -> the remote value via the gathered facts
             parts = []
@@ -441,10 +588,34 @@ class ShellWalker:
                 continue
             ref = _VAR_REF.match(part.text)
             name = (ref.group(1) or ref.group(2)) if ref else None
-            if name is None or name not in self.variables:
+            if name is None:
+                value = self.defaulted(part.text)
+                if value is None:
+                    return None
+                out.append(value)
+                continue
+            if name not in self.variables:
                 return None
             out.append(self.variables[name])
         return "".join(out)
+
+    def defaulted(self, expansion: str) -> str | None:
+        """`${NAME:-word}`: NAME's value when the converter knows it and it is set, else the
+        literal word when NAME is an argument the script was not given or a variable that is
+        neither the script's nor the login environment's; None when it depends on the host."""
+        match = _DEFAULTED.fullmatch(expansion)
+        if match is None or "$" in match.group(3) or "`" in match.group(3):
+            return None
+        name, colon, default = match.group(1), match.group(2), match.group(3)
+        if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
+            default = default[1:-1]
+        if name in self.variables:
+            value = self.variables[name]
+            return default if colon and value == "" else value
+        if name.isdigit() or (name not in self.definitions and name not in self.shell_only
+                              and name not in _LOGIN_ENVIRONMENT):
+            return default
+        return None
 
     def substitute(self, text: str) -> str | None:
         """Known variables substituted into text written with $NAME/${NAME}; None if unknown."""
@@ -545,22 +716,39 @@ class ShellWalker:
                        become: bool = False, env: dict[str, str] | None = None) -> None:
         ctx = replace(ctx, become=ctx.become or become)
         text = strip_leading_sudo(text)
-        functions = self.functions_used(text)
-        used = "\n".join([*functions, text])
-        prelude = [f"{name}={shlex.quote(value)}" for name, value in self.variables.items()
-                   if name not in self.environment and re.search(
-                       r"\$\{?" + re.escape(name) + r"\b", used)]
-        prelude += functions
-        unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
-        if unknown and self.sourced:
-            prelude[:0] = [f". {shlex.quote(path)}" for path in self.sourced]
         self.note_shell_only(ctx, text)
-        if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", text):
-            prelude.insert(0, "set -o pipefail")
-        body = "\n".join(prelude + [text.strip()])
+        body = self.shell_script(text)
         module_args: dict[str, Any] = {"cmd": body, "executable": "/bin/bash"}
         simple = not re.search(r"[\n;&|()`]", text.strip())  # else it may change things whatever its first word
         self.guarded(ctx, SHELL, module_args, text.split() if simple else [], creates, env or {}, title=text)
+
+    def shell_script(self, text: str, pipefail: bool = True) -> str:
+        """``text`` with everything it depends on before it: the files the script sourced (when
+        it uses a variable the converter does not know), the variables it uses, the commands
+        that set the shell-computed ones (`X=$(cmd)`), and the functions it calls."""
+        functions = self.functions_used(text)
+        used = "\n".join([*functions, text])
+        needed: list[str] = []
+        queue = [used]
+        while queue:
+            current = queue.pop()
+            for name, definition in self.definitions.items():
+                if name not in needed and _uses(current, name):
+                    needed.append(name)
+                    queue.append(definition)
+        definitions = [self.definitions[name] for name in self.definitions if name in needed]
+        if definitions:
+            functions = self.functions_used("\n".join([text, *definitions]))
+            used = "\n".join([*functions, *definitions, text])
+        prelude = [f"{name}={shlex.quote(value)}" for name, value in self.variables.items()
+                   if name not in self.environment and _uses(used, name)]
+        prelude += functions + definitions
+        unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
+        if unknown and self.sourced:
+            prelude[:0] = [f". {shlex.quote(path)}" for path in self.sourced]
+        if pipefail and "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", text):
+            prelude.insert(0, "set -o pipefail")
+        return "\n".join(prelude + [text.strip()])
 
     def functions_used(self, text: str) -> list[str]:
         """Definitions of the script's functions that ``text`` calls, directly or through another."""
@@ -641,6 +829,18 @@ def _inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
     if len(users) > 1 or any(u.startswith("-") for u in users):
         return None
     return (users[0] if users else "root"), argv[script_at]
+
+def _only_prints(command: Command) -> bool:
+    """`echo ...`/`printf ...` whose output goes to the terminal (or nowhere), not to a file."""
+    if not command.words or command.words[0].raw not in ("echo", "printf") or command.heredoc is not None:
+        return False
+    return all(r.op in (">&", "<&") or r.target in ("/dev/null", "/dev/stderr", "/dev/stdout", "&2", "&1", "2", "1")
+               for r in command.redirects)
+
+
+def _uses(text: str, name: str) -> bool:
+    return re.search(r"\$\{?" + re.escape(name) + r"\b", text) is not None
+
 
 def lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
     """Every line that a statement with a parse error spans."""

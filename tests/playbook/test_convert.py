@@ -26,22 +26,25 @@ def test_every_task_has_a_name_and_one_fqcn_module() -> None:
 def test_mixed_script() -> None:
     conversion = convert_script((DATA / "mixed.sh").read_text())
     assert modules(conversion) == [
-        "ansible.builtin.apt", "ansible.builtin.copy", SHELL,
+        "ansible.builtin.apt", "ansible.builtin.copy",
+        "ansible.builtin.stat", "ansible.builtin.git", COMMAND,  # if/else: each arm under its `when`
         "ansible.builtin.systemd_service", "ansible.builtin.systemd_service", SHELL,
         "ansible.builtin.copy", "ansible.builtin.meta",
     ]
+    assert conversion.tasks[3]["when"] == "not (srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir)"
+    assert conversion.tasks[4]["when"] == "srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir"
     # the restart inside the deploy function follows the nginx config change: a handler, flushed
     # where the restart was (even at the end, so that a split playbook has the same tasks)
     assert conversion.handlers == [{"name": "Restart nginx", "ansible.builtin.systemd_service":
                                     {"name": "nginx", "state": "restarted"}, "become": True}]
     assert conversion.tasks[1]["notify"] == ["Restart nginx"]
     # the for loop over fixed words is unrolled into real modules
-    assert conversion.tasks[3]["ansible.builtin.systemd_service"]["name"] == "nginx"
-    assert conversion.tasks[4]["ansible.builtin.systemd_service"]["name"] == "cron"
+    assert conversion.tasks[5]["ansible.builtin.systemd_service"]["name"] == "nginx"
+    assert conversion.tasks[6]["ansible.builtin.systemd_service"]["name"] == "cron"
     assert [(s.first_line, s.last_line) for s in conversion.sources] == [
-        (5, 9), (13, 18), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
+        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
     assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24), (30, 34)]
-    assert len(conversion.warnings) == 2 and conversion.warnings[0].startswith("line 20-24:")
+    assert all(w.startswith(("line 20-24:", "line 30-34:")) for w in conversion.warnings)
 
 
 def test_apt_update_folds_into_next_install() -> None:
@@ -320,3 +323,85 @@ def test_a_sourced_file_makes_no_task_and_later_shell_tasks_source_it_first() ->
 ])
 def test_a_shell_task_keeps_the_redirections_and_heredocs_of_its_line(script: str, cmd: str) -> None:
     assert convert_script(script).tasks[0][SHELL]["cmd"] == cmd
+
+
+# --- if / elif / else -------------------------------------------------------------------------
+
+def test_if_elif_else_checks_each_condition_on_the_host_and_guards_each_arm() -> None:
+    conversion = convert_script(
+        'isApt=`command -v apt-get`\n'
+        'if [ -n "$isApt" ]; then\n  apt-get install -y default-jdk\n  exit 0\n'
+        'elif command -v yum; then\n  yum install -y java-1.8.0-openjdk\n'
+        'else\n  echo "no package manager"\n  exit 1\nfi\n')
+    tasks = conversion.tasks
+    assert modules(conversion) == [SHELL, "ansible.builtin.apt", "ansible.builtin.meta", SHELL,
+                                   "ansible.builtin.dnf", "ansible.builtin.fail"]
+    first, second = tasks[0], tasks[3]
+    # the check carries the variable its condition reads, never fails and never changes
+    assert first[SHELL]["cmd"] == 'isApt=`command -v apt-get`\n[ -n "$isApt" ]'
+    assert (first["failed_when"], first["changed_when"], first["check_mode"]) == (False, False, False)
+    assert tasks[1]["when"] == tasks[2]["when"] == f"{first['register']}.rc == 0"
+    assert tasks[2]["ansible.builtin.meta"] == "end_host"
+    # the elif is checked only when the if did not hold; its arm needs both
+    assert second["when"] == f"{first['register']}.rc != 0"
+    assert tasks[4]["when"] == f"{first['register']}.rc != 0 and {second['register']}.rc == 0"
+    assert tasks[5]["when"] == f"{first['register']}.rc != 0 and {second['register']}.rc != 0"
+
+
+def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
+    conversion = convert_script('MODE=auto\nif [ "$MODE" != "manual" ]; then\n  apt-get install -y nginx\n'
+                                'else\n  apt-get install -y apache2\nfi\n')
+    assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
+
+
+def test_an_argument_default_applies_when_the_script_runs_without_arguments() -> None:
+    conversion = convert_script('JAVA=${1:-"open"}\nif [ "$JAVA" = "oracle" ]; then\n  apt-get install -y oracle-java\n'
+                                'else\n  apt-get install -y openjdk-17-jdk\nfi\n')
+    assert [t["ansible.builtin.apt"]["name"] for t in conversion.tasks] == ["openjdk-17-jdk"]
+
+
+def test_a_default_is_not_taken_for_what_the_login_environment_sets() -> None:
+    conversion = convert_script('H="${HOME:-/root}"\necho hi > "$H/x"\n')
+    assert modules(conversion) == [SHELL]
+
+
+def test_a_file_test_becomes_stat_with_the_tests_meaning() -> None:
+    conversion = convert_script('if [ -x /usr/bin/node ]; then\n  apt-get remove -y nodejs\nfi\n')
+    stat, remove = conversion.tasks
+    assert stat["ansible.builtin.stat"] == {"path": "/usr/bin/node", "follow": True}
+    assert remove["when"] == f"{stat['register']}.stat.exists and {stat['register']}.stat.executable"
+
+
+def test_nested_ifs_join_their_conditions_outer_first() -> None:
+    conversion = convert_script('if id -u bob; then\n  if [ ! -d /home/bob/.ssh ]; then\n    mkdir -p /home/bob/.ssh\n'
+                                '  fi\nfi\n')
+    outer, inner, mkdir = conversion.tasks
+    assert inner["when"] == f"{outer['register']}.rc == 0"
+    assert mkdir["when"].startswith(f"{outer['register']}.rc == 0 and ")
+
+
+def test_what_an_arm_sets_is_unknown_after_the_if_and_a_later_use_is_flagged() -> None:
+    conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nelse\n  DIR=/opt/b\nfi\n'
+                                'mkdir -p "$DIR"\n')
+    assert modules(conversion)[-1] == SHELL
+    assert any("$DIR" in w for w in conversion.warnings)
+
+
+def test_a_variable_the_shell_computes_is_set_in_the_shell_task_that_uses_it() -> None:
+    conversion = convert_script('CODENAME=$(lsb_release -cs)\necho "deb http://x/ $CODENAME main" > /tmp/list.txt\n'
+                                'cat /tmp/list.txt | grep "$CODENAME"\n')
+    assert conversion.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\nCODENAME=$(lsb_release -cs)\n")
+
+
+def test_an_unconditional_exit_ends_the_conversion_with_a_warning() -> None:
+    conversion = convert_script("apt-get install -y nginx\nexit 0\napt-get install -y apache2\n")
+    assert modules(conversion) == ["ansible.builtin.apt"]
+    assert any(w.startswith("line 3:") and "never runs" in w for w in conversion.warnings)
+    failing = convert_script("exit 3\n")
+    assert failing.tasks == [{"name": "Fail, as the script exits with status 3",
+                              "ansible.builtin.fail": {"msg": "the script exits here with status 3"}}]
+
+
+def test_echo_of_an_unknown_variable_to_the_terminal_makes_no_task() -> None:
+    conversion = convert_script('echo "Installing $PKG" >&2\necho "$PKG" > /etc/pkg\n')
+    assert modules(conversion) == [SHELL]

@@ -1,0 +1,46 @@
+"""Conditions decided at conversion time, file tests, and the `when` expressions they make."""
+
+from __future__ import annotations
+
+import pytest
+
+from playbook.convert.conditions import decide, file_test, join_when, negate
+
+
+@pytest.mark.parametrize(("text", "verdict"), [
+    ('[ "open" != "oracle" ]', True),
+    ('[ "a" = "a" ]', True),
+    ("[[ a == b ]]", False),
+    ("[ -n '' ]", False),
+    ("[ -z '' ]", True),
+    ("test 3 -gt 2", True),
+    ("[ 3 -le 2 ]", False),
+    ("[ ! x = y ]", True),
+    ("[ x ]", True),
+    ("true", True),
+    ("false", False),
+    ("[[ abc == a* ]]", None),   # a pattern
+    ("[ -f /etc/passwd ]", None),  # the host must say
+    ("[ a = b -o c = c ]", None),
+    ("[ x -eq y ]", None),
+    ("grep -q x /etc/f", None),
+    ("[ 'unclosed ]", None),
+])
+def test_decide(text: str, verdict: bool | None) -> None:
+    assert decide(text) is verdict
+
+
+def test_file_test_needs_an_absolute_literal_path() -> None:
+    assert file_test('[ ! -d "/srv/app" ]') is not None
+    assert file_test("[ -f relative ]") is None
+    assert file_test('[ -f "$X" ]') is None
+    tested = file_test("test -L /usr/bin/python")
+    assert tested is not None and not tested.follow and tested.when("r") == "r.stat.exists and r.stat.islnk"
+
+
+def test_when_expressions_join_outer_first_and_negate_simply() -> None:
+    assert join_when(None, "a.rc == 0") == "a.rc == 0"
+    assert join_when("a.rc != 0", "b.stat.exists or c") == "a.rc != 0 and (b.stat.exists or c)"
+    assert negate("a.rc == 0") == "a.rc != 0"
+    assert negate("not (x and y)") == "x and y"
+    assert negate("not (a) and (b)") == "not (not (a) and (b))"
