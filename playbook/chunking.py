@@ -19,7 +19,7 @@ import re
 
 from dataclasses import dataclass
 
-from playbook.shell import Statement, parse_script
+from playbook.shell import Command, Statement, parse_script
 
 __all__ = ["Chunk", "split_script"]
 
@@ -49,9 +49,13 @@ def sets_shell_state(statement: Statement) -> bool:
         return True
     if statement.kind == "compound":
         return _STATE_INSIDE.search(statement.text) is not None
+    if statement.kind == "list":  # `cd /tmp || exit`, `X=1 && Y=2`
+        return any(_sets_state(c) for c in statement.commands if c.is_simple)
     command = statement.command
-    if command is None:
-        return False
+    return command is not None and _sets_state(command)
+
+
+def _sets_state(command: Command) -> bool:
     return command.name in STATE_COMMANDS or command.name == "exit" \
         or (command.name == "" and bool(command.assignments))
 

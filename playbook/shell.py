@@ -145,10 +145,13 @@ class Command:
 
 @dataclass(frozen=True)
 class Branch:
-    """One arm of an `if`: the statements of its condition (None for `else`) and its body."""
+    """One arm of an `if` (or a `case`): the statements of its condition (None for `else`) and
+    its body. A `case` arm also keeps what it matches: the subject and its patterns."""
 
     condition: tuple[Statement, ...] | None
     body: tuple[Statement, ...]
+    subject: Word | None = None
+    patterns: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -511,6 +514,8 @@ class _Walker:
             return Command(**base, **self.compound_parts(node))
         if node.type == "if_statement" and not node.has_error:
             return Command(**base, branches=self.branches(node))
+        if node.type == "case_statement" and not node.has_error:
+            return Command(**base, branches=self.case_arms(node))
         return Command(**base)  # compound: if/case/test/...
 
     def compound_parts(self, node: tree_sitter.Node) -> dict[str, Any]:
@@ -548,6 +553,28 @@ class _Walker:
                     target.append(child)
             arms.append(Branch(None if clause.type == "else_clause" else self.nested(condition),
                                self.nested(body)))
+        return tuple(arms)
+
+    def case_arms(self, node: tree_sitter.Node) -> tuple[Branch, ...]:
+        """The arms of a case_statement, each as the `case` that tests its patterns alone (so it
+        can run as a check on the host) with the subject and patterns kept for deciding here."""
+        subject_node = node.child_by_field_name("value")
+        if subject_node is None:
+            return ()
+        subject = self.text(subject_node)
+        arms: list[Branch] = []
+        for item in (c for c in node.children if c.type == "case_item"):
+            patterns = [c for i, c in enumerate(item.children) if item.field_name_for_child(i) == "value"]
+            if not patterns:
+                return ()
+            body = [c for i, c in enumerate(item.children)
+                    if item.field_name_for_child(i) is None and (c.is_named or c.type in (";", "&"))
+                    and c.type != "comment"]
+            test = f"case {subject} in {'|'.join(self.text(p) for p in patterns)}) true ;; *) false ;; esac"
+            condition = Statement(text=test, first_line=_first_line(item), last_line=_first_line(item),
+                                  kind="compound", node_type="case_statement")
+            arms.append(Branch((condition,), self.nested(body), subject=self.word(subject_node),
+                               patterns=tuple(self.word(p) for p in patterns)))
         return tuple(arms)
 
     def nested(self, nodes: list[tree_sitter.Node]) -> tuple[Statement, ...]:

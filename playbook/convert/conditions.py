@@ -150,7 +150,7 @@ def _balanced(text: str) -> bool:
 def register_name(text: str, taken: set[str]) -> str:
     """A readable, unique variable name for the result of checking ``text``."""
     words = re.findall(r"[a-z0-9]+", text.lower().replace("$", " "))
-    words = [w for w in words if w not in ("if", "then", "test", "n", "z", "e", "f", "d", "q", "s", "v")]
+    words = [w for w in words if w not in ("if", "then", "test", "n", "z", "e", "f", "d", "q", "s", "v", "matches")]
     base = "_".join(words)[:32].strip("_") or "condition"
     if base[0].isdigit():
         base = "check_" + base

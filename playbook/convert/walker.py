@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task
 from playbook.rules.content import echo_text, literal, printf_text
-from playbook.shell import Command, Pipeline, Statement, Word, parse_script, source_text
+from playbook.shell import Branch, Command, Pipeline, Statement, Word, parse_script, source_text
 
 # modules that only manage files/users/services: an exported proxy or locale changes nothing
 _NO_ENVIRONMENT = frozenset({
@@ -56,6 +57,7 @@ class _Context:
 
 _Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dict[str, str], int | None]
 
+_RETURN = re.compile(r"(?:^|[\s;&|({])return\b")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
 _LOGIN_ENVIRONMENT = frozenset({"HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG",
@@ -76,6 +78,10 @@ class ShellWalker:
     sourced: list[str] = field(default_factory=list)  # files `.`/`source` read: shell tasks read them too
     definitions: dict[str, str] = field(default_factory=dict)  # `X=$(cmd)`: set by the shell, carried into shell tasks
     ended_at: int | None = None  # the line of an `exit` every later line is behind
+    arguments: list[str] | None = None  # "$@" of the function being inlined (None: the script's, unknown)
+    calling: list[str] = field(default_factory=list)  # the functions being inlined, innermost last
+    directories: list[str | None] = field(default_factory=list)  # the `pushd` stack
+    locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -127,6 +133,9 @@ class ShellWalker:
                     replace(statement, pipelines=(pipelines[1],), operators=()),)
                 if self.guarded_body(ctx, run_when, inner):
                     return
+        # `cd DIR || exit`: a task in a missing directory fails as the script would stop
+        if operators == ["||"] and _is_cd(pipelines[0]) and _exits(pipelines[1]):
+            pipelines, operators = pipelines[:1], []
         # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
         guard = test_guard(pipelines[0], operators[0] if operators else None)
         if guard is not None:
@@ -231,6 +240,18 @@ class ShellWalker:
         name = command_key(argv[0])
         if name == "cd" and not redirects:
             return self.change_directory(argv)
+        if name == "pushd" and len(argv) == 2 and not argv[1].startswith(("-", "+")):
+            self.directories.append(self.cwd)
+            return self.change_directory(["cd", argv[1]])
+        if name == "popd" and len(argv) == 1:
+            self.cwd = self.directories.pop() if self.directories else None
+            return True
+        if name == "unset" and all(re.fullmatch(r"[A-Za-z_]\w*", a) for a in argv[1:]):
+            for variable in argv[1:]:
+                self.variables.pop(variable, None)
+                self.definitions.pop(variable, None)
+                self.environment.pop(variable, None)
+            return True
         if name in ("exit", "return") and len(argv) <= 2 and not redirects:
             return self.exit(sub_ctx, name, argv[1] if len(argv) == 2 else "0")
         inline = _inline_script(name, argv)
@@ -245,7 +266,7 @@ class ShellWalker:
             return True
         if name in self.functions and not redirects:
             _, body = self.functions[name]
-            if body is None or len(argv) > 10 or not self.call(body, argv[1:], sub_ctx):
+            if body is None or len(argv) > 10 or name in self.calling or not self.call(name, body, argv[1:], sub_ctx):
                 self.fallback_shell(sub_ctx, shlex.join(argv), None)  # carries the definition
             return True
         env = {}
@@ -321,14 +342,31 @@ class ShellWalker:
                 return False
         return True
 
-    def call(self, body: tuple[Statement, ...], args: list[str], ctx: _Context) -> bool:
-        """A function's body at its call site, with $1..$9 bound to ``args``; False (nothing
-        emitted) when any of it would fall back to the shell."""
+    def call(self, name: str, body: tuple[Statement, ...], args: list[str], ctx: _Context) -> bool:
+        """A function's body at its call site, with $1..$9 and "$@" bound to ``args``: what the
+        rules cover becomes modules, the rest shell tasks that carry what they use (``set --``
+        for the arguments). False (nothing emitted) when a `return` cuts the body short: it
+        stays one shell task with the definition."""
+        if any(_RETURN.search(s.text) for s in body[:-1]) or (body and body[-1].kind != "command"
+                                                              and _RETURN.search(body[-1].text)):
+            return False
         positional = {str(n): self.variables.pop(str(n)) for n in range(1, 10) if str(n) in self.variables}
+        arguments = self.arguments
         self.variables.update({str(n): value for n, value in enumerate(args, 1)})
+        self.arguments = list(args)
+        self.calling.append(name)
+        self.locals.append({})
         try:
-            return self.try_statements(body, ctx)
+            return self.try_statements(body, ctx, fallbacks=True)
         finally:
+            self.calling.pop()
+            for variable, (value, definition) in self.locals.pop().items():  # `local X`: X as before the call
+                for store, saved in ((self.variables, value), (self.definitions, definition)):
+                    if saved is None:
+                        store.pop(variable, None)
+                    else:
+                        store[variable] = saved
+            self.arguments = arguments
             for n in range(1, 10):
                 self.variables.pop(str(n), None)
             self.variables.update(positional)
@@ -384,9 +422,11 @@ class ShellWalker:
             verdict: bool | None = True
             own: str | None = None
             if branch.condition is not None:
-                verdict = self.decided(branch.condition)
+                verdict = self.decided(branch)
                 if verdict is None:
-                    own = self.condition_check(ctx, branch.condition, join_when(ctx.when, *earlier))
+                    label = None if branch.subject is None else \
+                        f"{branch.subject.raw} matches {'|'.join(p.raw for p in branch.patterns)}"
+                    own = self.condition_check(ctx, branch.condition, join_when(ctx.when, *earlier), label)
                     if own is None:
                         self.restore(snapshot)
                         return False
@@ -424,14 +464,24 @@ class ShellWalker:
                 self.cwd = None
         return True
 
-    def decided(self, condition: tuple[Statement, ...]) -> bool | None:
-        """A condition the converter can decide now (every operand known), else None."""
+    def decided(self, branch: Branch) -> bool | None:
+        """Whether an arm runs, when the converter can tell now (every operand known), else None."""
+        if branch.subject is not None:  # a `case` arm
+            if any(p.glob and p.value == "*" for p in branch.patterns):
+                return True
+            subject = self.substitute_word(branch.subject)
+            if subject is None or any(any(part.expansion for part in p.parts) for p in branch.patterns):
+                return None
+            return any(fnmatch.fnmatchcase(subject, p.value) if p.glob else subject == p.value
+                       for p in branch.patterns)
+        condition = branch.condition or ()
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.substitute(condition[0].text)
         return None if text is None else decide(text)
 
-    def condition_check(self, ctx: _Context, condition: tuple[Statement, ...], when: str | None) -> str | None:
+    def condition_check(self, ctx: _Context, condition: tuple[Statement, ...], when: str | None,
+                        label: str | None = None) -> str | None:
         """A task that checks ``condition`` on the host (a ``stat`` for a file test, else the
         condition itself run by the shell, never failing, never changing); the expression that
         is true when it held. None when the condition cannot run as a task."""
@@ -455,9 +505,9 @@ class ShellWalker:
                                     "register": register}
             expression = tested.when(register)
         else:
-            register = register_name(text, taken)
+            register = register_name(label or text, taken)
             body = self.shell_script(strip_leading_sudo(text), pipefail=False)
-            task = {"name": fallback_name(text).replace("Run ", "Check whether ", 1),
+            task = {"name": fallback_name(label or text).replace("Run ", "Check whether ", 1),
                     SHELL: {"cmd": literal(body), "executable": "/bin/bash"},
                     "register": register, "changed_when": False, "failed_when": False, "check_mode": False}
             if self.cwd:
@@ -524,10 +574,20 @@ class ShellWalker:
 
     def declaration(self, ctx: _Context, command: Command) -> bool:
         keyword = command.words[0].value
+        if keyword == "unset" and all(re.fullmatch(r"[A-Za-z_]\w*", w.value) for w in command.words[1:]):
+            for word in command.words[1:]:
+                self.variables.pop(word.value, None)
+                self.definitions.pop(word.value, None)
+                self.environment.pop(word.value, None)
+            return True
         if keyword not in ("export", "declare", "typeset", "local", "readonly"):
             self.fallback_shell(ctx, command.text, None)
             return True
         export = keyword == "export"
+        if keyword == "local" and self.locals:
+            for word in command.words[1:]:
+                variable = word.value.split("=", 1)[0]
+                self.locals[-1].setdefault(variable, (self.variables.get(variable), self.definitions.get(variable)))
         for name, word in command.assignments:
             self.assign(name, word, export=export)
         if export:
@@ -636,8 +696,13 @@ class ShellWalker:
         return None if unknown else result
 
     def resolve_words(self, words: tuple[Word, ...], literal_globs: bool = False) -> list[str] | None:
-        values = []
+        values: list[str] = []
         for word in words:
+            if len(word.parts) == 1 and word.parts[0].expansion and word.parts[0].text in ("$@", "${@}"):
+                if self.arguments is None:
+                    return None
+                values.extend(self.arguments)  # "$@": each argument a word of its own
+                continue
             value = word.value if literal_globs and word.glob and not any(p.expansion for p in word.parts) \
                 else self.substitute_word(word)
             if value is None:
@@ -741,7 +806,9 @@ class ShellWalker:
             functions = self.functions_used("\n".join([text, *definitions]))
             used = "\n".join([*functions, *definitions, text])
         prelude = [f"{name}={shlex.quote(value)}" for name, value in self.variables.items()
-                   if name not in self.environment and _uses(used, name)]
+                   if name not in self.environment and not name.isdigit() and _uses(used, name)]
+        if self.arguments is not None and re.search(r"\$(?:[1-9@*#]|\{[1-9@*#])", text):
+            prelude.append(shlex.join(["set", "--", *self.arguments]))
         prelude += functions + definitions
         unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
         if unknown and self.sourced:
@@ -829,6 +896,18 @@ def _inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
     if len(users) > 1 or any(u.startswith("-") for u in users):
         return None
     return (users[0] if users else "root"), argv[script_at]
+
+def _is_cd(pipeline: Pipeline) -> bool:
+    commands = pipeline.commands
+    return len(commands) == 1 and commands[0].is_simple and commands[0].name in ("cd", "pushd") \
+        and not commands[0].redirects
+
+
+def _exits(pipeline: Pipeline) -> bool:
+    commands = pipeline.commands
+    return len(commands) == 1 and commands[0].is_simple and commands[0].name in ("exit", "return") \
+        and len(commands[0].words) <= 2
+
 
 def _only_prints(command: Command) -> bool:
     """`echo ...`/`printf ...` whose output goes to the terminal (or nowhere), not to a file."""

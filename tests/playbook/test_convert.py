@@ -28,7 +28,8 @@ def test_mixed_script() -> None:
     assert modules(conversion) == [
         "ansible.builtin.apt", "ansible.builtin.copy",
         "ansible.builtin.stat", "ansible.builtin.git", COMMAND,  # if/else: each arm under its `when`
-        "ansible.builtin.systemd_service", "ansible.builtin.systemd_service", SHELL,
+        "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
+        SHELL, SHELL, "ansible.builtin.fail",  # case: a check per arm, the `*)` arm fails as it exits 1
         "ansible.builtin.copy", "ansible.builtin.meta",
     ]
     assert conversion.tasks[3]["when"] == "not (srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir)"
@@ -42,9 +43,10 @@ def test_mixed_script() -> None:
     assert conversion.tasks[5]["ansible.builtin.systemd_service"]["name"] == "nginx"
     assert conversion.tasks[6]["ansible.builtin.systemd_service"]["name"] == "cron"
     assert [(s.first_line, s.last_line) for s in conversion.sources] == [
-        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
-    assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24), (30, 34)]
-    assert all(w.startswith(("line 20-24:", "line 30-34:")) for w in conversion.warnings)
+        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (30, 34), (30, 34),
+        (36, 37), (42, 42)]
+    assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24)]
+    assert all(w.startswith("line 20-24:") for w in conversion.warnings)
 
 
 def test_apt_update_folds_into_next_install() -> None:
@@ -138,14 +140,45 @@ def test_a_subshell_guard_keeps_its_cd_inside() -> None:
     assert conversion.tasks[-1][COMMAND]["cmd"] == "touch notes.txt"  # cwd unknown again after the subshell
 
 
-def test_a_function_called_inside_an_if_carries_its_definition() -> None:
+def test_a_function_called_inside_an_if_is_converted_at_the_call_under_the_guard() -> None:
     conversion = convert_script(
         "install_postgres() {\n  apt-get install -y postgresql\n  psql -c 'VACUUM FULL'\n}\n"
         "if [ ! -f /etc/app/installed ]; then\n  install_postgres\nfi\n")
+    stat, install, vacuum = conversion.tasks
+    assert stat["ansible.builtin.stat"]["path"] == "/etc/app/installed"
+    assert install["ansible.builtin.apt"]["name"] == "postgresql"
+    assert install["when"] == vacuum["when"] == f"not {stat['register']}.stat.exists"
+
+
+def test_a_function_called_with_arguments_it_cannot_know_carries_its_definition() -> None:
+    conversion = convert_script(
+        "install_postgres() {\n  apt-get install -y postgresql-$1\n}\n"
+        "if [ ! -f /etc/app/installed ]; then\n  install_postgres \"$VERSION\"\nfi\n")
     task = conversion.tasks[-1]
-    assert task[COMMAND if COMMAND in task else SHELL]["creates"] == "/etc/app/installed"
+    assert task[SHELL]["creates"] == "/etc/app/installed"
     script = task[SHELL]["cmd"]
-    assert script.startswith("install_postgres() {") and script.endswith("\ninstall_postgres")
+    assert script.startswith("install_postgres() {") and script.endswith('\ninstall_postgres "$VERSION"')
+
+
+def test_a_wrapper_function_runs_its_arguments_as_the_command() -> None:
+    conversion = convert_script('hide_output() {\n  "$@" > /tmp/log 2>&1\n}\nquiet() {\n  "$@"\n}\n'
+                                "quiet apt-get install -y nginx\n")
+    assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
+
+
+def test_a_shell_task_inside_a_function_gets_the_call_arguments() -> None:
+    conversion = convert_script('greet() {\n  wall "$1 and $2" | tee /tmp/x\n}\ngreet "a b" c\n')
+    assert conversion.tasks[0][SHELL]["cmd"].splitlines()[-2:] == ["set -- 'a b' c", 'wall "$1 and $2" | tee /tmp/x']
+
+
+def test_a_function_with_an_early_return_stays_one_task() -> None:
+    conversion = convert_script('setup() {\n  if [ -f /etc/done ]; then return; fi\n  apt-get install -y nginx\n}\nsetup\n')
+    assert modules(conversion) == [SHELL]
+
+
+def test_pushd_popd_and_cd_or_exit_move_the_directory() -> None:
+    conversion = convert_script("cd /opt || exit 1\npushd /tmp\n./build.sh\npopd\n./run.sh\n")
+    assert [t[COMMAND]["chdir"] for t in conversion.tasks] == ["/tmp", "/opt"]
 
 
 def test_functions_calling_functions_are_carried_in_order() -> None:
