@@ -70,6 +70,7 @@ from playbook.rules import (  # noqa: E402,F401
     files,
     network,
     packages,
+    sed,
     services,
     system,
     users,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
-
 
 import pytest
 
-
 from playbook.convert import convert_script
+from playbook.rules import Invocation, apply_rules
 
 CASES: list[tuple[str, list[dict[str, Any]]]] = [
     ('sudo apt-get install -y --no-install-recommends nginx git',
@@ -579,6 +582,52 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
     ('/usr/bin/mysqladmin -u root create wordpress',
      [{'community.mysql.mysql_db': {'login_user': 'root', 'name': 'wordpress', 'state': 'present'},
        'name': 'Create the MySQL database wordpress'}]),
+    ('sudo sed -i "s/;bind_address =.*/bind_address = 0.0.0.0/" /opt/couchdb/etc/local.ini',
+     [{'ansible.builtin.replace': {'path': '/opt/couchdb/etc/local.ini',
+                              'regexp': ';bind_address =.*',
+                              'replace': 'bind_address = 0.0.0.0'},
+  'become': True,
+  'name': 'Replace ;bind_address =.* in /opt/couchdb/etc/local.ini'}]),
+    ("sed -i 's/listen = 127.0.0.1:9000/listen = \\/run\\/php.sock/' /etc/php/fpm/pool.d/www.conf",
+     [{'ansible.builtin.replace': {'path': '/etc/php/fpm/pool.d/www.conf',
+                              'regexp': '^(.*?)(listen = 127.0.0.1:9000)',
+                              'replace': '\\g<1>listen = /run/php.sock'},
+  'name': 'Replace listen = 127.0.0.1:9000 in /etc/php/fpm/pool.d/www.conf'}]),
+    ('sed -i "0,/put your unique phrase here/s//SALT1/" /var/www/wp-config.php',
+     [{'ansible.builtin.replace': {'path': '/var/www/wp-config.php',
+                              'regexp': '\\A([\\s\\S]*?)(put your unique phrase here)',
+                              'replace': '\\g<1>SALT1'},
+  'name': 'Replace the first put your unique phrase here in /var/www/wp-config.php'}]),
+    ("sed -e '/swap/ s/^#*/#/' -i /etc/fstab",
+     [{'ansible.builtin.replace': {'path': '/etc/fstab', 'regexp': '^(?=.*?(?:swap))#*', 'replace': '#'},
+  'name': 'Replace ^#* on lines matching swap in /etc/fstab'}]),
+    ("sed -i '/^#PermitRoot/c PermitRootLogin no' /etc/ssh/sshd_config",
+     [{'ansible.builtin.replace': {'path': '/etc/ssh/sshd_config',
+                              'regexp': '^(?=.*?(?:^#PermitRoot)).*$',
+                              'replace': 'PermitRootLogin no'},
+  'name': 'Change the lines matching ^#PermitRoot in /etc/ssh/sshd_config'}]),
+    ("sed -i '/^\\[main\\]/a dns=none' /etc/NetworkManager/NetworkManager.conf",
+     [{'ansible.builtin.replace': {'path': '/etc/NetworkManager/NetworkManager.conf',
+                              'regexp': '^(?=.*?(?:^\\[main\\])).*$',
+                              'replace': '\\g<0>\ndns=none'},
+  'name': 'Add a line after lines matching ^\\[main\\] in /etc/NetworkManager/NetworkManager.conf'}]),
+    ("sed -i.bak 's/^user = apache/user = nginx/; s/^group = apache/group = nginx/' /etc/php-fpm.d/www.conf",
+     [{'ansible.builtin.replace': {'backup': True,
+                              'path': '/etc/php-fpm.d/www.conf',
+                              'regexp': '^user = apache',
+                              'replace': 'user = nginx'},
+  'name': 'Replace ^user = apache in /etc/php-fpm.d/www.conf'},
+ {'ansible.builtin.replace': {'backup': True,
+                              'path': '/etc/php-fpm.d/www.conf',
+                              'regexp': '^group = apache',
+                              'replace': 'group = nginx'},
+  'name': 'Replace ^group = apache in /etc/php-fpm.d/www.conf'}]),
+    ("sed -i 's/[[:space:]]*$//' /etc/motd",
+     [{'ansible.builtin.replace': {'path': '/etc/motd', 'regexp': '[ \\t\\r\\f\\v]*$', 'replace': ''},
+  'name': 'Replace [[:space:]]*$ in /etc/motd'}]),
+    ("sed -i 's/^/# /' /etc/legacy.conf",
+     [{'ansible.builtin.replace': {'path': '/etc/legacy.conf', 'regexp': '^(?!\\Z)', 'replace': '# '},
+  'name': 'Replace ^ in /etc/legacy.conf'}]),
 ]
 
 
@@ -637,7 +686,11 @@ def test_every_rule_has_a_case() -> None:
     ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
     ("cp -r /a /b\n", "cp -r depends on whether /b exists"),
-    ("sed -i 's/a/b/; s/c/d/' /f\n", "two commands in one sed script"),
+    ("sed -i 's/a/b/2' /f\n", "the second match of a line"),
+    ("sed -i '/x/I s/a/b/g' /f\n", "every match, on some lines only"),
+    ("sed -i 's/ *$/|/' /f\n", "an empty match after a match: Python takes both"),
+    ("sed -i '3d' /f\n", "line numbers"),
+    ("sed -n -i '/x/p' /f\n", "-n keeps only printed lines"),
     ("tar -xzf app.tar.gz\n", "relative archive and no cd"),
     ("rm -rf /tmp/*.log\n", "glob"),
     ("mkdir -p $UNKNOWN/x\n", "unknown variable"),
@@ -648,3 +701,82 @@ def test_forms_rules_decline_fall_back(script: str, why: str) -> None:
     task = conversion.tasks[0]
     assert "ansible.builtin.command" in task or "ansible.builtin.shell" in task, why
     assert conversion.warnings and conversion.warnings[0].startswith("line 1:")
+
+
+# --- sed: the replace tasks against GNU sed itself ------------------------------------------
+
+_SED_SAMPLE = """# comment
+bind-address = 127.0.0.1 ; bind-address = 127.0.0.1
+;bind_address = 1.2.3.4
+GRUB_TIMEOUT=5
+UUID=abc swap swap defaults 0 0
+#UUID=def swap swap
+PasswordAuthentication yes
+#PasswordAuthentication   yes
+foobar foobar
+aaa a
+put your unique phrase here
+put your unique phrase here x put your unique phrase here
+end
+  end
+[main]
+key=value
+tab\tsep x\ty
+trailing  \t
+
+"""
+_SED_SCRIPTS = [
+    ["-i", "s/bind-address = 127.0.0.1/bind-address = 0.0.0.0/"],
+    ["-i", "s/bind-address = 127.0.0.1/bind-address = 0.0.0.0/g"],
+    ["-i", "s/;bind_address =.*/bind_address = 0.0.0.0/"],
+    ["-i", "-e", "s/^GRUB_TIMEOUT=[0-9]\\+$/GRUB_TIMEOUT=1/"],
+    ["-e", "/^.*swap.*/d", "-i"],
+    ["-i", "0,/put your unique phrase here/s/put your unique phrase here/SALT/"],
+    ["-i", "0,/put your unique phrase here/s//SALT/"],
+    ["-e", "/swap/ s/^#*/#/", "-i"],
+    ["-re", "s/^(\\#?)(PasswordAuthentication)([[:space:]]+)yes/\\2\\3no/", "-i"],
+    ["-i", "s/a/b/; s/o/0/"],
+    ["-i", "/^end$/i \\\n\\ \\ # production\\\n\\ \\ config.force_ssl = false"],
+    ["-i", "/^#Pass/c PasswordAuthentication no"],
+    ["-i", "s/\\(foo\\)\\(bar\\)/\\2\\1 & x/"],
+    ["-i", "/^\\[main\\]/a dns=none"],
+    ["-i", "/swap/!s/UUID/uuid/"],
+    ["-i", "/swap/s/a/A/"],
+    ["-i", "s/[[:space:]]*$//"],
+    ["-i", "s/\\s/_/"],
+    ["-i", "s/[^a-z]/_/g"],
+    ["-i", "s/[]a]/Z/g"],
+    ["-E", "-i", "s/(a|o)+/<&>/"],
+    ["-i", "s/a\\|o/Q/"],
+    ["-i", "s/^/# /"],
+    ["-i", "s/$/ ;/"],
+    ["-i", "s|/|\\\\|g"],
+    ["-i", "s/x/a\\nb/"],
+    ["-i", "/key/ s/^\\(key\\)=\\(.*\\)/\\2=\\1/"],
+    ["-i", "/^#/d; s/=/ := /"],
+    ["-i", "/\\(a\\)\\1/ s/\\(a\\)/[\\1]/"],
+    ["-i", "s/*/star/"],
+    ["-i", "s/\\<foo/F/"],
+]
+
+
+@pytest.mark.skipif(shutil.which("sed") is None or "GNU" not in subprocess.run(
+    ["sed", "--version"], capture_output=True, text=True).stdout, reason="needs GNU sed")
+@pytest.mark.parametrize("args", _SED_SCRIPTS, ids=[" ".join(a)[:40] for a in _SED_SCRIPTS])
+@pytest.mark.parametrize("sample", [_SED_SAMPLE, _SED_SAMPLE.rstrip("\n"), ""], ids=["text", "no-final-newline", "empty"])
+def test_sed_tasks_edit_as_sed_does(tmp_path: Path, args: list[str], sample: str) -> None:
+    """Each task's regex run as the replace module runs it (MULTILINE over the whole file),
+    lineinfile's absent as a line filter: the file ends as GNU sed leaves it."""
+    target = tmp_path / "f"
+    target.write_text(sample)
+    subprocess.run(["sed", *args, str(target)], check=True)
+    found = apply_rules(Invocation(argv=("sed", *args, "/f")))
+    assert found is not None, "the rule declined"
+    text = sample
+    for task in found[1]:
+        if task.module == "ansible.builtin.replace":
+            text = re.compile(task.args["regexp"], re.MULTILINE).sub(task.args["replace"], text)
+        else:
+            assert task.module == "ansible.builtin.lineinfile" and task.args["state"] == "absent"
+            text = "".join(line for line in text.splitlines(True) if not re.search(task.args["regexp"], line))
+    assert text == target.read_text()

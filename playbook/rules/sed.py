@@ -1,0 +1,558 @@
+r"""`sed -i`: each editing command of the script becomes a `replace` or `lineinfile` task.
+
+# design: the replace module runs one Python regex over the whole file (MULTILINE), so every
+# sed command is rewritten as a regex whose matches are exactly the text sed would change:
+#   s/P/R/g            -> P                          (every match on every line)
+#   s/P/R/             -> ^(.*?)(P) -> \1R'          (sed changes the first match of a line)
+#   /A/ s/P/R/         -> ^(?=.*?A)(.*?)(P)          (only lines that match the address)
+#   /A/!s/P/R/         -> ^(?!.*?A)(.*?)(P)
+#   0,/P/ s//R/        -> \A([\s\S]*?)(P)            (the first match in the file)
+#   /A/c TEXT          -> ^(?=.*?A).*$ -> TEXT
+#   /A/a TEXT, /A/i T  -> the matching line followed or preceded by TEXT
+#   /A/d               -> lineinfile state=absent
+# Groups added in front shift the script's own groups, so backreferences are renumbered.
+# Anything else (line numbers, hold space, several files' worth of state) declines, and the
+# line stays a command.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from playbook.rules import rule
+from playbook.rules.base import Invocation, Task
+from playbook.rules.content import literal
+
+REPLACE = "ansible.builtin.replace"
+LINEINFILE = "ansible.builtin.lineinfile"
+
+# POSIX classes as Python class contents; none of them may match a newline (a sed pattern
+# sees one line, the replace module the whole file)
+_POSIX_CLASSES = {"[:space:]": r" \t\r\f\v", "[:digit:]": r"0-9", "[:alpha:]": "a-zA-Z",
+                  "[:alnum:]": "a-zA-Z0-9", "[:upper:]": "A-Z", "[:lower:]": "a-z",
+                  "[:blank:]": r" \t", "[:punct:]": r"!-/:-@\[-`{-~", "[:xdigit:]": "0-9A-Fa-f"}
+# GNU escapes whose Python meaning would include the newline
+_ONE_LINE_ESCAPES = {"s": r"[^\S\n]", "W": r"[^\w\n]", "<": r"\b(?=\w)", ">": r"\b(?<=\w)",
+                     "`": r"\A", "'": r"\Z"}
+# GNU escapes that mean something else in Python (\dNNN is a decimal character code)
+_UNMODELLED_ESCAPES = frozenset("dDocC")
+
+
+def sed_regex(pattern: str, extended: bool) -> str | None:
+    """A sed (BRE or ERE) pattern as a Python regex that stays within one line; None for
+    escapes Python reads differently."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "[":
+            end = _class_end(pattern, i)
+            if end is None:
+                out.append(re.escape(pattern[i:]))
+                break
+            out.append(_bracket(pattern[i:end + 1]))
+            i = end + 1
+            continue
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if not extended and nxt in "(){}+?|":
+                out.append(nxt)
+            elif nxt in _UNMODELLED_ESCAPES:
+                return None
+            elif nxt in _ONE_LINE_ESCAPES:
+                out.append(_ONE_LINE_ESCAPES[nxt])
+            elif nxt == "n":
+                out.append(r"\n")
+            elif nxt == "t":
+                out.append(r"\t")
+            else:
+                out.append("\\" + nxt)
+            i += 2
+            continue
+        if not extended and ch in "(){}+?|":
+            out.append("\\" + ch)
+        elif not extended and ch == "*" and (not out or out[-1] in ("^", "(", "\\(")):
+            out.append(r"\*")  # a leading `*` is literal in a BRE
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """Index of the `]` closing the bracket expression that opens at `start`."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "^":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1  # a `]` first in the list is literal
+    while i < len(pattern):
+        if pattern.startswith("[:", i):
+            close = pattern.find(":]", i + 2)
+            if close < 0:
+                return None
+            i = close + 2
+            continue
+        if pattern[i] == "]":
+            return i
+        i += 1
+    return None
+
+
+def _bracket(text: str) -> str:
+    """A POSIX bracket expression as a Python class (no backslash escapes inside POSIX ones)."""
+    body = text[1:-1]
+    negated = body.startswith("^")
+    if negated:
+        body = body[1:]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        if body.startswith("[:", i):
+            close = body.index(":]", i + 2)
+            out.append(_POSIX_CLASSES.get(body[i:close + 2], re.escape(body[i:close + 2])))
+            i = close + 2
+            continue
+        ch = body[i]
+        out.append("\\" + ch if ch in "\\[]^" and not (ch == "^" and i > 0) else ch)
+        i += 1
+    return ("[^\\n" if negated else "[") + "".join(out) + "]"
+
+
+def sed_replacement(text: str) -> str:
+    """A sed replacement as a Python re replacement (`&` -> whole match, `\\1` -> group 1)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt.isdigit():
+                out.append("\\g<" + nxt + ">")
+            elif nxt == "n":
+                out.append("\n")
+            elif nxt == "t":
+                out.append("\t")
+            elif nxt == "\\":
+                out.append("\\\\")
+            elif nxt == "&":
+                out.append("&")
+            else:
+                out.append(nxt)
+            i += 2
+            continue
+        out.append("\\g<0>" if ch == "&" else ch)
+        i += 1
+    return "".join(out)
+
+
+def _shift_groups(regex: str, by: int) -> str:
+    """Backreferences `\\N` in a Python regex, renumbered by `by` (groups added in front)."""
+    if by == 0:
+        return regex
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\([1-9])", lambda m: f"{m.group(1)}\\{int(m.group(2)) + by}", regex)
+
+
+def _shift_replacement(replacement: str, whole: int, by: int) -> str:
+    """`\\g<0>` -> group `whole` (the pattern's own match), `\\g<N>` -> `\\g<N+by>`."""
+    return re.sub(r"\\g<(\d+)>", lambda m: f"\\g<{whole if m.group(1) == '0' else int(m.group(1)) + by}>",
+                  replacement)
+
+
+def _escape_text(text: str) -> str:
+    """Literal text as a Python re replacement."""
+    return text.replace("\\", "\\\\")
+
+
+# --- parsing a sed script into commands --------------------------------------------------
+
+@dataclass(frozen=True)
+class SedCommand:
+    """One editing command: its address (a regex, `0,/re/` or none), and what it does."""
+
+    verb: str  # s, d, a, i, c
+    address: str | None = None  # a sed regex the line must match
+    negated: bool = False  # `/re/!cmd`
+    first_only: bool = False  # `0,/re/`: up to the first line that matches
+    address_flags: str = ""  # `I` after the address
+    pattern: str = ""  # s: the pattern (empty: the address's)
+    replacement: str = ""  # s: the replacement; a/i/c: the text
+    flags: str = ""  # s: g, I, i
+
+
+def _delimited(script: str, start: int, delim: str) -> tuple[str, int] | None:
+    """The text up to the next unescaped `delim` from `start`: (text, index after it).
+    `\\delim` stands for the delimiter itself; other escapes are kept."""
+    out: list[str] = []
+    i = start
+    while i < len(script):
+        ch = script[i]
+        if ch == "\\" and i + 1 < len(script):
+            out.append(script[i + 1] if script[i + 1] == delim and delim not in "\\" else ch + script[i + 1])
+            i += 2
+            continue
+        if ch == "\n":
+            return None
+        if ch == delim:
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    return None
+
+
+def _text_argument(script: str, start: int) -> tuple[str, int] | None:
+    """The text of a/i/c: GNU one-line form (`a text`) or POSIX (`a\\` newline `text`).
+    A line ending in a backslash continues; `\\x` is x. Declines when a continuation line
+    starts with blanks, whose handling differs between sed versions."""
+    i = start
+    while i < len(script) and script[i] in " \t":
+        i += 1
+    if script.startswith("\\\n", i):
+        i += 2
+        if i < len(script) and script[i] in " \t":
+            return None
+    elif script.startswith("\\", i):
+        i += 1
+    out: list[str] = []
+    while i < len(script):
+        ch = script[i]
+        if ch == "\\" and i + 1 < len(script):
+            out.append(script[i + 1])
+            i += 2
+            if script[i - 1] == "\n" and i < len(script) and script[i] in " \t":
+                return None
+            continue
+        if ch == "\n":
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    return "".join(out), i
+
+
+def parse_sed(script: str) -> list[SedCommand] | None:
+    """The commands of a sed script, or None when one of them is not modelled."""
+    commands: list[SedCommand] = []
+    i = 0
+    n = len(script)
+    while True:
+        while i < n and script[i] in " \t\n;":
+            i += 1
+        if i >= n:
+            return commands
+        address: str | None = None
+        first_only = False
+        address_flags = ""
+        if script.startswith("0,/", i):
+            first_only = True
+            i += 2
+        if i < n and script[i] == "/":
+            parsed = _delimited(script, i + 1, "/")
+            if parsed is None:
+                return None
+            address, i = parsed
+            if i < n and script[i] == "I":
+                address_flags = "I"
+                i += 1
+        elif first_only:
+            return None
+        while i < n and script[i] in " \t":
+            i += 1
+        negated = False
+        if i < n and script[i] == "!":
+            negated = True
+            i += 1
+            while i < n and script[i] in " \t":
+                i += 1
+        if i >= n:
+            return None
+        verb = script[i]
+        i += 1
+        if verb == "s":
+            if i >= n or script[i] in "\\\n ":
+                return None
+            delim = script[i]
+            pattern = _delimited(script, i + 1, delim)
+            if pattern is None:
+                return None
+            replacement = _delimited(script, pattern[1], delim)
+            if replacement is None:
+                return None
+            i = replacement[1]
+            flags_start = i
+            while i < n and script[i] in "gIi":
+                i += 1
+            command = SedCommand("s", address, negated, first_only, address_flags, pattern[0],
+                                 replacement[0], script[flags_start:i])
+        elif verb == "d":
+            command = SedCommand("d", address, negated, first_only, address_flags)
+        elif verb in "aic":
+            text = _text_argument(script, i)
+            if text is None or address is None:
+                return None  # line-number and last-line addresses are not modelled
+            command = SedCommand(verb, address, negated, first_only, address_flags,
+                                 replacement=text[0])
+            i = text[1]
+        else:
+            return None
+        while i < n and script[i] in " \t":
+            i += 1
+        if i < n and script[i] not in ";\n":
+            return None
+        commands.append(command)
+
+
+# --- commands as tasks ----------------------------------------------------------------------
+
+def _short(text: str, limit: int = 40) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _starts_literal(regex: str) -> bool:
+    """The regex begins with a plain character that is not optional: every match is non-empty."""
+    return bool(re.match(r"[A-Za-z0-9_;:#=,'\"@%/<>~-](?![*?{+])", regex))
+
+
+def _one_match_per_line(regex: str) -> bool:
+    """sed's first match of a line is its only one: anchored at the start, or non-empty and
+    running to the end of the line."""
+    if "|" in regex:
+        return False
+    if regex.startswith("^"):
+        return True
+    tail = regex.endswith(".*") and not regex.endswith("\\.*")
+    end = regex.endswith("$") and not regex.endswith("\\$")
+    return (tail or end) and _starts_literal(regex)
+
+
+def _compiles(regex: str) -> bool:
+    try:
+        re.compile(regex)
+    except re.error:
+        return False
+    return True
+
+
+def _matches_empty(regex: str) -> bool:
+    return _compiles(regex) and re.fullmatch(regex, "") is not None
+
+
+# sed has no line after a file's final newline (nor in an empty file); a MULTILINE regex
+# sees an empty one there
+_NOT_PAST_END = r"(?!\Z)"  # after ^: a line starting at the very end is that phantom line
+_NOT_PAST_END_BEFORE_DOLLAR = r"(?!(?<![^\n])\Z)"  # the end of a line that starts there
+
+
+def _kept_to_lines(regexp: str) -> str | None:
+    """`regexp`, unable to match on that empty last "line"; None when it does not compile
+    or cannot be kept off it."""
+    if not _compiles(regexp):
+        return None
+    compiled = re.compile(regexp, re.MULTILINE)
+    if compiled.match("\n", 1) is None and compiled.match("") is None:
+        return regexp
+    if regexp.startswith("^"):
+        return "^" + _NOT_PAST_END + regexp[1:]
+    if regexp == "$":
+        return _NOT_PAST_END_BEFORE_DOLLAR + "$"
+    return None
+
+
+def _line_guard(command: SedCommand, extended: bool) -> tuple[str, int] | None:
+    """A lookahead that holds on the lines the command's address selects, and its groups."""
+    if command.address is None:
+        return "", 0
+    address = sed_regex(command.address, extended)
+    if address is None or not _compiles(address):
+        return None
+    if "I" in command.address_flags:
+        address = "(?i:" + address + ")"
+    groups = re.compile(address).groups
+    return ("(?!" if command.negated else "(?=") + ".*?(?:" + address + "))", groups
+
+
+def _substitute(path: str, command: SedCommand, extended: bool, last_pattern: str | None,
+                extra: dict[str, Any]) -> Task | None:
+    raw = command.pattern or command.address or last_pattern
+    if not raw or not re.fullmatch(r"[gIi]*", command.flags):
+        return None
+    pattern = sed_regex(raw, extended)
+    if pattern is None:
+        return None
+    if "I" in command.flags or "i" in command.flags:
+        pattern = "(?i:" + pattern + ")"
+    anchored = pattern.startswith("^") and "|" not in pattern
+    replacement = sed_replacement(command.replacement)
+    # Python's re.sub also takes an empty match right after another one (`s/ *$/x/` would
+    # add two x to a line with trailing blanks): only anchored forms are safe, and removals
+    # of what runs to the end of the line (`s/[[:space:]]*$//`), where an extra empty
+    # match removes nothing
+    trailing_removal = replacement == "" and command.address is None and not command.first_only \
+        and pattern.endswith("$") and not pattern.endswith("\\$") and "|" not in pattern
+    if _matches_empty(pattern) and not anchored and pattern != "$" and not trailing_removal:
+        return None
+    every = "g" in command.flags
+    what = f"Replace {_short(raw)} in {path}"
+    if command.first_only:
+        if command.negated or every or (command.pattern and command.pattern != command.address):
+            return None
+        regexp = r"\A([\s\S]*?)(" + _shift_groups(pattern, 2) + ")"
+        replace = "\\g<1>" + _shift_replacement(replacement, 2, 2)
+        what = f"Replace the first {_short(raw)} in {path}"
+    elif trailing_removal:
+        return _replace_task(what, path, pattern, "", extra)
+    elif command.address is None and (every or pattern == "$" or _one_match_per_line(pattern)):
+        regexp, replace = pattern, replacement
+    else:
+        line_guard = _line_guard(command, extended)
+        if line_guard is None:
+            return None
+        guard, groups = line_guard
+        if every and not anchored:
+            return None  # every match, but only on some lines: no single regex says it
+        if anchored:
+            regexp = "^" + guard + _shift_groups(pattern[1:], groups)
+            replace = _shift_replacement(replacement, 0, groups) if groups else replacement
+        else:
+            shift = groups + 2
+            regexp = "^" + guard + "(.*?)(" + _shift_groups(pattern, shift) + ")"
+            replace = f"\\g<{groups + 1}>" + _shift_replacement(replacement, shift, shift)
+        if command.address is not None:
+            what = f"Replace {_short(raw)} on lines matching {_short(command.address)} in {path}"
+    kept = _kept_to_lines(regexp)
+    return None if kept is None else _replace_task(what, path, kept, replace, extra)
+
+
+def _replace_task(title: str, path: str, regexp: str, replace: str, extra: dict[str, Any]) -> Task | None:
+    if not _compiles(regexp):
+        return None
+    return Task(title, REPLACE, {"path": path, "regexp": literal(regexp), "replace": literal(replace), **extra},
+                role="config", path=path)
+
+
+def _command_task(path: str, command: SedCommand, extended: bool, last_pattern: str | None,
+                  extra: dict[str, Any]) -> Task | None:
+    if command.verb == "s":
+        return _substitute(path, command, extended, last_pattern, extra)
+    if command.first_only or command.address is None:
+        return None
+    line_guard = _line_guard(command, extended)
+    if line_guard is None:
+        return None
+    guard = line_guard[0]
+    if command.verb == "d":
+        regexp = sed_regex(command.address, extended)
+        if command.negated or regexp is None:
+            return None
+        if "I" in command.address_flags:
+            regexp = "(?i)" + regexp
+        if not _compiles(regexp):
+            return None
+        return Task(f"Remove lines matching {_short(command.address)} from {path}", LINEINFILE,
+                    {"path": path, "regexp": literal(regexp), "state": "absent", **extra},
+                    role="config", path=path)
+    text = _escape_text(command.replacement)
+    line = _kept_to_lines("^" + guard + ".*$")
+    if line is None:
+        return None
+    if command.verb == "c":
+        title, replace = f"Change the lines matching {_short(command.address)} in {path}", text
+    elif command.verb == "a":
+        title, replace = f"Add a line after lines matching {_short(command.address)} in {path}", "\\g<0>\n" + text
+    else:
+        title, replace = f"Add a line before lines matching {_short(command.address)} in {path}", text + "\n\\g<0>"
+    return _replace_task(title, path, line, replace, extra)
+
+
+def sed_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
+    """The tasks that make the edits of `script` on `path`, or None if one is not modelled."""
+    commands = parse_sed(script)
+    if not commands:
+        return None
+    # a/i/c text goes out at the end of sed's cycle, past the commands after it; a task per
+    # command would run those later commands over the new text, so they must come last
+    if any(c.verb in "aic" for c in commands[:-1]):
+        return None
+    extra: dict[str, Any] = {"backup": True} if backup else {}
+    tasks: list[Task] = []
+    last: str | None = None
+    for command in commands:
+        task = _command_task(path, command, extended, last, extra)
+        if task is None:
+            return None
+        tasks.append(task)
+        last = command.pattern or command.address or last
+    return tasks
+
+
+_SHORT_FLAGS = frozenset("rEsu")
+
+
+@rule("sed")
+def sed(inv: Invocation) -> list[Task] | None:
+    in_place, backup, extended = False, False, False
+    scripts: list[str] = []
+    files: list[str] = []
+    args = list(inv.args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            files.extend(args[i + 1:])
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            if name == "--in-place":
+                in_place, backup = True, backup or bool(value)
+            elif name == "--regexp-extended":
+                extended = True
+            elif name == "--expression":
+                if not eq:
+                    if i + 1 >= len(args):
+                        return None
+                    value = args[i + 1]
+                    i += 1
+                scripts.append(value)
+            elif name not in ("--separate", "--posix"):
+                return None
+        elif arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                letter = arg[j]
+                if letter == "i":
+                    in_place, backup = True, backup or bool(arg[j + 1:])
+                    break
+                if letter == "e":
+                    if arg[j + 1:]:
+                        scripts.append(arg[j + 1:])
+                    elif i + 1 < len(args):
+                        scripts.append(args[i + 1])
+                        i += 1
+                    else:
+                        return None
+                    break
+                if letter not in _SHORT_FLAGS:
+                    return None  # -n prints only what p says, -f reads a file, -z, -l ...
+                extended = extended or letter in "rE"
+                j += 1
+        elif not scripts and not any(a in ("-e", "--expression") or a.startswith("--expression=")
+                                     or re.fullmatch(r"-[rEsu]*e.*", a) for a in args):
+            scripts.append(arg)
+        else:
+            files.append(arg)
+        i += 1
+    if not in_place or not scripts or not files:
+        return None
+    script = "\n".join(scripts)
+    tasks: list[Task] = []
+    for name in files:
+        path = inv.path(name)
+        if path is None:
+            return None
+        made = sed_tasks(path, script, extended, backup)
+        if made is None:
+            return None
+        tasks.extend(made)
+    return tasks
