@@ -476,7 +476,22 @@ class _Walker:
             assignments: list[tuple[str, Word]] = []
             redirects: list[Redirect] = []
             herestring: Word | None = None
+            previous: tree_sitter.Node | None = None
             for child in node.children:
+                touching = previous is not None and child.start_byte == previous.end_byte
+                previous = child
+                if touching and child.type in ("command_name", "word", "concatenation", "string", "raw_string",
+                                               "simple_expansion", "expansion", "number"):
+                    # design: tree-sitter-bash ends a word at `-$` in `kafka_$v-$version.tgz` and starts a
+                    # new one: bytes that touch are one shell word, so join them back
+                    target = child.named_children[0] if child.type == "command_name" and child.named_children else child
+                    if words:
+                        words[-1] = _joined(words[-1], self.word(target))
+                        continue
+                    if assignments:
+                        name, value = assignments[-1]
+                        assignments[-1] = (name, _joined(value, self.word(target)))
+                        continue
                 if child.type == "variable_assignment":
                     assignments.append(self.assignment(child))
                 elif child.type == "command_name":
@@ -488,6 +503,8 @@ class _Walker:
                     herestring = self.word(named[-1]) if named else None
                 elif child.is_named and child.type != "comment":
                     words.append(self.word(child))
+            if not words and assignments and not redirects:
+                return Command(**{**base, "node_type": "variable_assignments"}, assignments=tuple(assignments))
             become, user, words = _strip_sudo(words)
             words, more = _strip_env(words)
             return Command(**base, words=tuple(words), assignments=tuple(assignments + more),
@@ -644,6 +661,18 @@ class _Walker:
             parts.append(WordPart(_unescape_double(
                 self.src[cursor:end].decode("utf-8", errors="replace"))))
         return parts
+
+
+def _joined(first: Word, second: Word) -> Word:
+    """Two touching pieces of one shell word; a `$` the grammar left alone takes the name after it."""
+    parts = list(first.parts)
+    rest = list(second.parts)
+    if parts and parts[-1] == WordPart("$", expansion=True) and rest and not rest[0].expansion:
+        name = re.match(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]", rest[0].text)
+        if name:
+            parts[-1] = WordPart("$" + name.group(0), expansion=True)
+            rest[0] = WordPart(rest[0].text[name.end():])
+    return Word(raw=first.raw + second.raw, parts=_merge_parts(parts + rest), glob=first.glob or second.glob)
 
 
 def _merge_parts(parts: list[WordPart]) -> tuple[WordPart, ...]:

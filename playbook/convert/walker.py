@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
 import shlex
 from collections.abc import Iterable
@@ -57,6 +58,9 @@ class _Context:
 
 _Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dict[str, str], int | None]
 
+_PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/)([^}]*)\}")
+_LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
+_SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
 _RETURN = re.compile(r"(?:^|[\s;&|({])return\b")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
@@ -651,6 +655,8 @@ class ShellWalker:
             if name is None:
                 value = self.defaulted(part.text)
                 if value is None:
+                    value = self.expanded(part.text)
+                if value is None:
                     return None
                 out.append(value)
                 continue
@@ -658,6 +664,39 @@ class ShellWalker:
                 return None
             out.append(self.variables[name])
         return "".join(out)
+
+    def expanded(self, expansion: str) -> str | None:
+        """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
+        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`."""
+        match = _PARAMETER_OP.fullmatch(expansion)
+        if match:
+            name, operator, pattern = match.group(1), match.group(2), match.group(3)
+            value = self.variables.get(name)
+            if value is None or "$" in pattern or "`" in pattern:
+                return None
+            return parameter_operation(value, operator, pattern)
+        match = _LENGTH.fullmatch(expansion)
+        if match:
+            value = self.variables.get(match.group(1))
+            return None if value is None else str(len(value))
+        match = _SUBSTITUTION.fullmatch(expansion)
+        if match is None:
+            return None
+        inner = parse_script(match.group(1) or match.group(2) or "").statements
+        command = inner[0].command if len(inner) == 1 else None
+        if command is None or command.redirects or command.assignments:
+            return None
+        argv = self.resolve_words(command.words)
+        if not argv:
+            return None
+        if argv[0] == "basename" and len(argv) in (2, 3) and not argv[1].startswith("-"):
+            base = posixpath.basename(argv[1].rstrip("/")) or "/"
+            return base[: -len(argv[2])] if len(argv) == 3 and base.endswith(argv[2]) and base != argv[2] else base
+        if argv[0] == "dirname" and len(argv) == 2 and not argv[1].startswith("-"):
+            return posixpath.dirname(argv[1].rstrip("/")) or ("/" if argv[1].startswith("/") else ".")
+        if argv[0] == "echo" and len(argv) >= 2 and not argv[1].startswith("-"):
+            return " ".join(argv[1:])
+        return None
 
     def defaulted(self, expansion: str) -> str | None:
         """`${NAME:-word}`: NAME's value when the converter knows it and it is set, else the
@@ -896,6 +935,31 @@ def _inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
     if len(users) > 1 or any(u.startswith("-") for u in users):
         return None
     return (users[0] if users else "root"), argv[script_at]
+
+def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
+    """`${X%pattern}` and friends on a known value (glob patterns, as bash matches them)."""
+    if operator == ",,":
+        return value.lower() if not pattern else None
+    if operator == "^^":
+        return value.upper() if not pattern else None
+    if operator in ("/", "//"):
+        old, _, new = pattern.partition("/")
+        if not old or any(c in old for c in "*?[") or old.startswith(("#", "%")):
+            return None
+        return value.replace(old, new) if operator == "//" else value.replace(old, new, 1)
+    cuts = range(len(value) + 1)
+    if operator in ("%", "%%"):  # a suffix: shortest (%) or longest (%%)
+        order = reversed(cuts) if operator == "%" else cuts
+        for cut in order:
+            if fnmatch.fnmatchcase(value[cut:], pattern):
+                return value[:cut]
+        return value
+    order = cuts if operator == "#" else reversed(cuts)  # a prefix: shortest (#) or longest (##)
+    for cut in order:
+        if fnmatch.fnmatchcase(value[:cut], pattern):
+            return value[cut:]
+    return value
+
 
 def _is_cd(pipeline: Pipeline) -> bool:
     commands = pipeline.commands

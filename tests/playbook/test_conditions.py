@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from playbook.convert.conditions import decide, file_test, join_when, negate
+from playbook.convert.walker import parameter_operation
 
 
 @pytest.mark.parametrize(("text", "verdict"), [
@@ -44,3 +45,13 @@ def test_when_expressions_join_outer_first_and_negate_simply() -> None:
     assert negate("a.rc == 0") == "a.rc != 0"
     assert negate("not (x and y)") == "x and y"
     assert negate("not (a) and (b)") == "not (not (a) and (b))"
+
+
+@pytest.mark.parametrize(("value", "operator", "pattern", "result"), [
+    ("a.tar.gz", "%", ".*", "a.tar"), ("a.tar.gz", "%%", ".*", "a"), ("/x/y/z", "#", "*/", "x/y/z"),
+    ("/x/y/z", "##", "*/", "z"), ("Web", ",,", "", "web"), ("web", "^^", "", "WEB"),
+    ("a-b-c", "/", "-/_", "a_b-c"), ("a-b-c", "//", "-/_", "a_b_c"), ("abc", "%", "x", "abc"),
+    ("abc", "/", "*/x", None),
+])
+def test_parameter_operations(value: str, operator: str, pattern: str, result: str | None) -> None:
+    assert parameter_operation(value, operator, pattern) == result

@@ -438,3 +438,14 @@ def test_an_unconditional_exit_ends_the_conversion_with_a_warning() -> None:
 def test_echo_of_an_unknown_variable_to_the_terminal_makes_no_task() -> None:
     conversion = convert_script('echo "Installing $PKG" >&2\necho "$PKG" > /etc/pkg\n')
     assert modules(conversion) == [SHELL]
+
+
+def test_expansions_on_known_values_are_worked_out() -> None:
+    conversion = convert_script('url=https://h/kafka_2.11-1.0.tgz\nf=`basename $url`\nd=$(basename $f .tgz)\n'
+                                'V=18.0\nS=${V%%.*}\nN=WEB\nmkdir -p "/opt/$d-$S/${N,,}/$(dirname /a/b/c)"\n')
+    assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/opt/kafka_2.11-1.0-18/web/a/b"
+
+
+def test_a_word_the_grammar_cuts_at_a_dash_dollar_stays_one_word() -> None:
+    conversion = convert_script("v=1.0\ns=2.11\nurl=https://h/kafka_$s-$v.tgz\nmkdir -p /opt/kafka_$s-$v.d\n")
+    assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/opt/kafka_2.11-1.0.d"
