@@ -65,6 +65,7 @@ def apply_rules(invocation: Invocation) -> tuple[str, list[Task]] | None:
 
 # the families register themselves on import
 from playbook.rules import (  # noqa: E402,F401
+    build,
     content,
     databases,
     files,

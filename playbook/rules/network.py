@@ -151,9 +151,12 @@ def tar(inv: Invocation) -> list[Task] | None:
     archive = opts.get("-f", "--file")
     if archive is None or archive == "-" or _is_url(archive):
         return None
-    if opts.positionals:
-        return None  # extracting only some members
     extra: dict[str, Any] = {}
+    if opts.positionals:
+        # `tar -xzf go.tgz go`: only those members (and what is under them)
+        if opts.has("--wildcards") or any(re.search(r"[*?\[]", p) for p in opts.positionals):
+            return None
+        extra["include"] = list(opts.positionals)
     strip = opts.get("--strip-components")
     if strip:
         extra["extra_opts"] = [f"--strip-components={strip}"]

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from playbook.rules import rule
-from playbook.rules.base import Invocation, Options, Task, human_list, parse_options
+from playbook.rules.base import Invocation, Options, Task, human_list, no_op, parse_options
 
 APT = "ansible.builtin.apt"
 DNF = "ansible.builtin.dnf"
@@ -298,3 +298,131 @@ def dpkg(inv: Invocation) -> list[Task] | None:
             return None
         return [Task(f"Install the package file {path}", APT, {"deb": path})]
     return None
+
+
+DPKG_SELECTIONS = "ansible.builtin.dpkg_selections"
+APT_KEY = "ansible.builtin.apt_key"
+APT_KEY_NOTE = ("apt-key is deprecated on current Debian and Ubuntu; prefer a key file in "
+                "/etc/apt/keyrings and signed-by in the repository line")
+
+
+def _selections(pairs: list[tuple[str, str]]) -> list[Task]:
+    """dpkg_selections tasks for (package, selection) pairs: one task, or a loop."""
+    verbs = {"hold": "Hold", "install": "Release the hold on", "deinstall": "Mark for removal",
+             "purge": "Mark for purging"}
+    selections = {selection for _, selection in pairs}
+    if len(pairs) == 1 or len(selections) != 1:
+        return [Task(f"{verbs[selection]} {name}", DPKG_SELECTIONS, {"name": name, "selection": selection})
+                for name, selection in pairs]
+    names = [name for name, _ in pairs]
+    selection = pairs[0][1]
+    return [Task(f"{verbs[selection]} {_install_name(names)}", DPKG_SELECTIONS,
+                 {"name": "{{ item }}", "selection": selection}, extra={"loop": names})]
+
+
+@rule("apt-mark")
+def apt_mark(inv: Invocation) -> list[Task] | None:
+    """`apt-mark hold PKG...` / `unhold`: dpkg's selection for each package."""
+    opts = parse_options(inv.args)
+    if opts.flags and not all(f in ("-q", "--quiet") for f, _ in opts.flags):
+        return None
+    if not opts.positionals:
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    if verb in ("showhold", "showauto", "showmanual") and not packages:
+        return [no_op(f"apt-mark {verb} only reports")]
+    if verb not in ("hold", "unhold") or not packages:
+        return None  # auto/manual marks have no module
+    selection = "hold" if verb == "hold" else "install"
+    return _selections([(package, selection) for package in packages])
+
+
+_SELECTION_LINE = re.compile(r"^(\S+)\s+(install|hold|deinstall|purge)$")
+
+
+@rule("dpkg")
+def dpkg_set_selections(inv: Invocation) -> list[Task] | None:
+    """`echo "nginx hold" | dpkg --set-selections`: one selection per line of its input."""
+    if inv.args != ("--set-selections",) or inv.stdin is None:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for line in inv.stdin.splitlines():
+        if not line.strip():
+            continue
+        match = _SELECTION_LINE.match(line.strip())
+        if match is None:
+            return None
+        pairs.append((match.group(1), match.group(2)))
+    return _selections(pairs) if pairs else None
+
+
+@rule("apt-key")
+def apt_key(inv: Invocation) -> list[Task] | None:
+    """`apt-key add FILE|-`, `apt-key adv --keyserver K --recv-keys ID...`, `apt-key del ID`."""
+    args = list(inv.args)
+    if args[:1] == ["add"] and len(args) == 2:
+        if args[1] == "-":
+            if inv.stdin is None or "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in inv.stdin:
+                return None
+            return [Task("Add an apt signing key", APT_KEY, {"data": inv.stdin, "state": "present"},
+                         note=APT_KEY_NOTE)]
+        path = inv.path(args[1])
+        if path is None:
+            return None
+        return [Task(f"Add the apt signing key in {path}", APT_KEY, {"file": path, "state": "present"},
+                     note=APT_KEY_NOTE)]
+    if args[:1] == ["del"] and len(args) == 2:
+        return [Task(f"Remove the apt signing key {args[1]}", APT_KEY, {"id": args[1], "state": "absent"})]
+    if args[:1] == ["adv"]:
+        opts = parse_options(args[1:], long_value=("--keyserver",))
+        keyserver = opts.get("--keyserver")
+        ids = list(opts.positionals)
+        if keyserver is None or not opts.has("--recv-keys", "--recv") or not ids \
+                or any(f not in ("--keyserver", "--recv-keys", "--recv") for f, _ in opts.flags) \
+                or not all(re.fullmatch(r"(0x)?[0-9A-Fa-f]{8,40}", i) for i in ids):
+            return None
+        return [Task(f"Add the apt signing key {key} from {keyserver}", APT_KEY,
+                     {"keyserver": keyserver, "id": key, "state": "present"}, note=APT_KEY_NOTE)
+                for key in ids]
+    return None
+
+
+@rule("gem")
+def gem(inv: Invocation) -> list[Task] | None:
+    """`gem install NAME... [-v VERSION] [--no-document]`, `gem uninstall NAME`."""
+    opts = parse_options(inv.args, takes_value="v", long_value=("--version",))
+    if not opts.positionals or opts.positionals[0] not in ("install", "uninstall"):
+        return None
+    verb, names = opts.positionals[0], list(opts.positionals[1:])
+    known = {"-v", "--version", "--no-document", "--no-ri", "--no-rdoc", "-N", "--user-install"}
+    if not names or any(f not in known for f, _ in opts.flags):
+        return None
+    version = opts.get("-v", "--version")
+    if version is not None and (len(names) != 1 or not re.fullmatch(r"[0-9][0-9A-Za-z.]*", version)):
+        return None  # a requirement like '>= 2' is not one version
+    if any(n.endswith(".gem") or "/" in n or ":" in n for n in names):
+        return None
+    args: dict[str, Any] = {"state": "absent" if verb == "uninstall" else "present"}
+    if version:
+        args["version"] = version
+    if verb == "install":
+        # gem installs for everyone when run as root; the module defaults to the user's gems
+        args["user_install"] = opts.has("--user-install")
+        if opts.has("--no-document", "--no-ri", "--no-rdoc", "-N"):
+            args["include_doc"] = False
+    action = "Uninstall" if verb == "uninstall" else "Install"
+    return [Task(f"{action} the {name} gem", "community.general.gem", {"name": name, **args}) for name in names]
+
+
+@rule("yum", "dnf")
+def yum_clean(inv: Invocation) -> list[Task] | None:
+    """`yum -y clean all`: no module cleans the caches; the command, written the way lint
+    knows as not a package operation (`yum clean ...`), says it is always a change."""
+    opts = parse_options(inv.args)
+    if opts.positionals[:1] != ("clean",) or len(opts.positionals) != 2 \
+            or opts.positionals[1] not in ("all", "packages", "metadata", "expire-cache", "dbcache"):
+        return None
+    kept = [f if value is None else f"{f}={value}" for f, value in opts.flags if f not in ("-y", "--assumeyes", "-q")]
+    cmd = " ".join([inv.name, "clean", opts.positionals[1], *kept])
+    return [Task(f"Clean the {inv.name} caches", "ansible.builtin.command", {"cmd": cmd},
+                 extra={"changed_when": True})]

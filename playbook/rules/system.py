@@ -88,7 +88,10 @@ def sysctl(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args)
     if opts.has("-p", "--load", "--system"):
         return [no_op("sysctl settings are applied by the sysctl tasks")]
-    if not opts.has("-w", "--write") or not opts.positionals:
+    # procps sysctl writes any NAME=VALUE argument, with or without -w
+    if not opts.positionals or any(f not in ("-w", "--write", "-q", "--quiet") for f, _ in opts.flags):
+        return None
+    if not opts.has("-w", "--write") and not all("=" in p for p in opts.positionals):
         return None
     tasks = []
     for setting in opts.positionals:
@@ -159,6 +162,8 @@ def ufw(inv: Invocation) -> list[Task] | None:
     if not args:
         return None
     verb, rest = args[0], args[1:]
+    if verb in ("status", "show", "version"):
+        return [no_op(f"ufw {verb} only reports")]
     if verb in ("enable", "disable") and not rest:
         state = "enabled" if verb == "enable" else "disabled"
         return [Task(f"{verb.capitalize()} the ufw firewall", module, {"state": state})]
@@ -179,6 +184,14 @@ def ufw(inv: Invocation) -> list[Task] | None:
     if rest and rest[0] in ("in", "out"):
         task_args["direction"] = rest[0]
         rest = rest[1:]
+        if len(rest) >= 2 and rest[0] == "on":
+            task_args["interface"] = rest[1]
+            rest = rest[2:]
+    if rest and rest[0] == "log":
+        task_args["log"] = True
+        rest = rest[1:]
+    if not rest and "interface" not in task_args:
+        return None  # only `ufw allow in on lo` means all traffic (on that interface)
     if len(rest) == 1:
         spec = _PORT_SPEC.match(rest[0])
         if spec:
@@ -214,6 +227,8 @@ def ufw(inv: Invocation) -> list[Task] | None:
     if delete:
         task_args["delete"] = True
     what = task_args.get("port") or task_args.get("to_port") or task_args.get("name") or "traffic"
+    if "interface" in task_args:
+        what = f"{what} {task_args['direction']} on {task_args['interface']}"
     if "proto" in task_args and what != "traffic":
         what = f"{what}/{task_args['proto']}"
     source = f" from {task_args['from_ip']}" if "from_ip" in task_args else ""
@@ -341,3 +356,44 @@ def a2ensite(inv: Invocation) -> list[Task] | None:
 
 def cron_line(text: str) -> bool:
     return bool(_CRON_LINE.match(text))
+
+
+ALTERNATIVES = "community.general.alternatives"
+
+
+@rule("update-alternatives")
+def update_alternatives(inv: Invocation) -> list[Task] | None:
+    """`--install LINK NAME PATH PRIORITY`, `--set NAME PATH`, `--remove NAME PATH`."""
+    args = [a for a in inv.args if a not in ("--quiet",)]
+    if not args:
+        return None
+    action, rest = args[0], args[1:]
+    if action == "--install" and len(rest) == 4 and rest[3].lstrip("-").isdigit():
+        link, name, path, priority = rest
+        return [Task(f"Install {path} as an alternative for {name}", ALTERNATIVES,
+                     {"name": name, "link": link, "path": path, "priority": int(priority), "state": "present"})]
+    if action == "--set" and len(rest) == 2:
+        name, path = rest
+        return [Task(f"Select {path} for {name}", ALTERNATIVES, {"name": name, "path": path, "state": "selected"})]
+    if action == "--remove" and len(rest) == 2:
+        name, path = rest
+        return [Task(f"Remove {path} from the alternatives for {name}", ALTERNATIVES,
+                     {"name": name, "path": path, "state": "absent"})]
+    return None  # slaves, --auto (the module needs a path), --config (interactive)
+
+
+_SUPERVISOR_STATES = {"start": ("started", "Start"), "stop": ("stopped", "Stop")}
+
+
+@rule("supervisorctl")
+def supervisorctl(inv: Invocation) -> list[Task] | None:
+    """`supervisorctl start|stop NAME...`; `status` only reports. (`restart` is not the
+    module's restarted, which runs `update` first; `reread`/`update` name no program.)"""
+    args = list(inv.args)
+    if args[:1] == ["status"]:
+        return [no_op("supervisorctl status only reports")]
+    if len(args) < 2 or args[0] not in _SUPERVISOR_STATES or any(a.startswith("-") for a in args):
+        return None
+    state, title = _SUPERVISOR_STATES[args[0]]
+    return [Task(f"{title} the {name} supervisor program", "community.general.supervisorctl",
+                 {"name": name, "state": state}) for name in args[1:]]

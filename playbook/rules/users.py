@@ -157,3 +157,13 @@ def groupdel(inv: Invocation) -> list[Task] | None:
     if len(inv.args) != 1:
         return None
     return [Task(f"Remove the group {inv.args[0]}", GROUP, {"name": inv.args[0], "state": "absent"})]
+
+
+@rule("gpasswd")
+def gpasswd(inv: Invocation) -> list[Task] | None:
+    """`gpasswd -a USER GROUP`: the user joins the group, keeping the others. (`-d` would
+    need the user's other groups, which only the host knows.)"""
+    if len(inv.args) != 3 or inv.args[0] not in ("-a", "--add"):
+        return None
+    user, group = inv.args[1], inv.args[2]
+    return [Task(f"Add {user} to the {group} group", USER, {"name": user, "groups": [group], "append": True})]
