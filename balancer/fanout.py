@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from balancer.state import CancelSignal
 from balancer.proxy import Job, Proxy
+from balancer.state import CancelSignal
+from common.disconnect import CancelEvent, Callback, on_cancel
 from common.errors import (
     ApiError,
     BadRequest,
@@ -39,7 +39,8 @@ from playbook.chunking import Chunk, split_script
 from playbook.errors import PlaybookError
 from playbook.extract import extract_playbook
 from playbook.merge import merge_playbooks
-from playbook.passes import tidy_play
+from playbook.passes import tidy_play, without_called_functions
+from playbook.shell import called_names, parse_script
 from playbook.render import render_playbook
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ class SplitConverter:
         chunks = self.split(script)
         results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone, lint=lint, context=context)
         merged = merge_playbooks([r.plays for r in results])
-        plays = [tidy_play(play) for play in merged.plays]  # folds across chunk boundaries too
+        called = called_names(parse_script(script).statements)  # a function one chunk defines, another calls
+        plays = [tidy_play(without_called_functions(play, called)) for play in merged.plays]  # folds across chunks too
         return {
             "playbook": render_playbook(plays),
             "elapsed": round(time.monotonic() - start, 3),
@@ -125,7 +127,7 @@ class SplitConverter:
         lint: bool = False, context: str = "",
     ) -> list[ChunkResult]:
         """Every chunk's result in chunk order, or the first chunk failure."""
-        failed = threading.Event()
+        failed = CancelEvent()
         cancel = _AnySignal(failed, gone)
         width = max(1, min(len(chunks), self.proxy.pool.total_slots))
         executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix="chunk")
@@ -221,6 +223,26 @@ class _AnySignal:
 
     def is_set(self) -> bool:
         return self.first.is_set() or (self.second is not None and self.second.is_set())
+
+    def on_set(self, callback: Callback) -> Callback | None:
+        """Call back when either is set (once per signal: callbacks must not mind a second call);
+        None when one is set already."""
+        removers: list[Callback] = []
+        for signal in (self.first, self.second):
+            if signal is None:
+                continue
+            remove = on_cancel(signal, callback)
+            if remove is None:
+                for undo in removers:
+                    undo()
+                return None
+            removers.append(remove)
+
+        def remove_all() -> None:
+            for undo in removers:
+                undo()
+
+        return remove_all
 
 
 def _label(chunk: Chunk) -> str:

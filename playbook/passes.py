@@ -145,6 +145,17 @@ def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tid
     return notify_handlers(steps, handlers or [])
 
 
+def without_called_functions(play: dict[str, Any], called: set[str]) -> dict[str, Any]:
+    """A merged play without the tasks a chunk made for a function it saw defined and not called
+    (tagged ``never`` and the function's name) when another chunk of the script calls it."""
+    tasks = play.get("tasks")
+    if not isinstance(tasks, list):
+        return play
+    kept = [t for t in tasks if not (isinstance(t, dict) and isinstance(t.get("tags"), list) and len(t["tags"]) == 2
+                                     and t["tags"][0] == "never" and t["tags"][1] in called)]
+    return {**play, "tasks": kept}
+
+
 def tidy_play(play: dict[str, Any]) -> dict[str, Any]:
     """A play (plain dict) with its tasks tidied; other keys unchanged."""
     tasks = play.get("tasks")

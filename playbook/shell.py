@@ -35,6 +35,7 @@ __all__ = [
     "StatementKind",
     "Word",
     "WordPart",
+    "called_names",
     "parse_script",
 ]
 
@@ -661,6 +662,24 @@ class _Walker:
             parts.append(WordPart(_unescape_double(
                 self.src[cursor:end].decode("utf-8", errors="replace"))))
         return parts
+
+
+def called_names(statements: Sequence[Statement]) -> set[str]:
+    """Every name run as a command anywhere in ``statements`` (inside blocks, arms, loops and
+    function bodies, and `$(name ...)`/`` `name` `` substitutions): the functions a script calls."""
+    names: set[str] = set()
+    stack = list(statements)
+    while stack:
+        statement = stack.pop()
+        names.update(re.findall(r"(?:\$\(|`)\s*([A-Za-z_][\w:-]*)", statement.text))
+        for command in statement.commands:
+            if command.is_simple and command.words:
+                names.add(command.words[0].value)
+            stack.extend(command.body or ())
+            for branch in command.branches:
+                stack.extend(branch.condition or ())
+                stack.extend(branch.body)
+    return names
 
 
 def _joined(first: Word, second: Word) -> Word:

@@ -13,7 +13,7 @@ from typing import Any
 
 from playbook.convert.walker import ShellWalker, lines_with_parse_errors
 from playbook.passes import COMMAND, SHELL, Step, TaskSource, tidy
-from playbook.shell import Statement, parse_script
+from playbook.shell import Statement, called_names, parse_script
 
 __all__ = ["COMMAND", "SHELL", "Conversion", "TaskSource", "convert_script"]
 
@@ -59,6 +59,9 @@ def convert_script(script: str, context: str = "") -> Conversion:
         converter.drafts.clear()
         converter.uncovered.clear()
         converter.warnings.clear()
+    defined = {c.function_name for s in parsed.statements if s.kind == "function"
+               for c in s.commands[:1] if c.function_name}
+    converter.uncalled = defined - called_names(parsed.statements)
     for issue in parsed.issues:
         converter.warnings.append(f"line {issue.line}: {issue.message.removeprefix(f'line {issue.line}: ')}")
     broken = lines_with_parse_errors(parsed.statements)

@@ -39,6 +39,10 @@ _NO_ENVIRONMENT = frozenset({
     "community.general.timezone", "community.general.ufw", "ansible.posix.firewalld",
     "ansible.posix.seboolean", "community.general.modprobe", "ansible.builtin.meta",
 })
+# modules that run the project's own build (a Makefile, setup.py, composer scripts): they read
+# every exported variable, as the command did
+_RUNS_BUILD_TOOLS = ("community.general.make", "ansible.builtin.pip", "community.general.composer",
+                     "community.general.npm", "community.general.gem")
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
 
 @dataclass
@@ -85,6 +89,7 @@ class ShellWalker:
     arguments: list[str] | None = None  # "$@" of the function being inlined (None: the script's, unknown)
     calling: list[str] = field(default_factory=list)  # the functions being inlined, innermost last
     directories: list[str | None] = field(default_factory=list)  # the `pushd` stack
+    uncalled: set[str] = field(default_factory=set)  # functions the script defines and never runs
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)
@@ -104,6 +109,8 @@ class ShellWalker:
             definition = statement.commands[0] if statement.commands else None
             if definition is not None and definition.function_name:
                 self.functions[definition.function_name] = (statement.text, definition.body)
+                if definition.function_name in self.uncalled and definition.body is not None:
+                    self.library_function(ctx, definition.function_name, definition.body)
             return
         if statement.kind == "compound":
             compound = statement.commands[0]
@@ -346,7 +353,20 @@ class ShellWalker:
                 return False
         return True
 
-    def call(self, name: str, body: tuple[Statement, ...], args: list[str], ctx: _Context) -> bool:
+    def library_function(self, ctx: _Context, name: str, body: tuple[Statement, ...]) -> None:
+        """A function the script defines and never calls (a library): its tasks, tagged
+        ``never`` and its name, so the play does what the script does (nothing) unless run
+        with ``--tags NAME``. What it sets is not seen by later lines."""
+        snapshot = self.snapshot()
+        sourced = list(self.sourced)
+        if not self.call(name, body, None, ctx):
+            self.fallback_shell(ctx, f"{name} \"$@\"", None)
+        for draft in self.drafts[snapshot[0]:]:
+            draft.task["tags"] = ["never", name]
+        self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
+        self.sourced = sourced
+
+    def call(self, name: str, body: tuple[Statement, ...], args: list[str] | None, ctx: _Context) -> bool:
         """A function's body at its call site, with $1..$9 and "$@" bound to ``args``: what the
         rules cover becomes modules, the rest shell tasks that carry what they use (``set --``
         for the arguments). False (nothing emitted) when a `return` cuts the body short: it
@@ -356,8 +376,8 @@ class ShellWalker:
             return False
         positional = {str(n): self.variables.pop(str(n)) for n in range(1, 10) if str(n) in self.variables}
         arguments = self.arguments
-        self.variables.update({str(n): value for n, value in enumerate(args, 1)})
-        self.arguments = list(args)
+        self.variables.update({str(n): value for n, value in enumerate(args or (), 1)})
+        self.arguments = None if args is None else list(args)
         self.calling.append(name)
         self.locals.append({})
         try:
@@ -790,7 +810,7 @@ class ShellWalker:
             if ctx.become_user:
                 data["become_user"] = ctx.become_user
         environment = {**self.environment, **env}
-        if module not in (COMMAND, SHELL):
+        if module not in (COMMAND, SHELL, *_RUNS_BUILD_TOOLS):
             # design: a module does not read the script's variables; only proxy settings and
             # what the line itself set (`FOO=1 pip install`) can change what it does
             environment = {k: v for k, v in environment.items()

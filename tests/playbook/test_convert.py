@@ -62,7 +62,7 @@ def test_cd_gives_chdir_and_resolves_relative_paths() -> None:
     assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/opt/app/logs"
     assert conversion.tasks[1][COMMAND] == {"cmd": "./configure --prefix=/usr",
                                             "chdir": "/opt/app"}
-    assert conversion.tasks[2][COMMAND] == {"cmd": "make", "chdir": "/opt/app/build"}
+    assert conversion.tasks[2]["community.general.make"] == {"chdir": "/opt/app/build"}
 
 
 def test_variables_are_substituted_and_export_becomes_environment() -> None:
@@ -161,9 +161,15 @@ def test_a_function_called_with_arguments_it_cannot_know_carries_its_definition(
 
 
 def test_a_wrapper_function_runs_its_arguments_as_the_command() -> None:
-    conversion = convert_script('hide_output() {\n  "$@" > /tmp/log 2>&1\n}\nquiet() {\n  "$@"\n}\n'
-                                "quiet apt-get install -y nginx\n")
+    conversion = convert_script('quiet() {\n  "$@"\n}\nquiet apt-get install -y nginx\n')
     assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
+
+
+def test_a_function_never_called_is_tagged_never_so_the_play_runs_it_only_by_its_tag() -> None:
+    conversion = convert_script("setup_web() {\n  apt-get install -y nginx\n  systemctl enable nginx\n}\n"
+                                "helper() {\n  mkdir -p /srv\n}\nuses_helper() {\n  helper\n}\n")
+    assert [t["tags"] for t in conversion.tasks] == [["never", "setup_web"]] * 2 + [["never", "uses_helper"]]
+    assert conversion.tasks[2]["ansible.builtin.file"]["path"] == "/srv"
 
 
 def test_a_shell_task_inside_a_function_gets_the_call_arguments() -> None:
@@ -318,7 +324,8 @@ def test_restart_of_a_dashed_service_follows_its_config_directory() -> None:
 def test_context_sets_the_state_and_yields_no_task() -> None:
     conversion = convert_script("make install\nmkdir -p $DIR/logs\n", context="cd /opt/app\nexport DIR=/srv/app\n")
     assert len(conversion.tasks) == 2
-    assert conversion.tasks[0]["ansible.builtin.command"]["chdir"] == "/opt/app"
+    assert conversion.tasks[0]["community.general.make"] == {"chdir": "/opt/app", "target": "install"}
+    assert conversion.tasks[0]["environment"] == {"DIR": "/srv/app"}  # a Makefile reads what was exported
     assert conversion.tasks[1]["ansible.builtin.file"]["path"] == "/srv/app/logs"
     assert all(s.first_line >= 1 and s.last_line <= 2 for s in conversion.sources)
 
