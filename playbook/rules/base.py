@@ -25,6 +25,9 @@ class Invocation:
     redirects: tuple[Redirect, ...] = ()
     cwd: str | None = None
     line: int = 0
+    # indexes into argv of words the shell would expand as globs (unquoted *, ?, [) that the
+    # walker passed through as written; a rule that cannot use a pattern must decline them
+    globbed: frozenset[int] = frozenset()
 
     @property
     def name(self) -> str:
@@ -41,6 +44,10 @@ class Invocation:
         if self.cwd is None:
             return None
         return posixpath.normpath(posixpath.join(self.cwd, value))
+
+    def is_glob(self, index: int) -> bool:
+        """True when argv[index] is a pattern the shell would expand, not a literal name."""
+        return index in self.globbed
 
     @property
     def stdout_file(self) -> Redirect | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
+import re
 import shlex
 from typing import Any
 
@@ -71,10 +73,61 @@ def touch(inv: Invocation) -> list[Task] | None:
 @rule("rm", "rmdir")
 def rm(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args)
+    if inv.name == "rm" and any(inv.is_glob(i) for i in range(1, len(inv.argv))):
+        return _rm_globs(inv, recursive=opts.has("-r", "-R", "--recursive"))
     paths = _paths(inv, opts.positionals)
     if paths is None or any(p in ("/", "~") for p in paths):
         return None
     return _file_tasks("Remove", paths, {"state": "absent"}, "Remove")
+
+
+FIND = "ansible.builtin.find"
+
+
+def register_name(directory: str, pattern: str) -> str:
+    """A variable name for what `find` registers: `found_` and the path's words."""
+    words = re.sub(r"[^a-z0-9]+", "_", f"{directory}/{pattern}".lower()).strip("_")
+    return f"found_{words or 'root'}"[:60].rstrip("_")
+
+
+def find_and_remove(directory: str, find_args: dict[str, Any], title: str, recursive: bool) -> list[Task]:
+    """A find task that registers its matches and a file task that removes each of them;
+    without `recursive`, directories among the matches stay (rm without -r refuses them)."""
+    register = register_name(directory, str(find_args.get("patterns", "")))
+    matches = f"{register}.files" if recursive else f"{register}.files | rejectattr('isdir')"
+    return [Task(f"Find {title}", FIND, {"paths": directory, **find_args}, extra={"register": register}),
+            Task(f"Remove {title}", FILE, {"path": "{{ item }}", "state": "absent"},
+                 extra={"loop": "{{ " + matches + " | map(attribute='path') | list }}"})]
+
+
+def _rm_globs(inv: Invocation, recursive: bool) -> list[Task] | None:
+    """`rm -rf /tmp/* /var/tmp/*`: each pattern's matches (names in one directory, as the
+    shell's glob finds them: no dot files unless the pattern starts with a dot) removed."""
+    tasks: list[Task] = []
+    ended = False
+    for index, word in enumerate(inv.argv[1:], 1):
+        if word == "--" and not ended:
+            ended = True
+            continue
+        if word.startswith("-") and not ended:
+            if word not in ("-r", "-R", "-f", "-rf", "-fr", "-Rf", "-fR", "--recursive", "--force", "-v"):
+                return None  # -i asks, -d removes empty directories only, --one-file-system ...
+            continue
+        path = inv.path(word)
+        if path is None:
+            return None
+        directory, pattern = posixpath.split(path)
+        if not inv.is_glob(index):
+            tasks.extend(_file_tasks("Remove", [path], {"state": "absent"}, "Remove"))
+            continue
+        if GLOB_CHARS.search(directory) or not pattern or pattern.startswith(".") or directory in ("", "/"):
+            return None  # a pattern in a directory name, dot files, the root's entries
+        tasks.extend(find_and_remove(directory, {"patterns": pattern, "file_type": "any"},
+                                     f"the entries of {directory} matching {pattern}", recursive))
+    return tasks or None
+
+
+GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 @rule("ln")
@@ -237,3 +290,66 @@ def install(inv: Invocation) -> list[Task] | None:
     args = {"src": src_path, "dest": dest_path, "remote_src": True, **attrs,
             "mode": mode or DIR_MODE}
     return [Task(f"Install {src_path} as {dest_path}", COPY, args, role="config", path=dest_path)]
+
+
+_FIND_TYPES = {"f": "file", "d": "directory", "l": "link"}
+
+
+@rule("find")
+def find(inv: Invocation) -> list[Task] | None:
+    """`find DIR [-maxdepth N] [-type f|d|l] [-name PAT] -delete` or `-exec rm -f {} \\;`:
+    the find module (recursing, dot files included, as find does) and a removal per match."""
+    args = list(inv.args)
+    directories: list[str] = []
+    while args and not args[0].startswith("-") and args[0] not in ("(", "!"):
+        directories.append(args.pop(0))
+    if len(directories) != 1:
+        return None
+    directory = inv.path(directories[0])
+    if directory is None or directory in ("/", "~"):
+        return None
+    find_args: dict[str, Any] = {"recurse": True, "hidden": True}
+    remove: str | None = None  # "delete", "rm", "rm -r"
+    pattern: str | None = None
+    i = 0
+    while i < len(args):
+        test, value = args[i], args[i + 1] if i + 1 < len(args) else None
+        if test == "-delete" and remove is None:
+            remove, i = "delete", i + 1
+            continue
+        if test == "-exec" and remove is None:
+            end = next((j for j in range(i + 1, len(args)) if args[j] in (";", "+")), None)
+            command = args[i + 1:end] if end is not None else []
+            if end is None or command[-1:] != ["{}"] or command[:1] != ["rm"]:
+                return None
+            flags = set(command[1:-1])
+            if not flags <= {"-f", "-r", "-rf", "-fr", "-R", "-Rf"}:
+                return None
+            remove = "rm -r" if any("r" in f.lower() for f in flags) else "rm"
+            i = end + 1
+            continue
+        if value is None:
+            return None
+        if test == "-type" and value in _FIND_TYPES:
+            find_args["file_type"] = _FIND_TYPES[value]
+        elif test in ("-name", "-iname") and pattern is None:
+            pattern = value
+            if test == "-iname":
+                return None  # the module's patterns are case-sensitive
+        elif test == "-maxdepth" and value.isdigit() and int(value) > 0:
+            find_args["depth"] = int(value)
+        else:
+            return None  # -mtime, -o, -path, ... are not modelled
+        i += 2
+    if remove is None:
+        return None
+    file_type = find_args.setdefault("file_type", "any")
+    if remove == "delete" and file_type != "file":
+        return None  # -delete removes only empty directories
+    if pattern is not None:
+        if "/" in pattern or fnmatch.fnmatchcase(posixpath.basename(directory), pattern):
+            return None  # find tests the starting directory too
+        find_args["patterns"] = pattern
+    what = f"the {'files' if file_type == 'file' else 'entries'} under {directory}" + \
+        (f" named {pattern}" if pattern else "")
+    return find_and_remove(directory, find_args, what, recursive=remove in ("delete", "rm -r") or file_type == "file")

@@ -724,6 +724,30 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                                  'optimize_autoloader': True,
                                  'working_dir': '/srv/app'},
   'name': 'Install the PHP dependencies of /srv/app with composer'}]),
+    ("find /var/log -type f -name '*.log' -delete",
+     [{'ansible.builtin.find': {'file_type': 'file',
+                           'hidden': True,
+                           'paths': '/var/log',
+                           'patterns': '*.log',
+                           'recurse': True},
+  'name': 'Find the files under /var/log named *.log',
+  'register': 'found_var_log_log'},
+ {'ansible.builtin.file': {'path': '{{ item }}', 'state': 'absent'},
+  'loop': "{{ found_var_log_log.files | map(attribute='path') | list }}",
+  'name': 'Remove the files under /var/log named *.log'}]),
+    ("sudo find /var/log/ -name '*.gz' -exec rm -f {} \\;",
+     [{'ansible.builtin.find': {'file_type': 'any',
+                           'hidden': True,
+                           'paths': '/var/log',
+                           'patterns': '*.gz',
+                           'recurse': True},
+  'become': True,
+  'name': 'Find the entries under /var/log named *.gz',
+  'register': 'found_var_log_gz'},
+ {'ansible.builtin.file': {'path': '{{ item }}', 'state': 'absent'},
+  'become': True,
+  'loop': "{{ found_var_log_gz.files | rejectattr('isdir') | map(attribute='path') | list }}",
+  'name': 'Remove the entries under /var/log named *.gz'}]),
 ]
 
 
@@ -792,7 +816,9 @@ def test_every_rule_has_a_case() -> None:
     ("sed -i '3d' /f\n", "line numbers"),
     ("sed -n -i '/x/p' /f\n", "-n keeps only printed lines"),
     ("tar -xzf app.tar.gz\n", "relative archive and no cd"),
-    ("rm -rf /tmp/*.log\n", "glob"),
+    ("rm -rf /tmp/*.log\n", "glob (the walker passes no globs to rm yet)"),
+    ("find /tmp/build -mindepth 1 -delete\n", "-mindepth"),
+    ("find /srv -name '*.tmp' -delete\n", "-delete without -type f also removes empty directories"),
     ("mkdir -p $UNKNOWN/x\n", "unknown variable"),
 ])
 def test_forms_rules_decline_fall_back(script: str, why: str) -> None:
@@ -880,3 +906,27 @@ def test_sed_tasks_edit_as_sed_does(tmp_path: Path, args: list[str], sample: str
             assert task.module == "ansible.builtin.lineinfile" and task.args["state"] == "absent"
             text = "".join(line for line in text.splitlines(True) if not re.search(task.args["regexp"], line))
     assert text == target.read_text()
+
+
+def test_rm_of_a_glob_finds_the_matches_and_removes_each() -> None:
+    found = apply_rules(Invocation(argv=("rm", "-f", "/etc/yum.repos.d/nodesource*.repo", "/etc/x.conf"),
+                                   globbed=frozenset({2})))
+    assert found is not None
+    find, remove, literal = (t.as_dict() for t in found[1])
+    assert find == {"name": "Find the entries of /etc/yum.repos.d matching nodesource*.repo",
+                    "ansible.builtin.find": {"paths": "/etc/yum.repos.d", "patterns": "nodesource*.repo",
+                                             "file_type": "any"},
+                    "register": "found_etc_yum_repos_d_nodesource_repo"}
+    # rm without -r leaves directories (it refuses them); the shell's * skips dot files, as find does
+    assert remove["loop"] == ("{{ found_etc_yum_repos_d_nodesource_repo.files | rejectattr('isdir') "
+                              "| map(attribute='path') | list }}")
+    assert remove["ansible.builtin.file"] == {"path": "{{ item }}", "state": "absent"}
+    assert literal["ansible.builtin.file"] == {"path": "/etc/x.conf", "state": "absent"}
+    recursive = apply_rules(Invocation(argv=("rm", "-rf", "/tmp/*"), globbed=frozenset({2})))
+    assert recursive is not None and "rejectattr" not in recursive[1][1].extra["loop"]
+    # a quoted '*' is a name, and a pattern in a directory or the root's entries are not modelled
+    quoted = apply_rules(Invocation(argv=("rm", "-f", "/tmp/*")))
+    assert quoted is not None and quoted[1][0].args == {"path": "/tmp/*", "state": "absent"}
+    assert apply_rules(Invocation(argv=("rm", "-rf", "/home/*/cache"), globbed=frozenset({2}))) is None
+    assert apply_rules(Invocation(argv=("rm", "-rf", "/*"), globbed=frozenset({2}))) is None
+    assert apply_rules(Invocation(argv=("rm", "-rf", "/tmp/.*"), globbed=frozenset({2}))) is None
