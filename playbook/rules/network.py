@@ -171,12 +171,17 @@ def unzip(inv: Invocation) -> list[Task] | None:
     return _unarchive(inv, opts.positionals[0], opts.get("-d"), {})
 
 
+_GIT_CLONE_FLAGS = frozenset({"-b", "--branch", "--depth", "--recursive", "--recurse-submodules", "--single-branch",
+                              "-q", "--quiet", "-v", "--verbose", "--progress", "--bare", "-o", "--origin"})
+
+
 @rule("git")
 def git(inv: Invocation) -> list[Task] | None:
-    opts = parse_options(inv.args, takes_value="bc", long_value=(
-        "--branch", "--depth", "--origin", "-c"))
+    opts = parse_options(inv.args, takes_value="bo", long_value=("--branch", "--depth", "--origin"))
     if not opts.positionals or opts.positionals[0] != "clone":
         return None
+    if any(flag not in _GIT_CLONE_FLAGS for flag, _ in opts.flags):
+        return None  # -c, --mirror, --no-checkout, --filter, ... are not the module's clone
     rest = opts.positionals[1:]
     if len(rest) not in (1, 2):
         return None
@@ -191,13 +196,26 @@ def git(inv: Invocation) -> list[Task] | None:
     # design: HEAD is what `git clone` checks out; lint (latest[git]) rightly wants a pin, but
     # only the author knows which tag or commit, so say so rather than invent one
     args["version"] = branch or "HEAD"
+    # `git clone` makes the checkout once and never pulls into it: a later run keeps it as is
+    args["update"] = False
     note = None if branch else (f"`git clone` of {repo} follows its default branch "
                                 "(version: HEAD); pin version to a tag or commit")
     depth = opts.get("--depth")
-    if depth and depth.isdigit():
+    if depth is not None:
+        if not depth.isdigit():
+            return None
         args["depth"] = int(depth)
+    if opts.has("--single-branch") or depth is not None:
+        args["single_branch"] = True  # --depth implies --single-branch
     if opts.has("--recursive", "--recurse-submodules"):
         args["recursive"] = True
+    else:
+        args["recursive"] = False  # the module clones submodules unless told not to
+    if opts.has("--bare"):
+        args["bare"] = True
+    origin = opts.get("-o", "--origin")
+    if origin is not None:
+        args["remote"] = origin
     return [Task(f"Clone {repo} into {path}", "ansible.builtin.git", args, path=path, note=note)]
 
 

@@ -100,7 +100,10 @@ def dnf(inv: Invocation) -> list[Task] | None:
         return [Task("Upgrade all packages", DNF,
                      {"name": "*", "state": "latest", "update_only": True, **extra})]
     if verb == "config-manager":
-        return _add_repo(opts)
+        return _add_repo(opts) or _set_enabled(opts)
+    if verb == "check-update" and not packages:
+        # refreshes the metadata and lists the updates (its exit code 100 says some exist)
+        return [Task("Update the package cache", DNF, {"update_cache": True})]
     if verb == "makecache" and not packages:
         return [Task("Update the package cache", DNF, {"update_cache": True})]
     if verb == "autoremove" and not packages:
@@ -122,6 +125,19 @@ def _add_repo(opts: Options) -> list[Task] | None:
     dest = "/etc/yum.repos.d/" + urls[0].rsplit("/", 1)[1]
     return [Task(f"Add the repository {urls[0].rsplit('/', 1)[1]}", "ansible.builtin.get_url",
                  {"url": urls[0], "dest": dest, "mode": "0644"}, path=dest)]
+
+
+def _set_enabled(opts: Options) -> list[Task] | None:
+    """`dnf config-manager --set-enabled REPO...` (or --set-disabled, --enable, --disable)."""
+    enable = opts.has("--set-enabled", "--enable")
+    disable = opts.has("--set-disabled", "--disable")
+    repos = list(opts.positionals[1:])
+    if enable == disable or not repos or any(f not in ("--set-enabled", "--enable", "--set-disabled", "--disable", "-y")
+                                             for f, _ in opts.flags):
+        return None
+    state = "enabled" if enable else "disabled"
+    return [Task(f"{'Enable' if enable else 'Disable'} the {_install_name(repos)} repository", "community.general.dnf_config_manager",
+                 {"name": repos, "state": state})]
 
 
 @rule("apk")

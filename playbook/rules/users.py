@@ -113,7 +113,7 @@ def usermod(inv: Invocation) -> list[Task] | None:
 
 @rule("passwd")
 def passwd(inv: Invocation) -> list[Task] | None:
-    """`passwd -l NAME` / `passwd -u NAME`: lock or unlock the password; nothing interactive."""
+    """`passwd -l|-u|-d NAME`: lock, unlock or empty the password; nothing interactive."""
     opts = parse_options(inv.args)
     if len(opts.positionals) != 1 or len(opts.flags) != 1:
         return None
@@ -123,6 +123,9 @@ def passwd(inv: Invocation) -> list[Task] | None:
     if opts.has("-u", "--unlock"):
         return [Task(f"Unlock the password of {name}", USER,
                      {"name": name, "password_lock": False})]
+    if opts.has("-d", "--delete"):
+        # an empty password field: the user logs in without one, as after `passwd -d`
+        return [Task(f"Remove the password of {name}", USER, {"name": name, "password": ""})]
     return None
 
 
