@@ -107,7 +107,7 @@ def file_test(text: str) -> FileTest | None:
     path = match.group(3)
     if path[:1] in ("'", '"'):
         path = path[1:-1]
-    if not path.startswith("/") or "$" in path or "`" in path:
+    if not path.startswith(("/", "~/")) or "$" in path or "`" in path:
         return None
     return FileTest(path, match.group(2), bool(match.group(1)))
 

@@ -65,6 +65,7 @@ _Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dic
 _PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/)([^}]*)\}")
 _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
+_FACT = re.compile(r"\{\{ shell_\w+ \}\}")  # a variable's value known on the host only (see fact_name)
 _RETURN = re.compile(r"(?:^|[\s;&|({])return\b")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
@@ -442,6 +443,9 @@ class ShellWalker:
         earlier: list[str] = []  # negations of the arms before, checked on the host
         changed: set[str] = set()
         host_decided = False
+        exhaustive = False  # an `else` (or an arm decided true) ends the chain: no arm may be skipped
+        set_in: list[set[str]] = []  # per arm run on the host: the names it sets
+        facts: dict[str, list[int]] = {}  # name -> indexes of the set_fact tasks made for it
         for branch in compound.branches:
             verdict: bool | None = True
             own: str | None = None
@@ -468,25 +472,90 @@ class ShellWalker:
             if branch.body and not self.try_statements(branch.body, replace(ctx, when=when), fallbacks=True):
                 self.restore(snapshot)
                 return False
-            changed |= {n for n in {*self.variables, *before[0]} if self.variables.get(n) != before[0].get(n)}
-            changed |= {n for n in {*self.definitions, *before[3]} if self.definitions.get(n) != before[3].get(n)}
+            names = {n for n in {*self.variables, *before[0]} if self.variables.get(n) != before[0].get(n)}
+            names |= {n for n in {*self.definitions, *before[3]} if self.definitions.get(n) != before[3].get(n)}
+            names -= {str(n) for n in range(10)}
+            for name in sorted(names):
+                made = self.fact_from_arm(ctx, name, when)
+                if made:
+                    facts.setdefault(name, []).extend(made)
+            set_in.append(names)
+            changed |= names
             if self.cwd != before[2]:
                 changed.add("PWD")
             if own is None:
+                exhaustive = True
                 break  # an `else`, or an arm decided true here: no later arm can run
             earlier.append(negate(own))
         if host_decided:
-            # which arm ran is known on the host only: what the arms set is unknown afterwards
+            # which arm ran is known on the host only: a name every path sets (or had before)
+            # becomes a fact set on the host; any other is unknown afterwards
             self.variables, self.environment, self.cwd, self.definitions = before
             self.sourced = sourced
-            for name in changed - {"PWD"}:
-                self.variables.pop(name, None)
+            defaults: dict[str, str] = {}
+            for name in sorted(changed - {"PWD"}):
+                needs_default = not exhaustive or any(name not in names for names in set_in)
+                knowable = name in facts and len(facts[name]) and (not needs_default or name in before[0])
+                if knowable and needs_default:
+                    defaults[name] = before[0][name]
+                if not knowable:
+                    for index in sorted(facts.pop(name, []), reverse=True):
+                        del self.drafts[index]
+                        for others in facts.values():
+                            others[:] = [i - 1 if i > index else i for i in others]
+                    self.variables.pop(name, None)
+                    self.definitions.pop(name, None)
+                    self.environment.pop(name, None)
+                    self.shell_only.add(name)
+                    continue
+                self.variables[name] = "{{ " + fact_name(name) + " }}"
                 self.definitions.pop(name, None)
-                self.environment.pop(name, None)
-                self.shell_only.add(name)
+                if name in self.environment:
+                    self.environment[name] = self.variables[name]
+            if defaults:
+                statement = ctx.statement
+                task: dict[str, Any] = {"name": "Set " + ", ".join(defaults) + " as the script had them",
+                                        "ansible.builtin.set_fact": {fact_name(n): v for n, v in defaults.items()}}
+                if ctx.when:
+                    task["when"] = ctx.when
+                self.drafts.insert(snapshot[0], Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
             if "PWD" in changed:
                 self.cwd = None
         return True
+
+    def fact_from_arm(self, ctx: _Context, name: str, when: str | None) -> list[int]:
+        """Tasks at the end of an arm that keep what it set ``name`` to as a fact (the indexes of
+        the tasks made; none when the arm unset it)."""
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        fact = fact_name(name)
+        made: list[int] = []
+        if name in self.variables:
+            task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: self.variables[name]}}
+        elif name in self.definitions:  # `X=$(cat f)`: the shell works it out, the fact keeps it
+            output = f"{fact}_output"
+            check: dict[str, Any] = {"name": f"Work out {name}",
+                                     SHELL: {"cmd": literal(self.shell_script(f'printf "%s" "${name}"')),
+                                             "executable": "/bin/bash"},
+                                     "register": output, "changed_when": False, "check_mode": False}
+            if self.cwd:
+                check[SHELL]["chdir"] = self.cwd
+            self.finish(replace(ctx, when=when), check, SHELL, self.fact_environment(check[SHELL]["cmd"]))
+            made.append(len(self.drafts))
+            self.drafts.append(Step(check, source))
+            task = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: "{{ " + output + ".stdout }}"}}
+        else:
+            return made
+        if when:
+            task["when"] = when
+        made.append(len(self.drafts))
+        self.drafts.append(Step(task, source))
+        return made
+
+    def fact_environment(self, text: str) -> dict[str, str]:
+        """The variables ``text`` reads whose value is known on the host only (a fact): a shell
+        task gets them through its environment, so its script holds no Jinja."""
+        return {name: value for name, value in self.variables.items() if _FACT.search(value) and _uses(text, name)}
 
     def decided(self, branch: Branch) -> bool | None:
         """Whether an arm runs, when the converter can tell now (every operand known), else None."""
@@ -494,7 +563,7 @@ class ShellWalker:
             if any(p.glob and p.value == "*" for p in branch.patterns):
                 return True
             subject = self.substitute_word(branch.subject)
-            if subject is None or any(any(part.expansion for part in p.parts) for p in branch.patterns):
+            if subject is None or _FACT.search(subject) or any(any(part.expansion for part in p.parts) for p in branch.patterns):
                 return None
             return any(fnmatch.fnmatchcase(subject, p.value) if p.glob else subject == p.value
                        for p in branch.patterns)
@@ -502,7 +571,7 @@ class ShellWalker:
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.substitute(condition[0].text)
-        return None if text is None else decide(text)
+        return None if text is None or _FACT.search(text) else decide(text)
 
     def condition_check(self, ctx: _Context, condition: tuple[Statement, ...], when: str | None,
                         label: str | None = None) -> str | None:
@@ -537,6 +606,9 @@ class ShellWalker:
             if self.cwd:
                 task[SHELL]["chdir"] = self.cwd
             expression = f"{register}.rc == 0"
+            facts = self.fact_environment(body)
+            if facts:
+                task["environment"] = facts
         if ctx.become or any(c.become for s in condition for c in s.commands):
             task["become"] = True
         if when:
@@ -692,7 +764,7 @@ class ShellWalker:
         if match:
             name, operator, pattern = match.group(1), match.group(2), match.group(3)
             value = self.variables.get(name)
-            if value is None or "$" in pattern or "`" in pattern:
+            if value is None or _FACT.search(value) or "$" in pattern or "`" in pattern:
                 return None
             return parameter_operation(value, operator, pattern)
         match = _LENGTH.fullmatch(expansion)
@@ -707,7 +779,7 @@ class ShellWalker:
         if command is None or command.redirects or command.assignments:
             return None
         argv = self.resolve_words(command.words)
-        if not argv:
+        if not argv or any(_FACT.search(a) for a in argv):
             return None
         if argv[0] == "basename" and len(argv) in (2, 3) and not argv[1].startswith("-"):
             base = posixpath.basename(argv[1].rstrip("/")) or "/"
@@ -842,6 +914,7 @@ class ShellWalker:
         text = strip_leading_sudo(text)
         self.note_shell_only(ctx, text)
         body = self.shell_script(text)
+        env = {**self.fact_environment(body), **(env or {})}
         module_args: dict[str, Any] = {"cmd": body, "executable": "/bin/bash"}
         simple = not re.search(r"[\n;&|()`]", text.strip())  # else it may change things whatever its first word
         self.guarded(ctx, SHELL, module_args, text.split() if simple else [], creates, env or {}, title=text)
@@ -865,7 +938,8 @@ class ShellWalker:
             functions = self.functions_used("\n".join([text, *definitions]))
             used = "\n".join([*functions, *definitions, text])
         prelude = [f"{name}={shlex.quote(value)}" for name, value in self.variables.items()
-                   if name not in self.environment and not name.isdigit() and _uses(used, name)]
+                   if name not in self.environment and not name.isdigit() and not _FACT.search(value)
+                   and _uses(used, name)]
         if self.arguments is not None and re.search(r"\$(?:[1-9@*#]|\{[1-9@*#])", text):
             prelude.append(shlex.join(["set", "--", *self.arguments]))
         prelude += functions + definitions
@@ -955,6 +1029,11 @@ def _inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
     if len(users) > 1 or any(u.startswith("-") for u in users):
         return None
     return (users[0] if users else "root"), argv[script_at]
+
+def fact_name(variable: str) -> str:
+    """The Ansible fact that holds a shell variable set in an arm run on the host."""
+    return "shell_" + re.sub(r"\W", "_", variable.lower())
+
 
 def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
     """`${X%pattern}` and friends on a known value (glob patterns, as bash matches them)."""

@@ -41,6 +41,8 @@ class Invocation:
         """An absolute (or ~) path for `value`, using cwd for relative ones; None if unknowable."""
         if value.startswith(("/", "~")):
             return posixpath.normpath(value) if value.startswith("/") else value
+        if value.startswith("{{ shell_"):  # a variable an `if` arm set on the host: its absolute path
+            return value
         if self.cwd is None:
             return None
         return posixpath.normpath(posixpath.join(self.cwd, value))

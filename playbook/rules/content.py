@@ -22,7 +22,13 @@ _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f",
 
 
 def literal(text: str) -> str:
-    """Text Ansible must not template: wrap anything that looks like Jinja in raw tags."""
+    """Text Ansible must not template: wrap anything that looks like Jinja in raw tags, except
+    the converter's own `{{ shell_NAME }}` (a shell variable known on the host only)."""
+    pieces = re.split(r"(\{\{ shell_\w+ \}\})", text)
+    return "".join(piece if index % 2 else _raw(piece) for index, piece in enumerate(pieces))
+
+
+def _raw(text: str) -> str:
     if "{{" in text or "{%" in text or "{#" in text:
         return "{% raw %}" + text + "{% endraw %}"
     return text

@@ -420,11 +420,45 @@ def test_nested_ifs_join_their_conditions_outer_first() -> None:
     assert mkdir["when"].startswith(f"{outer['register']}.rc == 0 and ")
 
 
-def test_what_an_arm_sets_is_unknown_after_the_if_and_a_later_use_is_flagged() -> None:
+def test_what_every_arm_sets_becomes_a_fact_later_tasks_read() -> None:
     conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nelse\n  DIR=/opt/b\nfi\n'
-                                'mkdir -p "$DIR"\n')
-    assert modules(conversion)[-1] == SHELL
+                                'mkdir -p "$DIR"\ngrep "$DIR" /etc/fstab | wc -l > /tmp/n\n')
+    check, set_a, set_b, mkdir, count = conversion.tasks
+    assert (set_a["ansible.builtin.set_fact"], set_a["when"]) == ({"shell_dir": "/opt/a"}, f"{check['register']}.rc == 0")
+    assert (set_b["ansible.builtin.set_fact"], set_b["when"]) == ({"shell_dir": "/opt/b"}, f"{check['register']}.rc != 0")
+    assert mkdir["ansible.builtin.file"]["path"] == "{{ shell_dir }}"
+    # a shell task reads the fact through its environment: its script holds no Jinja
+    assert count[SHELL]["cmd"] == 'set -o pipefail\ngrep "$DIR" /etc/fstab | wc -l >/tmp/n'
+    assert count["environment"] == {"DIR": "{{ shell_dir }}"}
+
+
+def test_an_arm_that_may_be_skipped_keeps_the_value_from_before_as_a_fact() -> None:
+    conversion = convert_script('DIR=/opt/a\nif grep -q x /etc/f; then\n  DIR=$(cat /etc/dir)\nfi\nmkdir -p "$DIR"\n')
+    default, check, work_out, fact, mkdir = conversion.tasks
+    assert default["ansible.builtin.set_fact"] == {"shell_dir": "/opt/a"}
+    assert work_out[SHELL]["cmd"] == 'DIR=$(cat /etc/dir)\nprintf "%s" "$DIR"'
+    assert fact["ansible.builtin.set_fact"] == {"shell_dir": "{{ shell_dir_output.stdout }}"}
+    assert mkdir["ansible.builtin.file"]["path"] == "{{ shell_dir }}"
+
+
+def test_what_an_arm_sets_without_a_value_on_every_path_is_unknown_and_a_later_use_is_flagged() -> None:
+    conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nfi\nmkdir -p "$DIR"\n')
+    assert modules(conversion) == [SHELL, SHELL]
     assert any("$DIR" in w for w in conversion.warnings)
+
+
+def test_a_fact_is_never_decided_at_conversion() -> None:
+    conversion = convert_script('if grep -q x /etc/f; then\n  M=a\nelse\n  M=b\nfi\n'
+                                'if [ "$M" = "a" ]; then\n  apt-get install -y nginx\nfi\n')
+    assert conversion.tasks[-1]["when"] == f"{conversion.tasks[-2]['register']}.rc == 0"
+    assert conversion.tasks[-2]["environment"] == {"M": "{{ shell_m }}"}
+
+
+def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
+    conversion = convert_script('if grep -q x /etc/f; then\n  U=a\nelse\n  U=b\nfi\n'
+                                'cat > /etc/app.conf <<EOF\nuser=$U\ntemplate={{ name }}\nEOF\n')
+    assert conversion.tasks[-1]["ansible.builtin.copy"]["content"] == \
+        "user={{ shell_u }}{% raw %}\ntemplate={{ name }}\n{% endraw %}"
 
 
 def test_a_variable_the_shell_computes_is_set_in_the_shell_task_that_uses_it() -> None:
