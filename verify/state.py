@@ -395,6 +395,18 @@ def _content_class(path: Path, rel: str, size: int) -> str | None:
     return None
 
 
+# design: blockinfile keeps its block between two comment lines so that a second run finds it;
+# those markers are ansible's bookkeeping, not something the script's file lacks, so a file is
+# compared without them (the report says so). Nothing else in a file is ever ignored.
+_BLOCK_MARKER = re.compile(rb"^# (?:BEGIN|END) ANSIBLE MANAGED BLOCK\r?\n?", re.MULTILINE)
+_MARKED_LIMIT = 1 << 20
+
+
+def without_block_markers(content: bytes) -> bytes:
+    """``content`` without the `# BEGIN/END ANSIBLE MANAGED BLOCK` lines blockinfile writes."""
+    return _BLOCK_MARKER.sub(b"", content)
+
+
 def _digest(path: Path, rel: str, size: int) -> str:
     generated = _content_class(path, rel, size)
     if generated is not None:
@@ -402,6 +414,10 @@ def _digest(path: Path, rel: str, size: int) -> str:
     normaliser = _normaliser(rel)
     if normaliser is not None:
         return "sha256:" + hashlib.sha256(normaliser.normalise(path.read_bytes())).hexdigest()
+    if size <= _MARKED_LIMIT:
+        content = path.read_bytes()
+        if _BLOCK_MARKER.search(content):
+            return "sha256:" + hashlib.sha256(without_block_markers(content)).hexdigest()
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -599,10 +615,11 @@ def content_hint(root_a: Path, root_b: Path, path: str, limit: int = 80) -> str 
     normaliser = _normaliser(path)
     if normaliser is not None:
         ta, tb = normaliser.normalise(ta), normaliser.normalise(tb)
+    ta, tb = without_block_markers(ta), without_block_markers(tb)
     la = ta.decode("utf-8", "replace").splitlines()
     lb = tb.decode("utf-8", "replace").splitlines()
     if _meaningful(la) == _meaningful(lb):
-        return "only comment or blank lines differ, e.g. ansible's BEGIN/END block markers"
+        return "only comment or blank lines differ"
     for number, (x, y) in enumerate(zip(la, lb), 1):
         if x != y:
             return f"line {number}: {x[:limit]!r} vs {y[:limit]!r}"

@@ -262,13 +262,19 @@ def test_cron_environment_quotes_and_ansible_markers_are_the_same(tmp_path: Path
     assert differences(tmp_path, {"/etc/cron.d/cleanup": script}, {"/etc/cron.d/cleanup": playbook}) == []
 
 
-def test_comment_only_differences_are_named(tmp_path: Path) -> None:
+def test_blockinfile_markers_are_not_a_difference(tmp_path: Path) -> None:
+    script = {"/etc/security/limits.conf": "# defaults\n* soft nofile 65535\n"}
+    playbook = {"/etc/security/limits.conf":
+                "# defaults\n# BEGIN ANSIBLE MANAGED BLOCK\n* soft nofile 65535\n# END ANSIBLE MANAGED BLOCK\n"}
+    assert differences(tmp_path, script, playbook) == []
+
+
+def test_other_comment_only_differences_are_named(tmp_path: Path) -> None:
     a = make_tree(tmp_path / "a", {"/etc/security/limits.conf": "# defaults\n* soft nofile 65535\n"})
-    b = make_tree(tmp_path / "b", {"/etc/security/limits.conf":
-                                   "# defaults\n# BEGIN ANSIBLE MANAGED BLOCK\n* soft nofile 65535\n# END ANSIBLE MANAGED BLOCK\n"})
+    b = make_tree(tmp_path / "b", {"/etc/security/limits.conf": "# managed by ansible\n* soft nofile 65535\n"})
     [found] = diff(snapshot(a), snapshot(b))
     assert content_hint(a, b, found.subject) == (
-        "only comment or blank lines differ, e.g. ansible's BEGIN/END block markers")
+        "only comment or blank lines differ")
 
 
 def test_a_playbook_download_failure_is_a_network_sign(tmp_path: Path) -> None:
