@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from balancer.client import WorkerClient
+from balancer.client import WorkerClient, WorkerRequest
 from balancer.pool import BackendPool
 from balancer.state import HealthReport
 from common.errors import ApiError
@@ -69,7 +69,7 @@ class HealthMonitor:
     def probe(self, url: str) -> HealthReport:
         """One backend's health, never raising."""
         try:
-            reply = self.client.send(url, "GET", "/queue-status", timeout_s=self.timeout_s)
+            reply = self.client.send(WorkerRequest(url, "GET", "/queue-status", self.timeout_s))
         except ApiError as exc:
             return HealthReport(ok=False, error=exc.message)
         except Exception as exc:  # a probe must never kill the monitor

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from balancer.client import BackendUnreachable, FileField, WorkerClient, WorkerReply
+from balancer.client import BackendUnreachable, FileField, WorkerClient, WorkerReply, WorkerRequest
 from balancer.pool import BackendPool
 from balancer.state import CancelSignal, HealthReport
 from common.errors import ApiError, ClientGone, NoBackendAvailable, UpstreamError, UpstreamTimeout
@@ -100,6 +100,10 @@ class Job:
     data: Mapping[str, str] | None = None
     files: Mapping[str, FileField] | None = None
 
+    def to(self, url: str, timeout_s: float) -> WorkerRequest:
+        """This job as a request to the worker at ``url``."""
+        return WorkerRequest(url, self.method, self.path, timeout_s, json=self.json, data=self.data, files=self.files)
+
 
 @dataclass(frozen=True)
 class Forwarded:
@@ -152,10 +156,7 @@ class Proxy:
                 tried.append(lease.url)
                 sent_at = time.monotonic()
                 try:
-                    reply = self.client.send(
-                        lease.url, job.method, job.path,
-                        json=job.json, data=job.data, files=job.files, timeout_s=self.timeout_s, cancel=cancel,
-                    )
+                    reply = self.client.send(job.to(lease.url, self.timeout_s), cancel=cancel)
                 except BackendUnreachable as exc:
                     if exc.sent:
                         self.pool.record_failure(lease.url, exc.message)

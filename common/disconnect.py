@@ -1,23 +1,112 @@
 """Notice that an HTTP client went away while its request waits or runs.
 
-design: under gunicorn the WSGI environ carries the client socket (``gunicorn.socket``).
-A small watcher (a greenlet under the gevent server) looks at it every ``poll_s``: when a
-non-blocking peek (``MSG_PEEK | MSG_DONTWAIT``) reads nothing, the peer closed its side, and
-the request's ``cancel`` event is set so the job queue drops the waiting job and a streaming
-LLM call stops reading. The peek goes to the operating system's socket under gevent's and our
-wrappers: gevent's own recv would park the watcher on the socket until data came, and its
-select yields to other greenlets even with a zero timeout, so the request's own reader could
-find the socket taken ("This socket is already used by another greenlet", a 500). Pipelined
-bytes are left unread. Under servers that do not expose the socket the event never fires.
+design: one watch per request, and under the gevent server no greenlet and no thread for it.
+Under gunicorn the WSGI environ carries the client socket (``gunicorn.socket``); the watch
+arms an event-loop read watcher on it (``loop.io``), which costs nothing until the kernel says
+the socket is readable. The request's body has been read by then, so readable means the peer
+closed its side (or pipelined another request): a non-blocking peek (``MSG_PEEK |
+MSG_DONTWAIT``) on the operating system's socket tells which. Closed: the request's
+``CancelEvent`` is set, in a greenlet of its own (its callbacks may take locks, which the
+loop itself must never wait for), so the job queue drops the waiting job, the balancer shuts
+the worker connection of a running job, and a streaming LLM call stops reading. Pipelined
+bytes are left unread and the watch falls back to peeking on a loop timer every ``poll_s``
+(a readable socket would wake a read watcher at once, again and again).
+
+The peek goes to the operating system's socket under gevent's and our wrappers: gevent's own
+recv would park on the socket until data came, and the request's own reader could find the
+socket taken ("This socket is already used by another greenlet", a 500). Under a server
+without gevent the watch is a small polling thread; under servers that do not expose the
+socket the event never fires.
+
+``CancelEvent`` is a ``threading.Event`` that also calls back when set, so that whoever
+waits on a cancellation (a queued job, a request to a worker) is told at once instead of
+polling for it. ``on_cancel`` gives the same for a plain event, by polling on a thread.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[], None]
+POLL_S = 0.25  # how often a fallback watch looks (pipelined requests, plain events, no gevent)
+
+
+class CancelEvent(threading.Event):
+    """An event that runs callbacks once when it is set (a client left, a split failed).
+
+    ``on_set`` registers one and returns a function that unregisters it, or None when the
+    event is already set (the callback will then never run: the caller acts itself).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: dict[int, Callback] = {}
+        self._next = 0
+        self._fired = False
+        self._guard = threading.Lock()  # never held while a callback runs
+
+    def on_set(self, callback: Callback) -> Callback | None:
+        with self._guard:
+            if self._fired:
+                return None
+            key = self._next
+            self._next += 1
+            self._callbacks[key] = callback
+
+        def remove() -> None:
+            with self._guard:
+                self._callbacks.pop(key, None)
+
+        return remove
+
+    def set(self) -> None:
+        with self._guard:
+            if self._fired:
+                return
+            self._fired = True
+            callbacks = list(self._callbacks.values())
+            self._callbacks.clear()
+        super().set()
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as exc:  # one failing callback must not keep the others from running
+                log.error("a cancellation callback failed", exc_info=exc)
+
+
+class Signal(Protocol):
+    """Anything that says a job is no longer wanted."""
+
+    def is_set(self) -> bool: ...
+
+
+def on_cancel(signal: Signal, callback: Callback, poll_s: float = POLL_S) -> Callback | None:
+    """Call ``callback`` once when ``signal`` is set; returns an unregister function, or None
+    when it is set already. Signals with ``on_set`` (``CancelEvent``, or a composite of them)
+    call back themselves; for any other a thread polls it every ``poll_s``."""
+    register = getattr(signal, "on_set", None)
+    if register is not None:
+        result: Callback | None = register(callback)
+        return result
+    if signal.is_set():
+        return None
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(poll_s):
+            if signal.is_set():
+                callback()
+                return
+
+    threading.Thread(target=poll, name="cancel-poll", daemon=True).start()
+    return done.set
 
 
 def os_socket(sock: Any) -> Any:
@@ -40,25 +129,96 @@ def peer_closed(sock: Any) -> bool:
         return True
 
 
+def _is_green(sock: Any) -> bool:
+    """Whether ``sock`` (or a socket it wraps) is gevent's: then the event loop can watch it."""
+    for _ in range(4):
+        if type(sock).__module__.startswith("gevent."):
+            return True
+        sock = getattr(sock, "_sock", None)
+        if sock is None:
+            return False
+    return False
+
+
+class _LoopWatch:
+    """Sets ``gone`` when the peer of ``sock`` closes: a read watcher on gevent's loop, no greenlet."""
+
+    def __init__(self, sock: Any, gone: CancelEvent, poll_s: float) -> None:
+        import gevent
+
+        self._gevent = gevent
+        self._raw = os_socket(sock)
+        self._gone = gone
+        self._poll_s = poll_s
+        self._loop = gevent.get_hub().loop
+        self._io: Any = self._loop.io(self._raw.fileno(), 1)  # 1: READ
+        self._io.ref = False
+        self._timer: Any = None
+        self._io.start(self._readable)
+
+    def _readable(self) -> None:  # runs in the loop: never blocks, never raises
+        try:
+            data = self._raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return  # a spurious wake-up
+        except (OSError, ValueError):
+            data = b""
+        self._io.stop()
+        if data == b"":
+            self._fire()
+        else:  # pipelined bytes: the socket stays readable, so look now and then instead
+            self._timer = self._loop.timer(self._poll_s, self._poll_s)
+            self._timer.ref = False
+            self._timer.start(self._tick)
+
+    def _tick(self) -> None:
+        if peer_closed(self._raw):
+            self._timer.stop()
+            self._fire()
+
+    def _fire(self) -> None:
+        self._gevent.spawn(self._gone.set)  # only when a client left: its callbacks may take locks
+
+    def stop(self) -> None:
+        self._io.stop()
+        self._io.close()
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer.close()
+
+
+class _ThreadWatch:
+    """The same for servers without gevent: a thread peeks every ``poll_s``."""
+
+    def __init__(self, sock: Any, gone: CancelEvent, poll_s: float) -> None:
+        self._done = threading.Event()
+
+        def watch() -> None:
+            while not self._done.wait(poll_s):
+                if peer_closed(sock):
+                    gone.set()
+                    return
+
+        threading.Thread(target=watch, name="disconnect-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._done.set()
+
+
 @contextmanager
-def watch_disconnect(environ: Mapping[str, Any], poll_s: float = 0.25) -> Iterator[threading.Event]:
-    """Yield an event that is set once the client of this request disconnects."""
-    gone = threading.Event()
+def watch_disconnect(environ: Mapping[str, Any], poll_s: float = POLL_S) -> Iterator[CancelEvent]:
+    """Yield an event that is set once the client of this request disconnects.
+
+    Enter it after the request body has been read (a body still arriving would look like
+    pipelined bytes).
+    """
+    gone = CancelEvent()
     sock = environ.get("gunicorn.socket")
     if sock is None or not hasattr(sock, "fileno"):
         yield gone
         return
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(poll_s):
-            if peer_closed(sock):
-                gone.set()
-                return
-
-    thread = threading.Thread(target=watch, name="disconnect-watch", daemon=True)
-    thread.start()
+    watch: _LoopWatch | _ThreadWatch = _LoopWatch(sock, gone, poll_s) if _is_green(sock) else _ThreadWatch(sock, gone, poll_s)
     try:
         yield gone
     finally:
-        done.set()
+        watch.stop()

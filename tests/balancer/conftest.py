@@ -12,7 +12,7 @@ import pytest
 import yaml
 from flask import Flask
 
-from balancer.client import BackendUnreachable, FakeWorkerClient, WorkerReply, json_reply
+from balancer.client import BackendUnreachable, FakeWorkerClient, WorkerReply, WorkerRequest, json_reply
 from balancer.settings import BackendSpec, Settings
 from balancer.web import create_app
 from tests.procs import wait_until
@@ -70,8 +70,8 @@ class FakeFarm:
                 if gate is not None:
                     gate.set()
 
-    def handle(self, url: str, method: str, path: str, *, json: Any = None, data: Any = None, files: Any = None,
-               headers: Any = None) -> WorkerReply:
+    def handle(self, request: WorkerRequest) -> WorkerReply:
+        url, path, json, data, files = request.url, request.path, request.json, request.data, request.files
         worker = self.workers[url]
         if worker.down:
             raise BackendUnreachable(url, "connection refused")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from balancer.client import BackendUnreachable, WorkerReply, json_reply
+from balancer.client import BackendUnreachable, WorkerReply, WorkerRequest, json_reply
 from balancer.proxy import Verdict, judge
 from tests.balancer.conftest import FakeFarm
 
@@ -41,10 +40,10 @@ def test_judge(path: str, reply: WorkerReply, verdict: Verdict) -> None:
 
 def failing(farm: FakeFarm, bad: dict[str, Callable[[], WorkerReply]]) -> None:
     """Make the workers at ``bad``'s URLs answer jobs with the given replies; the rest stay good."""
-    def handler(url: str, method: str, path: str, **kwargs: Any) -> WorkerReply:
-        if path != "/queue-status" and url in bad:
-            return bad[url]()
-        return farm.handle(url, method, path, **kwargs)
+    def handler(request: WorkerRequest) -> WorkerReply:
+        if request.path != "/queue-status" and request.url in bad:
+            return bad[request.url]()
+        return farm.handle(request)
     farm.client.handler = handler
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from balancer.client import FakeWorkerClient, WorkerReply, json_reply
+from balancer.client import FakeWorkerClient, WorkerReply, WorkerRequest, json_reply
 from balancer.fanout import SplitConverter
 from balancer.pool import BackendPool
 from balancer.proxy import Proxy
@@ -24,9 +24,9 @@ SCRIPTS = sorted((DATA / "corpus").glob("*.sh")) + sorted((DATA / "realworld").g
 URLS = ["http://w1:5001", "http://w2:5002", "http://w3:5003"]
 
 
-def rules_worker(url: str, method: str, path: str, *, json: Any = None, **_: Any) -> WorkerReply:
+def rules_worker(request: WorkerRequest) -> WorkerReply:
     """What a worker's rules engine answers for one chunk (or the whole script)."""
-    conversion = convert_script(json["commands"], json.get("context", ""))
+    conversion = convert_script(request.json["commands"], request.json.get("context", ""))
     return json_reply({"playbook": render_playbook([conversion.play()]), "warnings": conversion.warnings})
 
 
@@ -42,7 +42,7 @@ def test_split_over_three_workers_gives_the_whole_conversions_tasks(script: Path
     pool = BackendPool([BackendSpec(url) for url in URLS])
     proxy = Proxy(pool, FakeWorkerClient(rules_worker), timeout_s=10, retries=1)
     split = SplitConverter(proxy, chunk_size=10, retries=1).convert_split(text, model="codellama:13b", engine="rules")
-    whole = rules_worker(URLS[0], "POST", "/generate", json={"commands": text})
+    whole = rules_worker(WorkerRequest(URLS[0], "POST", "/generate", 10, json={"commands": text}))
     expected = tasks_and_handlers(json.loads(whole.body)["playbook"])
     assert split["chunks_processed"] == len(SplitConverter(proxy, 10, 1).split(text))
     assert tasks_and_handlers(split["playbook"]) == expected

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from balancer.client import WorkerReply
+from balancer.client import WorkerReply, WorkerRequest
 from common.errors import UpstreamTimeout
 from tests.balancer.conftest import FakeFarm, wait_waiting
 from tests.procs import wait_until
@@ -230,10 +229,10 @@ def test_root_serves_the_web_ui_and_healthz_answers(make_app: Callable[..., Flas
 
 
 def test_a_worker_that_times_out_is_a_504_naming_it_in_x_backend(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
-    def too_slow(url: str, method: str, path: str, **kwargs: Any) -> WorkerReply:
-        if path == "/queue-status":  # alive: it answers its health probe, the job is just slow
-            return farm.handle(url, method, path, **kwargs)
-        raise UpstreamTimeout(f"worker {url} did not answer {path} within 1s", extra={"backend": url})
+    def too_slow(request: WorkerRequest) -> WorkerReply:
+        if request.path == "/queue-status":  # alive: it answers its health probe, the job is just slow
+            return farm.handle(request)
+        raise UpstreamTimeout(f"worker {request.url} did not answer {request.path} within 1s", extra={"backend": request.url})
 
     farm.client.handler = too_slow
     app = make_app()
@@ -248,10 +247,10 @@ def test_a_worker_that_times_out_is_a_504_naming_it_in_x_backend(make_app: Calla
 def test_a_hung_worker_that_fails_its_probe_too_is_a_failure_and_the_job_goes_elsewhere(
     make_app: Callable[..., Flask], farm: FakeFarm
 ) -> None:
-    def first_hangs(url: str, method: str, path: str, **kwargs: Any) -> WorkerReply:
-        if url == farm.urls[0]:
-            raise UpstreamTimeout(f"worker {url} did not answer {path} within 1s", extra={"backend": url})
-        return farm.handle(url, method, path, **kwargs)
+    def first_hangs(request: WorkerRequest) -> WorkerReply:
+        if request.url == farm.urls[0]:
+            raise UpstreamTimeout(f"worker {request.url} did not answer {request.path} within 1s", extra={"backend": request.url})
+        return farm.handle(request)
 
     farm.client.handler = first_hangs
     app = make_app()
