@@ -83,7 +83,7 @@ def write_content(inv: Invocation, dest: str, content: str, append: bool) -> lis
     path = inv.path(dest)
     if path is None:
         return None
-    for special in (_cron_d, _sysctl, _fstab, _authorized_keys, _hostname):
+    for special in (_cron_d, _sysctl, _fstab, _authorized_keys, _hostname, _apt_source, _yum_repo):
         tasks = special(path, content, append)
         if tasks is not None:
             return tasks
@@ -264,6 +264,90 @@ def _hostname(path: str, content: str, append: bool) -> list[Task] | None:
         return None
     return [Task(f"Set the hostname to {lines[0]}", "ansible.builtin.hostname",
                  {"name": lines[0]})]
+
+
+_APT_LINE = re.compile(r"^deb(-src)?\s+(\[[^\]]*\]\s+)?[a-z+]+:\S+\s+\S+(\s+\S+)*$")
+
+
+def _apt_source(path: str, content: str, append: bool) -> list[Task] | None:
+    """`deb ...` lines into /etc/apt/sources.list.d/NAME.list: apt_repository with that file
+    name (it adds each line once; the cache is left to the script's own `apt-get update`)."""
+    if posixpath.dirname(path) != "/etc/apt/sources.list.d" or not path.endswith(".list"):
+        return None
+    lines = _meaningful(content)
+    if not lines or not all(_APT_LINE.match(line) for line in lines) or "{" in content:
+        return None
+    filename = posixpath.basename(path)[: -len(".list")]
+    return [Task(f"Add the apt repository {_repo_words(line)}", "ansible.builtin.apt_repository",
+                 {"repo": line, "filename": filename, "state": "present", "update_cache": False},
+                 role="config", path=path) for line in lines]
+
+
+def _repo_words(line: str) -> str:
+    """`deb [opts] URL suite comp` -> `URL suite`, for a task name."""
+    words = re.sub(r"\[[^\]]*\]", "", line).split()
+    return " ".join(words[1:3])
+
+
+# .repo keys -> yum_repository parameters (booleans as yum writes them: 1/0)
+_YUM_KEYS = {"name": "description", "baseurl": "baseurl", "mirrorlist": "mirrorlist", "metalink": "metalink",
+             "enabled": "enabled", "gpgcheck": "gpgcheck", "repo_gpgcheck": "repo_gpgcheck", "gpgkey": "gpgkey",
+             "priority": "priority", "cost": "cost", "exclude": "exclude", "includepkgs": "includepkgs",
+             "metadata_expire": "metadata_expire", "skip_if_unavailable": "skip_if_unavailable",
+             "sslverify": "sslverify", "module_hotfixes": "module_hotfixes", "failovermethod": "failovermethod",
+             "enabled_metadata": None}
+_YUM_BOOLEANS = frozenset({"enabled", "gpgcheck", "repo_gpgcheck", "skip_if_unavailable", "sslverify",
+                           "module_hotfixes"})
+_YUM_LISTS = frozenset({"baseurl", "gpgkey", "exclude", "includepkgs"})
+
+
+def _yum_repo(path: str, content: str, append: bool) -> list[Task] | None:
+    """A whole .repo file in /etc/yum.repos.d: a yum_repository task per section, in that file."""
+    if append or posixpath.dirname(path) != "/etc/yum.repos.d" or not path.endswith(".repo") or "{" in content:
+        return None
+    sections: list[tuple[str, dict[str, Any]]] = []
+    last_key: str | None = None
+    for raw in content.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        header = re.fullmatch(r"\[([A-Za-z0-9_.:-]+)\]", line)
+        if header:
+            sections.append((header.group(1), {}))
+            last_key = None
+            continue
+        if not sections:
+            return None
+        if raw[:1] in (" ", "\t") and last_key in _YUM_LISTS:  # a continuation line of a list
+            sections[-1][1][last_key].append(line)
+            continue
+        key, eq, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or key not in _YUM_KEYS or _YUM_KEYS[key] is None:
+            return None
+        param = _YUM_KEYS[key]
+        assert param is not None
+        if key in _YUM_BOOLEANS:
+            if value.lower() not in ("0", "1", "true", "false", "yes", "no"):
+                return None
+            sections[-1][1][param] = value.lower() in ("1", "true", "yes")
+        elif key in _YUM_LISTS:
+            sections[-1][1][param] = value.split()
+        else:
+            sections[-1][1][param] = value
+        last_key = key
+    if not sections or any("description" not in args for _, args in sections):
+        return None
+    file = posixpath.basename(path)[: -len(".repo")]
+    tasks = []
+    for name, args in sections:
+        for key in _YUM_LISTS:
+            param = _YUM_KEYS[key]
+            if param in args and len(args[param]) == 1:
+                args[param] = args[param][0]
+        tasks.append(Task(f"Add the {name} yum repository", "ansible.builtin.yum_repository",
+                          {"name": name, **args, "file": file, "state": "present"}, role="config", path=path))
+    return tasks
 
 
 # --- the commands -------------------------------------------------------------------------

@@ -398,10 +398,9 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                            'mode': '0644'},
   'become': True}]),
     ('sudo bash -c \'echo "deb http://repo/ stable main" > /etc/apt/sources.list.d/repo.list\'',
-     [{'name': 'Write /etc/apt/sources.list.d/repo.list',
-  'ansible.builtin.copy': {'dest': '/etc/apt/sources.list.d/repo.list',
-                           'content': 'deb http://repo/ stable main\n',
-                           'mode': '0644'},
+     [{'name': 'Add the apt repository http://repo/ stable',
+  'ansible.builtin.apt_repository': {'repo': 'deb http://repo/ stable main', 'filename': 'repo',
+                                     'state': 'present', 'update_cache': False},
   'become': True}]),
     ("echo -e 'a\\tb' > /tmp/tabs",
      [{'name': 'Write /tmp/tabs',
@@ -768,6 +767,24 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                           'update': False,
                           'version': 'release'},
   'name': 'Clone https://github.com/BookStackApp/BookStack.git into /var/www/bookstack'}]),
+    ('cat > /etc/yum.repos.d/epel.repo << EOM\n[epel]\nname=epel\nbaseurl=http://download.fedoraproject.org/pub/epel/beta/7/\\$basearch\nenabled=1\ngpgcheck=0\nEOM',
+     [{'ansible.builtin.yum_repository': {'baseurl': 'http://download.fedoraproject.org/pub/epel/beta/7/$basearch',
+                                     'description': 'epel',
+                                     'enabled': True,
+                                     'file': 'epel',
+                                     'gpgcheck': False,
+                                     'name': 'epel',
+                                     'state': 'present'},
+  'name': 'Add the epel yum repository'}]),
+    ('echo "deb [signed-by=/etc/apt/keyrings/couchdb.gpg] https://apache.jfrog.io/artifactory/couchdb-deb/ jammy main" | sudo tee /etc/apt/sources.list.d/couchdb.list',
+     [{'ansible.builtin.apt_repository': {'filename': 'couchdb',
+                                     'repo': 'deb [signed-by=/etc/apt/keyrings/couchdb.gpg] '
+                                             'https://apache.jfrog.io/artifactory/couchdb-deb/ '
+                                             'jammy main',
+                                     'state': 'present',
+                                     'update_cache': False},
+  'become': True,
+  'name': 'Add the apt repository https://apache.jfrog.io/artifactory/couchdb-deb/ jammy'}]),
 ]
 
 
