@@ -333,23 +333,33 @@ class ShellWalker:
         return True
 
     def unrolled(self, ctx: _Context, compound: Command) -> bool:
-        """A `for` over fixed words or a `{ }` group of statements the rules cover, task by
-        task; False (and nothing emitted) when any part would fall back to the shell."""
+        """A `for` over fixed words, a `{ }` group or a `( )` subshell, statement by statement
+        (the parts no rule covers become shell tasks that carry the loop variable); False (and
+        nothing emitted) for a loop over words only the host knows."""
         if compound.body is None or compound.node_type == "while_statement":
             return False
         if compound.node_type == "subshell":
-            return False  # its cd and variables must not leak; keep it whole
+            # its cd, variables and exit end with it
+            snapshot = self.snapshot()
+            sourced = list(self.sourced)
+            if not self.try_statements(compound.body, ctx, fallbacks=True):
+                return False
+            self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
+            self.ended_at, self.sourced = snapshot[7], sourced
+            return True
         if compound.node_type == "compound_statement":
-            return self.try_statements(compound.body, ctx)
+            return self.try_statements(compound.body, ctx, fallbacks=True)
         if compound.node_type != "for_statement" or not compound.loop_variable:
             return False
         values = [self.substitute_word(w) for w in compound.loop_values]
-        if not values or len(values) > 20 or any(v is None for v in values):
+        if not values or len(values) > 20 or any(v is None or _FACT.search(v) for v in values):
             return False
+        words = [w for v in values for w in (v or "").split()] \
+            if all(not (w.raw.startswith('"') or w.raw.startswith("'")) for w in compound.loop_values) else values
         snapshot = self.snapshot()
-        for value in values:
+        for value in words:
             self.variables[compound.loop_variable] = value or ""
-            if not self.try_statements(compound.body, ctx):
+            if not self.try_statements(compound.body, ctx, fallbacks=True):
                 self.restore(snapshot)
                 return False
         return True

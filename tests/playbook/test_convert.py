@@ -490,3 +490,15 @@ def test_expansions_on_known_values_are_worked_out() -> None:
 def test_a_word_the_grammar_cuts_at_a_dash_dollar_stays_one_word() -> None:
     conversion = convert_script("v=1.0\ns=2.11\nurl=https://h/kafka_$s-$v.tgz\nmkdir -p /opt/kafka_$s-$v.d\n")
     assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/opt/kafka_2.11-1.0.d"
+
+
+def test_a_loop_over_known_words_keeps_the_parts_no_rule_covers_with_the_loop_variable() -> None:
+    conversion = convert_script('PKGS="nginx git"\nfor p in $PKGS; do\n  apt-get install -y "$p"\n'
+                                '  dpkg -L "$p" | wc -l > "/tmp/$p.count"\ndone\n')
+    assert modules(conversion) == ["ansible.builtin.apt", SHELL, "ansible.builtin.apt", SHELL]
+    assert conversion.tasks[3][SHELL]["cmd"].startswith("set -o pipefail\np=git\n")
+
+
+def test_a_subshell_is_converted_and_its_directory_and_exit_end_with_it() -> None:
+    conversion = convert_script("cd /opt\n( cd /tmp && ./build.sh; exit 0; rm -rf /tmp/x )\n./run.sh\n")
+    assert [t[COMMAND]["chdir"] for t in conversion.tasks] == ["/tmp", "/opt"]
