@@ -55,6 +55,7 @@ class Script:
     distro: str
     network: bool
     from_manifest: bool
+    prepare: str = ""  # MANIFEST `prepare`: shell run in both copies first (what the script's machine had)
 
     @property
     def text(self) -> str:
@@ -120,7 +121,8 @@ def load_corpus(folder: Path, only: str | None = None) -> list[Script]:
                 log.warning("%s is not in %s: guessing its distro and network", path.name,
                             manifest_path)
             distro, network = _guess_distro(text), bool(_DOWNLOAD.search(text))
-        scripts.append(Script(path.stem, path, distro, network, entry is not None))
+        prepare = str((entry or {}).get("prepare") or "")
+        scripts.append(Script(path.stem, path, distro, network, entry is not None, prepare))
     return scripts
 
 

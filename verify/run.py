@@ -181,6 +181,11 @@ def verify_script(script: Script, base: BaseRoot, options: Options,
         for side in ("script", "playbook"):
             copies.append(Copy.make(base, home / side, options.copy_method))
         a, b = copies
+        if script.prepare:  # the machine the script was written for (a vagrant user, say), on both sides
+            for copy, side in ((a, "script"), (b, "playbook")):
+                prepared = run_script(copy.root, script.prepare, home / f"prepare-{side}.log", options.timeout_s)
+                if not prepared.ok:
+                    return _result(script, NOT_RUNNABLE, reason=f"MANIFEST prepare failed: {prepared.output[-300:]}")
         made = time.monotonic()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"run-{script.name}") as pool:
             ref_job = pool.submit(run_script, a.root, script.text, home / "script.log",
