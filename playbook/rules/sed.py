@@ -203,16 +203,14 @@ def _delimited(script: str, start: int, delim: str) -> tuple[str, int] | None:
 
 
 def _text_argument(script: str, start: int) -> tuple[str, int] | None:
-    """The text of a/i/c: GNU one-line form (`a text`) or POSIX (`a\\` newline `text`).
-    A line ending in a backslash continues; `\\x` is x. Declines when a continuation line
-    starts with blanks, whose handling differs between sed versions."""
+    """The text of a/i/c: GNU one-line form (`a text`, leading blanks dropped) or POSIX
+    (`a\\` newline `text`, kept as written). A line ending in a backslash continues, its
+    next line kept as written; `\\x` is x."""
     i = start
     while i < len(script) and script[i] in " \t":
         i += 1
     if script.startswith("\\\n", i):
         i += 2
-        if i < len(script) and script[i] in " \t":
-            return None
     elif script.startswith("\\", i):
         i += 1
     out: list[str] = []
@@ -221,8 +219,6 @@ def _text_argument(script: str, start: int) -> tuple[str, int] | None:
         if ch == "\\" and i + 1 < len(script):
             out.append(script[i + 1])
             i += 2
-            if script[i - 1] == "\n" and i < len(script) and script[i] in " \t":
-                return None
             continue
         if ch == "\n":
             return "".join(out), i + 1

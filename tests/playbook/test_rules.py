@@ -921,6 +921,8 @@ _SED_SCRIPTS = [
     ["-i", "/\\(a\\)\\1/ s/\\(a\\)/[\\1]/"],
     ["-i", "s/*/star/"],
     ["-i", "s/\\<foo/F/"],
+    ["-i", "/^end$/i \\\n\\\n  # indented\\\n  config.x = 1"],
+    ["-i", "/^end$/a   one\\\n   two"],
 ]
 
 
