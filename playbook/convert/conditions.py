@@ -95,7 +95,7 @@ class FileTest:
         return self.flag not in ("L", "h")
 
 
-_FILE_TEST = re.compile(r"^\s*(?:\[\[?|test)\s+(!\s+)?-([edfsLhxrw])\s+(\"[^\"]*\"|'[^']*'|[^\s\]\"']+)"
+_FILE_TEST = re.compile(r"^\s*(!\s+)?(?:\[\[?|test)\s+(!\s+)?-([edfsLhxrw])\s+(\"[^\"]*\"|'[^']*'|[^\s\]\"']+)"
                         r"\s*(?:\]\]?)?\s*;?\s*$")
 
 
@@ -104,12 +104,12 @@ def file_test(text: str) -> FileTest | None:
     match = _FILE_TEST.match(text)
     if match is None:
         return None
-    path = match.group(3)
+    path = match.group(4)
     if path[:1] in ("'", '"'):
         path = path[1:-1]
     if not path.startswith(("/", "~/")) or "$" in path or "`" in path:
         return None
-    return FileTest(path, match.group(2), bool(match.group(1)))
+    return FileTest(path, match.group(3), bool(match.group(1)) != bool(match.group(2)))
 
 
 def join_when(*parts: str | None) -> str | None:

@@ -129,8 +129,9 @@ class ShellWalker:
             return
         pipelines = list(statement.pipelines)
         operators = list(statement.operators)
-        # `cmd || true`: run cmd, never fail
-        if operators and operators[-1] == "||" and is_true(pipelines[-1]):
+        # `cmd || true`, `cmd || echo "could not"`: run cmd, never fail
+        if operators and operators[-1] == "||" and (is_true(pipelines[-1]) or (
+                len(pipelines[-1].commands) == 1 and _only_prints(pipelines[-1].commands[0]))):
             ctx.ignore_errors = True
             pipelines, operators = pipelines[:-1], operators[:-1]
         # `ls X || ( ... )`, `[ -f X ] && { ...; }`: the block runs only when X is absent/present
@@ -147,6 +148,10 @@ class ShellWalker:
                     return
         # `cd DIR || exit`: a task in a missing directory fails as the script would stop
         if operators == ["||"] and _is_cd(pipelines[0]) and _exits(pipelines[1]):
+            pipelines, operators = pipelines[:1], []
+        # `install || handle_error $? "..."`, `make || { echo failed; exit 1; }`: the script stops
+        # where the command failed, as the play stops at a failed task
+        if operators == ["||"] and self.stops_the_script(pipelines[1]):
             pipelines, operators = pipelines[:1], []
         # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
         guard = test_guard(pipelines[0], operators[0] if operators else None)
@@ -241,6 +246,10 @@ class ShellWalker:
         heredoc = self.heredoc_text(command) if command.heredoc is not None else None
         if argv is None and stdin is None and _only_prints(command):
             return True  # `echo "Installing $PKG"`: output only, whatever the variable holds
+        if argv is None and command.words and command.words[0].raw == "exit" and len(command.words) == 2:
+            self.warn(ctx.statement, f"exits with status {command.words[1].raw}, known on the host only: "
+                                     "the play fails there")
+            return self.exit(ctx, "exit", command.words[1].raw)
         if argv is None or (command.heredoc is not None and heredoc is None) or not argv:
             if fallback:
                 creates = creates_of(argv, redirects) if argv else None
@@ -311,6 +320,23 @@ class ShellWalker:
             self.emit(sub_ctx, task, rule_name, env)
         return True
 
+    def stops_the_script(self, pipeline: Pipeline) -> bool:
+        """`exit N` (N not 0), a `{ ...; exit N; }` group, or a call to a function that ends so."""
+        if len(pipeline.commands) != 1 or pipeline.negated:
+            return False
+        command = pipeline.commands[0]
+        if command.node_type == "compound_statement" and command.body:
+            last = command.body[-1].command
+            return last is not None and last.name == "exit" and last.argv[1:2] not in ((), ("0",))
+        if not command.is_simple or not command.words:
+            return False
+        if command.name == "exit":
+            return command.argv[1:2] not in ((), ("0",))
+        function = self.functions.get(command.name)
+        body = function[1] if function else None
+        last = body[-1].command if body else None
+        return last is not None and last.name == "exit" and last.argv[1:2] not in ((), ("0",))
+
     def exit(self, ctx: _Context, name: str, status: str) -> bool:
         """`exit 0` ends the play for the host (`meta: end_host`), `exit N` fails it; with no
         ``when`` over it, no later line runs. `return` ends a function: nothing to do here."""
@@ -375,7 +401,7 @@ class ShellWalker:
         for draft in self.drafts[snapshot[0]:]:
             draft.task["tags"] = ["never", name]
         self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
-        self.sourced = sourced
+        self.ended_at, self.sourced = snapshot[7], sourced  # its `exit` ends the tagged run, not the play
 
     def call(self, name: str, body: tuple[Statement, ...], args: list[str] | None, ctx: _Context) -> bool:
         """A function's body at its call site, with $1..$9 and "$@" bound to ``args``: what the

@@ -502,3 +502,16 @@ def test_a_loop_over_known_words_keeps_the_parts_no_rule_covers_with_the_loop_va
 def test_a_subshell_is_converted_and_its_directory_and_exit_end_with_it() -> None:
     conversion = convert_script("cd /opt\n( cd /tmp && ./build.sh; exit 0; rm -rf /tmp/x )\n./run.sh\n")
     assert [t[COMMAND]["chdir"] for t in conversion.tasks] == ["/tmp", "/opt"]
+
+
+def test_an_error_handler_after_or_is_the_play_stopping_at_the_failed_task() -> None:
+    conversion = convert_script('die() {\n  echo "$1" >&2\n  exit 1\n}\napt-get install -y nginx || die "no nginx"\n'
+                                'mkdir /srv/x || { echo failed; exit 2; }\ntouch /srv/y || echo "could not"\n')
+    assert modules(conversion) == ["ansible.builtin.apt", "ansible.builtin.file", "ansible.builtin.file"]
+    assert "failed_when" not in conversion.tasks[1] and conversion.tasks[2]["failed_when"] is False
+
+
+def test_a_negated_file_test_is_a_stat_with_the_negation() -> None:
+    conversion = convert_script('if ! [ -f /etc/debian_version ]; then\n  echo "not debian"\n  exit 1\nfi\n')
+    stat, fail = conversion.tasks
+    assert fail["when"] == f"not ({stat['register']}.stat.exists and {stat['register']}.stat.isreg)"
