@@ -15,6 +15,87 @@ import re
 import shlex
 from dataclasses import dataclass
 
+# design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
+# converter sets (`shell_NAME`, see walker.fact_name) or one Ansible gathers. Such a value flows
+# into module arguments as is, and a test on it becomes a `when` expression (no task).
+HOST_VALUE = re.compile(r"\{\{ ((?:shell_\w+|ansible_facts\.\w+)) \}\}")
+
+# commands whose output is a gathered fact: `$(uname -m)` is {{ ansible_facts.architecture }}
+HOST_QUERIES: dict[tuple[str, ...], str] = {
+    ("uname", "-m"): "architecture", ("arch",): "architecture", ("uname", "-r"): "kernel",
+    ("uname", "-s"): "system", ("uname", "-n"): "nodename", ("hostname",): "nodename",
+    ("hostname", "-f"): "fqdn", ("hostname", "--fqdn"): "fqdn", ("nproc",): "processor_vcpus",
+    ("lsb_release", "-cs"): "distribution_release", ("lsb_release", "-sc"): "distribution_release",
+    ("lsb_release", "--codename", "--short"): "distribution_release",
+    ("lsb_release", "--short", "--codename"): "distribution_release",
+    ("lsb_release", "-is"): "distribution", ("lsb_release", "-si"): "distribution",
+    ("lsb_release", "--id", "--short"): "distribution", ("lsb_release", "--short", "--id"): "distribution",
+    ("lsb_release", "-rs"): "distribution_version", ("lsb_release", "-sr"): "distribution_version",
+}
+
+
+def host_query(argv: list[str]) -> str | None:
+    """`{{ ansible_facts.X }}` for a command that prints a gathered fact, else None."""
+    fact = HOST_QUERIES.get(tuple(argv))
+    return None if fact is None else "{{ ansible_facts." + fact + " }}"
+
+
+def host_expression(text: str) -> str | None:
+    """A `when` expression for a test on values only the host knows (variables already
+    substituted: `[ "{{ ansible_facts.architecture }}" = "aarch64" ]`); None when it is not
+    such a test."""
+    values: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:  # `{{ x }}` unquoted must stay one word
+        values.append(match.group(0))
+        return f"@@host{len(values) - 1}@@"
+
+    try:
+        words = shlex.split(HOST_VALUE.sub(hold, text.strip().rstrip(";")))
+    except ValueError:
+        return None
+    words = [re.sub(r"@@host(\d+)@@", lambda m: values[int(m.group(1))], w) for w in words]
+    if words[:1] == ["["] and words[-1:] == ["]"]:
+        words = words[1:-1]
+    elif words[:1] == ["[["] and words[-1:] == ["]]"]:
+        if len(words) == 5 and words[2] in ("==", "=", "!=") and _GLOB.search(words[3]):
+            return None
+        words = words[1:-1]
+    elif words[:1] == ["test"]:
+        words = words[1:]
+    else:
+        return None
+    negated = False
+    while words[:1] == ["!"]:
+        negated, words = not negated, words[1:]
+    if not any(HOST_VALUE.search(w) for w in words):
+        return None
+    expression: str | None = None
+    if len(words) == 1:
+        expression = f"{_jinja(words[0])} | length > 0"
+    elif len(words) == 2 and words[0] in ("-n", "-z"):
+        expression = f"{_jinja(words[1])} | length {'>' if words[0] == '-n' else '=='} 0"
+    elif len(words) == 3 and words[1] in ("=", "==", "!="):
+        expression = f"{_jinja(words[0])} {'!=' if words[1] == '!=' else '=='} {_jinja(words[2])}"
+    elif len(words) == 3 and words[1] in _INT_OPERATORS:
+        operator = {"-eq": "==", "-ne": "!=", "-lt": "<", "-le": "<=", "-gt": ">", "-ge": ">="}[words[1]]
+        expression = f"{_jinja(words[0])} | int {operator} {_jinja(words[2])} | int"
+    if expression is None:
+        return None
+    return f"not ({expression})" if negated else expression
+
+
+def _jinja(word: str) -> str:
+    """A shell word (quotes removed) as a Jinja expression: host values as themselves, the rest
+    as string literals, joined with `~`."""
+    pieces = HOST_VALUE.split(word)
+    terms = [piece if index % 2 else "'" + piece.replace("\\", "\\\\").replace("'", "\\'") + "'"
+             for index, piece in enumerate(pieces) if piece or index % 2]
+    if not terms:
+        return "''"
+    return terms[0] if len(terms) == 1 else "(" + " ~ ".join(terms) + ")"
+
+
 _INT_OPERATORS = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__,
                   "-gt": int.__gt__, "-ge": int.__ge__}
 _GLOB = re.compile(r"[*?\[]")
@@ -119,7 +200,7 @@ def join_when(*parts: str | None) -> str | None:
         return None
     if len(present) == 1:
         return present[0]
-    return " and ".join(p if re.fullmatch(r"[\w.]+(?: [=!<>]= \d+)?", p) else f"({p})" for p in present)
+    return " and ".join(f"({p})" if " or " in p else p for p in present)
 
 
 def negate(expression: str) -> str:
@@ -133,6 +214,9 @@ def negate(expression: str) -> str:
     match = re.fullmatch(r"not ([\w.]+)", expression)
     if match:
         return match.group(1)
+    match = re.fullmatch(r"([\w.]+) (==|!=) ('(?:[^'\\]|\\.)*')", expression)
+    if match:
+        return f"{match.group(1)} {'!=' if match.group(2) == '==' else '=='} {match.group(3)}"
     if re.fullmatch(r"[\w.]+", expression):
         return f"not {expression}"
     return f"not ({expression})"

@@ -20,7 +20,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from playbook.convert.conditions import decide, file_test, join_when, negate, register_name
+from playbook.convert.conditions import (
+    HOST_VALUE,
+    decide,
+    file_test,
+    host_expression,
+    host_query,
+    join_when,
+    negate,
+    register_name,
+)
 from playbook.convert.fallback import creates_of, download_to_stdout, fallback_name, read_only, short, strip_leading_sudo
 from playbook.convert.guards import PathCondition, guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
@@ -65,7 +74,7 @@ _Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dic
 _PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/)([^}]*)\}")
 _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
-_FACT = re.compile(r"\{\{ shell_\w+ \}\}")  # a variable's value known on the host only (see fact_name)
+_FACT = HOST_VALUE  # a value known on the host only: a fact (see fact_name) or a gathered one
 _RETURN = re.compile(r"(?:^|[\s;&|({])return\b")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
@@ -490,7 +499,8 @@ class ShellWalker:
                 if verdict is None:
                     label = None if branch.subject is None else \
                         f"{branch.subject.raw} matches {'|'.join(p.raw for p in branch.patterns)}"
-                    own = self.condition_check(ctx, branch.condition, join_when(ctx.when, *earlier), label)
+                    own = self.host_condition(branch) or \
+                        self.condition_check(ctx, branch.condition, join_when(ctx.when, *earlier), label)
                     if own is None:
                         self.restore(snapshot)
                         return False
@@ -606,8 +616,35 @@ class ShellWalker:
         condition = branch.condition or ()
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
-        text = self.substitute(condition[0].text)
+        text = self.condition_text(condition[0].text)
         return None if text is None or _FACT.search(text) else decide(text)
+
+    def host_condition(self, branch: Branch) -> str | None:
+        """A `when` expression for an arm whose test compares values the host knows (facts):
+        `[ "$(uname -m)" = aarch64 ]` is `ansible_facts.architecture == 'aarch64'`, no task."""
+        condition = branch.condition or ()
+        if branch.subject is not None:
+            subject = self.substitute_word(branch.subject)
+            if subject is None or not _FACT.search(subject) or any(p.glob or any(part.expansion for part in p.parts)
+                                                                    for p in branch.patterns):
+                return None
+            tests = [host_expression(f"[ {shlex.quote(subject)} = {shlex.quote(p.value)} ]") for p in branch.patterns]
+            if any(t is None for t in tests):
+                return None
+            return " or ".join(f"({t})" if len(tests) > 1 else str(t) for t in tests)
+        if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
+            return None
+        text = self.condition_text(condition[0].text)
+        return None if text is None else host_expression(text)
+
+    def condition_text(self, text: str) -> str | None:
+        """A test's text with what the converter knows put in: variables, and the substitutions
+        it can work out (`$(uname -m)` is a gathered fact); None when something is unknown."""
+        def one(match: re.Match[str]) -> str:
+            value = self.expanded(match.group(0))
+            return match.group(0) if value is None else value
+
+        return self.substitute(re.sub(r"\$\([^()`]*\)|`[^`]*`", one, text))
 
     def condition_check(self, ctx: _Context, condition: tuple[Statement, ...], when: str | None,
                         label: str | None = None) -> str | None:
@@ -817,6 +854,8 @@ class ShellWalker:
         argv = self.resolve_words(command.words)
         if not argv or any(_FACT.search(a) for a in argv):
             return None
+        if host_query(argv):
+            return host_query(argv)
         if argv[0] == "basename" and len(argv) in (2, 3) and not argv[1].startswith("-"):
             base = posixpath.basename(argv[1].rstrip("/")) or "/"
             return base[: -len(argv[2])] if len(argv) == 3 and base.endswith(argv[2]) and base != argv[2] else base

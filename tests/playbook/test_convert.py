@@ -29,9 +29,11 @@ def test_mixed_script() -> None:
         "ansible.builtin.apt", "ansible.builtin.copy",
         "ansible.builtin.stat", "ansible.builtin.git", COMMAND,  # if/else: each arm under its `when`
         "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
-        SHELL, SHELL, "ansible.builtin.fail",  # case: a check per arm, the `*)` arm fails as it exits 1
+        "ansible.builtin.fail",  # case on $(uname -m): the gathered facts say which arm; `*)` exits 1
         "ansible.builtin.copy", "ansible.builtin.meta",
     ]
+    assert conversion.tasks[7]["when"] == \
+        "ansible_facts.architecture != 'x86_64' and ansible_facts.architecture != 'aarch64'"
     assert conversion.tasks[3]["when"] == "not (srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir)"
     assert conversion.tasks[4]["when"] == "srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir"
     # the restart inside the deploy function follows the nginx config change: a handler, flushed
@@ -43,8 +45,7 @@ def test_mixed_script() -> None:
     assert conversion.tasks[5]["ansible.builtin.systemd_service"]["name"] == "nginx"
     assert conversion.tasks[6]["ansible.builtin.systemd_service"]["name"] == "cron"
     assert [(s.first_line, s.last_line) for s in conversion.sources] == [
-        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (30, 34), (30, 34),
-        (36, 37), (42, 42)]
+        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
     assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24)]
     assert all(w.startswith("line 20-24:") for w in conversion.warnings)
 
@@ -449,9 +450,11 @@ def test_what_an_arm_sets_without_a_value_on_every_path_is_unknown_and_a_later_u
 
 def test_a_fact_is_never_decided_at_conversion() -> None:
     conversion = convert_script('if grep -q x /etc/f; then\n  M=a\nelse\n  M=b\nfi\n'
-                                'if [ "$M" = "a" ]; then\n  apt-get install -y nginx\nfi\n')
-    assert conversion.tasks[-1]["when"] == f"{conversion.tasks[-2]['register']}.rc == 0"
-    assert conversion.tasks[-2]["environment"] == {"M": "{{ shell_m }}"}
+                                'if [ "$M" = "a" ]; then\n  apt-get install -y nginx\nfi\n'
+                                'if [ "$M" = "a" ] && grep -q y /etc/f; then\n  apt-get install -y git\nfi\n')
+    assert conversion.tasks[3]["when"] == "shell_m == 'a'"
+    check = conversion.tasks[4]  # a test the facts cannot say: checked by the shell, the fact in its environment
+    assert check["environment"] == {"M": "{{ shell_m }}"} and conversion.tasks[5]["when"] == f"{check['register']}.rc == 0"
 
 
 def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
@@ -464,7 +467,9 @@ def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
 def test_a_variable_the_shell_computes_is_set_in_the_shell_task_that_uses_it() -> None:
     conversion = convert_script('CODENAME=$(lsb_release -cs)\necho "deb http://x/ $CODENAME main" > /tmp/list.txt\n'
                                 'cat /tmp/list.txt | grep "$CODENAME"\n')
-    assert conversion.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\nCODENAME=$(lsb_release -cs)\n")
+    assert conversion.tasks[-1]["environment"] == {"CODENAME": "{{ ansible_facts.distribution_release }}"}
+    computed = convert_script('V=$(cat /etc/app/version)\ncat /tmp/list.txt | grep "$V"\n')
+    assert computed.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\nV=$(cat /etc/app/version)\n")
 
 
 def test_an_unconditional_exit_ends_the_conversion_with_a_warning() -> None:
@@ -515,3 +520,27 @@ def test_a_negated_file_test_is_a_stat_with_the_negation() -> None:
     conversion = convert_script('if ! [ -f /etc/debian_version ]; then\n  echo "not debian"\n  exit 1\nfi\n')
     stat, fail = conversion.tasks
     assert fail["when"] == f"not ({stat['register']}.stat.exists and {stat['register']}.stat.isreg)"
+
+
+def test_a_test_on_what_the_host_reports_is_a_when_on_gathered_facts() -> None:
+    conversion = convert_script('ARCH=$(uname -m)\nif [[ "$ARCH" == "aarch64" ]]; then\n  apt-get install -y a\n'
+                                'elif [ "$(lsb_release -cs)" = "bookworm" ]; then\n  apt-get install -y b\nfi\n'
+                                'apt-get install -y "linux-headers-$(uname -r)"\n')
+    a, b, headers = conversion.tasks  # no check task: the facts say it
+    assert a["when"] == "ansible_facts.architecture == 'aarch64'"
+    assert b["when"] == "ansible_facts.architecture != 'aarch64' and ansible_facts.distribution_release == 'bookworm'"
+    assert headers["ansible.builtin.apt"]["name"] == "linux-headers-{{ ansible_facts.kernel }}"
+
+
+def test_a_case_on_a_fact_is_a_when_per_arm() -> None:
+    conversion = convert_script('case "$(uname -m)" in\n  x86_64|amd64) apt-get install -y a ;;\n'
+                                '  *) apt-get install -y b ;;\nesac\n')
+    a, b = conversion.tasks
+    assert a["when"] == "(ansible_facts.architecture == 'x86_64') or (ansible_facts.architecture == 'amd64')"
+    assert b["when"] == "not ((ansible_facts.architecture == 'x86_64') or (ansible_facts.architecture == 'amd64'))"
+
+
+def test_a_test_on_a_fact_the_converter_set_needs_no_task() -> None:
+    conversion = convert_script('if grep -q x /etc/f; then\n  N=3\nelse\n  N=9\nfi\n'
+                                'if [ "$N" -lt 5 ]; then\n  apt-get install -y small\nfi\n')
+    assert conversion.tasks[-1]["when"] == "shell_n | int < '5' | int"
