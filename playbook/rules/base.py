@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -84,6 +85,17 @@ class Task:
         task: dict[str, Any] = {"name": self.name, self.module: dict(self.args)}
         task.update(self.extra)
         return task
+
+
+# A value the walker knows only on the host reaches the rules as a Jinja expression it wrote
+# itself (`{{ shell_name }}` for what a shell task registered, `{{ ansible_env.X }}`,
+# `{{ ansible_facts.x }}`): Ansible must evaluate those, unlike `{{` text from the script.
+RUNTIME_VALUE = re.compile(r"\{\{ (?:shell_\w+|ansible_env\.\w+|ansible_facts\.\w+)(?:\.stdout)? \}\}")
+
+
+def has_runtime_value(text: str) -> bool:
+    """True when `text` holds a value the walker left for Ansible to fill in on the host."""
+    return RUNTIME_VALUE.search(text) is not None
 
 
 def no_op(reason: str) -> Task:

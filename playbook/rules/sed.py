@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.rules import rule
-from playbook.rules.base import Invocation, Task
+from playbook.rules.base import Invocation, Task, has_runtime_value
 from playbook.rules.content import literal
 
 REPLACE = "ansible.builtin.replace"
@@ -542,6 +542,8 @@ def sed(inv: Invocation) -> list[Task] | None:
     if not in_place or not scripts or not files:
         return None
     script = "\n".join(scripts)
+    if has_runtime_value(script):
+        return None  # sed reads the value as regex or replacement syntax, known on the host only
     tasks: list[Task] = []
     for name in files:
         path = inv.path(name)

@@ -970,3 +970,11 @@ def test_rm_of_a_glob_finds_the_matches_and_removes_each() -> None:
     assert apply_rules(Invocation(argv=("rm", "-rf", "/home/*/cache"), globbed=frozenset({2}))) is None
     assert apply_rules(Invocation(argv=("rm", "-rf", "/*"), globbed=frozenset({2}))) is None
     assert apply_rules(Invocation(argv=("rm", "-rf", "/tmp/.*"), globbed=frozenset({2}))) is None
+
+
+def test_sed_declines_a_script_holding_a_value_known_on_the_host_only() -> None:
+    # sed would read the value as regex syntax; a replace task cannot know how it reads
+    runtime = Invocation(argv=("sed", "-i", "/^.*{{ shell_host }}.*/d", "/etc/hosts"))
+    assert apply_rules(runtime) is None
+    script_text = apply_rules(Invocation(argv=("sed", "-i", "s/{{RUBY_VERSION}}/3.3/g", "/opt/app/Dockerfile")))
+    assert script_text is not None and script_text[1][0].args["regexp"] == "\\{\\{RUBY_VERSION\\}\\}"
