@@ -27,7 +27,7 @@ from typing import Any
 from tests.playbook.corpus import CorpusCase, convert_case
 from verify.corpus import Script, blocked, failure_reason, network_sign
 from verify.rootfs import CACHE, BaseRoot, Copy, keep as keep_copies, kept_path, remove_tree
-from verify.sandbox import RunResult, run_playbook, run_script
+from verify.sandbox import RunResult, ignored_failures, run_playbook, run_script
 from verify.state import Difference, content_hint, diff, paths_under, snapshot
 
 __all__ = ["EQUIVALENT", "DIFFERS", "NOT_RUNNABLE", "Options", "ScriptResult", "Timings",
@@ -118,6 +118,19 @@ def playbook_failure(run: RunResult) -> Difference:
                       f"playbook failed (exit {run.exit_code}): {' '.join(message.split())[:300]}")
 
 
+_COMMON_WORDS = frozenset({"apt-get", "install", "sudo", "exit", "yum", "dnf", "apt", "update", "true",
+                           "false", "echo", "bash", "then", "else"})
+
+
+def same_failure(ignored: list[str], failure: Difference) -> list[str]:
+    """The script's own failed commands that name what the playbook failed at (a package, a
+    program, a path): the script met the same failure there and went on."""
+    told = f"{failure.subject} {failure.reason}"
+    return [line for line in ignored
+            if any(word in told for word in re.findall(r"[A-Za-z0-9][\w.+/-]{3,}", line.rsplit(" (exit", 1)[0])
+                   if word.lower() not in _COMMON_WORDS)]
+
+
 def _compare(a: Copy, b: Copy) -> list[Difference]:
     if a.upper is not None and b.upper is not None:
         written = set(paths_under(a.upper)) | set(paths_under(b.upper))
@@ -206,6 +219,13 @@ def verify_script(script: Script, base: BaseRoot, options: Options,
                            timings=Timings(**timings, total_s=round(ran - started, 2)),
                            kept=str(kept) if keep else None, **common)
         failure = None if pb.ok else playbook_failure(pb)
+        ignored = same_failure(ignored_failures(a.root), failure) if failure is not None else []
+        if failure is not None and ignored:
+            return _result(script, NOT_RUNNABLE, reason=(
+                f"script failed: commands of its own failed and it went on (no set -e), so its run is no "
+                f"reference; first: {ignored[0][:200]}; the playbook stopped at {failure.subject} "
+                f"({failure.reason[:200]})"),
+                timings=Timings(**timings, total_s=round(time.monotonic() - started, 2)), **common)
         if failure is not None and network_sign(f"{failure.reason}\n{failure_text(pb)}"):
             return _result(script, NOT_RUNNABLE, reason=(
                 f"network: the playbook's download failed at {failure.subject} where the script "

@@ -184,13 +184,33 @@ def _interpreter(text: str) -> str:
     return "/bin/bash"
 
 
+#: bash runs the script under this ERR trap, which notes each command that failed and that the
+#: script went on past (no `set -e`, not a condition): such a run is no reference for a playbook
+IGNORED_FAILURES = "ignored-failures"
+_TRAP = (f"trap 'printf \"%s (exit %s)\\n\" \"$BASH_COMMAND\" \"$?\" >> {SCRIPT_DIR}/{IGNORED_FAILURES}' ERR; "
+         f"set -E; . {SCRIPT_DIR}/script.sh")
+
+
 def run_script(root: Path, script: str, log_path: Path, timeout_s: float) -> RunResult:
     """Run `script` as root inside the copy at `root` (the reference run)."""
     inside = root / SCRIPT_DIR.lstrip("/")
     inside.mkdir(parents=True, exist_ok=True)
     (inside / "script.sh").write_text(script, encoding="utf-8")
-    command = ["chroot", str(root), _interpreter(script), f"{SCRIPT_DIR}/script.sh"]
+    interpreter = _interpreter(script)
+    if interpreter == "/bin/bash":
+        command = ["chroot", str(root), interpreter, "-c", _TRAP, f"{SCRIPT_DIR}/script.sh"]
+    else:
+        command = ["chroot", str(root), interpreter, f"{SCRIPT_DIR}/script.sh"]
     return _run(root, command, log_path, timeout_s)
+
+
+def ignored_failures(root: Path) -> list[str]:
+    """The commands of the last script run that failed and that the script went on past."""
+    path = root / SCRIPT_DIR.lstrip("/") / IGNORED_FAILURES
+    try:
+        return [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return []
 
 
 def ansible_playbook() -> str:

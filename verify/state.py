@@ -378,7 +378,8 @@ def _content_class(path: Path, rel: str, size: int) -> str | None:
     """A digest for content that is random by construction, by what it is rather than its
     bytes: PEM keys, certificates, requests and DH parameters (openssl req/genrsa/dhparam,
     ssl-cert, certbot) by their block types; an OpenSSH public key file (*.pub, ssh-keygen) by
-    key type and comment; a swap area (mkswap writes a random UUID) by its size."""
+    key type and comment; a swap area (mkswap writes a random UUID) by its size; a Java trust
+    store (ca-certificates-java builds /etc/ssl/certs/java/cacerts with the time in it) by kind."""
     with path.open("rb") as handle:
         head = handle.read(4096)
     if size <= 1 << 16 and head.lstrip()[:11] == b"-----BEGIN ":
@@ -392,6 +393,10 @@ def _content_class(path: Path, rel: str, size: int) -> str | None:
             return f"ssh-public-key:{match.group(1).decode()}:{(match.group(2) or b'').decode().strip()}"
     if size >= 40960 and len(head) == 4096 and head[-10:] == b"SWAPSPACE2":
         return f"swap-area:{size}"
+    if head[:4] == b"\xfe\xed\xfe\xed":
+        return "java-keystore"
+    if rel.endswith("/java/cacerts") and head[:2] == b"\x30\x82":
+        return "pkcs12-keystore"
     return None
 
 

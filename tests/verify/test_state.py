@@ -293,3 +293,13 @@ def test_missing_commands_are_named() -> None:
     plain = Script("s", Path("s.sh"), "debian", False, False)
     reason = failure_reason("script.sh: line 75: restart_service: command not found\n", 127, 300, plain)
     assert reason.startswith("missing: needs restart_service")
+
+
+def test_a_playbook_failure_the_script_met_and_went_past_is_matched() -> None:
+    from verify.run import same_failure
+    failure = Difference("playbook", "task 'Install mysql-server'",
+                         "playbook failed (exit 2): No package matching 'mysql-server' is available")
+    ignored = ["apt-get install -y mysql-server (exit 100)", "grep -q x /etc/f (exit 1)"]
+    assert same_failure(ignored, failure) == ["apt-get install -y mysql-server (exit 100)"]
+    other = Difference("playbook", "task 'Create the directory /srv/app'", "playbook failed (exit 2): denied")
+    assert same_failure(ignored, other) == []
