@@ -127,7 +127,7 @@ def same_failure(ignored: list[str], failure: Difference) -> list[str]:
     program, a path): the script met the same failure there and went on."""
     told = f"{failure.subject} {failure.reason}"
     return [line for line in ignored
-            if any(word in told for word in re.findall(r"[A-Za-z0-9][\w.+/-]{3,}", line.rsplit(" (exit", 1)[0])
+            if any(word in told for word in re.findall(r"[A-Za-z0-9][\w.+/-]{2,}", line.rsplit(" (", 1)[0])
                    if word.lower() not in _COMMON_WORDS)]
 
 
@@ -219,7 +219,8 @@ def verify_script(script: Script, base: BaseRoot, options: Options,
                            timings=Timings(**timings, total_s=round(ran - started, 2)),
                            kept=str(kept) if keep else None, **common)
         failure = None if pb.ok else playbook_failure(pb)
-        ignored = same_failure(ignored_failures(a.root), failure) if failure is not None else []
+        ignored = same_failure(ignored_failures(a.root, ref.log.read_text(encoding="utf-8", errors="replace")),
+                               failure) if failure is not None else []
         if failure is not None and ignored:
             return _result(script, NOT_RUNNABLE, reason=(
                 f"script failed: commands of its own failed and it went on (no set -e), so its run is no "

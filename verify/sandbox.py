@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -204,13 +205,19 @@ def run_script(root: Path, script: str, log_path: Path, timeout_s: float) -> Run
     return _run(root, command, log_path, timeout_s)
 
 
-def ignored_failures(root: Path) -> list[str]:
-    """The commands of the last script run that failed and that the script went on past."""
+_SHELL_ERROR = re.compile(r"^(?:/tmp/\.verify/script\.sh|bash|sh|dash): (?:line )?\d+: (?:cd: can't cd to )?(.*?):? "
+                          r"\(?(not found|command not found|No such file or directory|can't cd to \S+)\)?$", re.MULTILINE)
+
+
+def ignored_failures(root: Path, log_text: str = "") -> list[str]:
+    """The commands of the last script run that failed and that the script went on past: what
+    bash's ERR trap noted, and the shell's own errors in the log (dash has no ERR trap)."""
     path = root / SCRIPT_DIR.lstrip("/") / IGNORED_FAILURES
     try:
-        return [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        noted = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     except OSError:
-        return []
+        noted = []
+    return noted + [f"{what} ({why})" for what, why in _SHELL_ERROR.findall(log_text)]
 
 
 def ansible_playbook() -> str:

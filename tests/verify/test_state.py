@@ -303,3 +303,15 @@ def test_a_playbook_failure_the_script_met_and_went_past_is_matched() -> None:
     assert same_failure(ignored, failure) == ["apt-get install -y mysql-server (exit 100)"]
     other = Difference("playbook", "task 'Create the directory /srv/app'", "playbook failed (exit 2): denied")
     assert same_failure(ignored, other) == []
+
+
+def test_shell_errors_in_the_log_are_failures_the_script_went_past(tmp_path: Path) -> None:
+    from verify.run import same_failure
+    from verify.sandbox import ignored_failures
+    log = ("/tmp/.verify/script.sh: 4: ufw: not found\n/tmp/.verify/script.sh: line 37: docker: command not found\n"
+           "Latest version is 1.2\n")
+    found = ignored_failures(tmp_path, log)
+    assert found == ["ufw (not found)", "docker (command not found)"]
+    failure = Difference("playbook", "task 'Allow 6379 in ufw'",
+                         'playbook failed (exit 2): Failed to find required executable "ufw" in paths')
+    assert same_failure(found, failure) == ["ufw (not found)"]
