@@ -17,12 +17,15 @@ import math
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.config import AccessLogFormat
 
 from common.green_worker import ServerLimits, ServingWorker
 
@@ -74,12 +77,52 @@ def gunicorn_options(port: int, limits: ServerLimits, *, host: str = "0.0.0.0") 
         "graceful_timeout": int(limits.drain_timeout_s) + 30,  # the drain, then open requests
         "keepalive": max(1, math.ceil(limits.keepalive_s)),
         "accesslog": "-",
+        "logger_class": AccessLogger,
         "errorlog": "-",
         "loglevel": "info",
         # gunicorn 27's control socket has one default path per user: several services on
         # one machine would fight over it, and nothing here uses it.
         "control_socket_disable": True,
     }
+
+
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, with the access line of its default format written without its machinery.
+
+    design: gunicorn builds a dict of every request header, response header and environ
+    variable for each access line, whatever the format uses (6% of the balancer's CPU per
+    proxied job, 18% of a ``/healthz``). With the default format this writes the same line
+    from the few values it names; any other ``access_log_format`` goes through gunicorn.
+    """
+
+    _stamp_second = -1
+    _stamp = ""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.access_log_enabled:
+            return
+        if self.cfg.access_log_format != AccessLogFormat.default:
+            super().access(resp, req, environ, request_time)
+            return
+        status = resp.status
+        if isinstance(status, str):
+            status = status.split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        request_line = f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}"
+        fields = (environ.get("REMOTE_ADDR", "-"), self._get_user(environ) or "-", self._now(), request_line,
+                  status, "-" if sent is None else sent, environ.get("HTTP_REFERER", "-"), environ.get("HTTP_USER_AGENT", "-"))
+        quoted = [value.replace('"', '\\"') if isinstance(value, str) else value for value in fields]
+        try:
+            self.access_log.info('%s - %s %s "%s" %s %s "%s" "%s"', *quoted)
+        except Exception:
+            self.exception("access log line failed")
+
+    def _now(self) -> str:
+        second = int(time.time())
+        if second != self._stamp_second:  # strftime once a second, not once a request
+            self._stamp = time.strftime("[%d/%b/%Y:%H:%M:%S %z]", time.localtime(second))
+            self._stamp_second = second
+        return self._stamp
 
 
 class _ReloadingArbiter(Arbiter):
