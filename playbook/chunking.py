@@ -99,7 +99,9 @@ def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:
             start += 1
         end = group[-1][1] if index < len(groups) - 1 else max(group[-1][1], last_nonblank)
         text = "".join(source_lines[start - 1:end])
-        context = "".join(s.text + "\n" for s in state if s.last_line < start)
+        # every function of the script, as the whole conversion knows them (a body may call one
+        # defined further down), and the state set before the chunk
+        context = "".join(s.text + "\n" for s in state if s.last_line < start or (s.kind == "function" and s.first_line > end))
         chunks.append(Chunk(index=index, text=text, first_line=start, last_line=end, context=context))
         start = end + 1
     return chunks

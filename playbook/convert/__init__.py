@@ -62,6 +62,10 @@ def convert_script(script: str, context: str = "") -> Conversion:
     defined = {c.function_name for s in parsed.statements if s.kind == "function"
                for c in s.commands[:1] if c.function_name}
     converter.uncalled = defined - called_names(parsed.statements)
+    for statement in parsed.statements:  # a function body may call one defined further down
+        definition = statement.commands[0] if statement.kind == "function" and statement.commands else None
+        if definition is not None and definition.function_name and definition.function_name not in converter.functions:
+            converter.functions[definition.function_name] = (statement.text, definition.body)
     for issue in parsed.issues:
         converter.warnings.append(f"line {issue.line}: {issue.message.removeprefix(f'line {issue.line}: ')}")
     broken = lines_with_parse_errors(parsed.statements)
@@ -76,6 +80,7 @@ def convert_script(script: str, context: str = "") -> Conversion:
                                       "no task was made for it")
             continue
         converter.statement(statement)
+    converter.plain_names()
     tidied = tidy(converter.drafts)
     return Conversion(tasks=tidied.tasks, sources=[_source(step) for step in tidied.steps],
                       handlers=tidied.handlers, uncovered=converter.uncovered,

@@ -74,6 +74,7 @@ _Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dic
 _PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/)([^}]*)\}")
 _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
+_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+)) (?:\}\}|\)\))")  # also as fallback_name writes it
 _FACT = HOST_VALUE  # a value known on the host only: a fact (see fact_name) or a gathered one
 _RETURN = re.compile(r"(?:^|[\s;&|({])return\b")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
@@ -100,6 +101,7 @@ class ShellWalker:
     calling: list[str] = field(default_factory=list)  # the functions being inlined, innermost last
     directories: list[str | None] = field(default_factory=list)  # the `pushd` stack
     uncalled: set[str] = field(default_factory=set)  # functions the script defines and never runs
+    fact_variables: dict[str, str] = field(default_factory=dict)  # fact -> the shell variable it holds
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)
@@ -265,8 +267,14 @@ class ShellWalker:
                 self.fallback_shell(ctx, self.command_text(command), creates,
                                     become=command.become)
             return fallback
-        sub_ctx = replace(ctx, become=ctx.become or command.become,
-                          become_user=command.become_user or ctx.become_user)
+        user = command.become_user
+        if user is not None and ("$" in user or "`" in user):
+            user = self.substitute(user.strip("\"'"))
+            if user is None:  # `sudo -u "$WHO"` with WHO unknown: the shell says who
+                if fallback:
+                    self.fallback_shell(ctx, self.command_text(command), None, become=command.become)
+                return fallback
+        sub_ctx = replace(ctx, become=ctx.become or command.become, become_user=user or ctx.become_user)
         name = command_key(argv[0])
         if name == "cd" and not redirects:
             return self.change_directory(argv)
@@ -288,11 +296,19 @@ class ShellWalker:
         if inline is not None:  # `bash -c "..."`, `su - user -c "..."`: the inner commands, as that user
             user, script = inline
             become_user = user if user is not None else sub_ctx.become_user
+            # a host value in the inner script (`bash -c "mkdir /home/{{ shell_x }}"`) is read as a
+            # variable of its own, so the inner parse keeps it one word
+            held = {f"__host_value_{n}": value for n, value in enumerate(dict.fromkeys(HOST_VALUE.findall(script)))}
+            for variable, expression in held.items():
+                script = script.replace("{{ " + expression + " }}", "${" + variable + "}")
+                self.variables[variable] = "{{ " + expression + " }}"
             for inner in parse_script(script).statements:
                 moved = replace(inner, first_line=ctx.statement.first_line,
                                 last_line=ctx.statement.last_line)
                 self.statement(moved, become=sub_ctx.become or user is not None, when=ctx.when,
                                become_user=None if become_user == "root" else become_user)
+            for variable in held:
+                self.variables.pop(variable, None)
             return True
         if name in self.functions and not redirects:
             _, body = self.functions[name]
@@ -405,7 +421,14 @@ class ShellWalker:
         with ``--tags NAME``. What it sets is not seen by later lines."""
         snapshot = self.snapshot()
         sourced = list(self.sourced)
-        if not self.call(name, body, None, ctx):
+        text = "\n".join(statement.text for statement in body)
+        used = sorted({int(n) for n in re.findall(r"\$\{?([1-9])", text)})
+        arguments = ["{{ " + fact_name(f"{name}_{n}") + " }}" for n in range(1, used[-1] + 1)] if used else []
+        self.fact_variables.update({fact_name(f"{name}_{n}"): str(n) for n in range(1, used[-1] + 1)} if used else {})
+        if used:
+            self.warn(ctx.statement, f"function {name} is never called: its tasks run only with --tags {name}, "
+                                     f"its arguments given as -e {fact_name(name + '_1')}=...")
+        if not self.call(name, body, arguments, ctx):
             self.fallback_shell(ctx, f"{name} \"$@\"", None)
         for draft in self.drafts[snapshot[0]:]:
             draft.task["tags"] = ["never", name]
@@ -417,8 +440,8 @@ class ShellWalker:
         rules cover becomes modules, the rest shell tasks that carry what they use (``set --``
         for the arguments). False (nothing emitted) when a `return` cuts the body short: it
         stays one shell task with the definition."""
-        if any(_RETURN.search(s.text) for s in body[:-1]) or (body and body[-1].kind != "command"
-                                                              and _RETURN.search(body[-1].text)):
+        body = _returns_as_else(body)
+        if any(_has_return(s) for s in body[:-1]) or (body and body[-1].kind != "command" and _has_return(body[-1])):
             return False
         positional = {str(n): self.variables.pop(str(n)) for n in range(1, 10) if str(n) in self.variables}
         arguments = self.arguments
@@ -555,6 +578,7 @@ class ShellWalker:
                     self.shell_only.add(name)
                     continue
                 self.variables[name] = "{{ " + fact_name(name) + " }}"
+                self.fact_variables[fact_name(name)] = name
                 self.definitions.pop(name, None)
                 if name in self.environment:
                     self.environment[name] = self.variables[name]
@@ -676,6 +700,10 @@ class ShellWalker:
             task = {"name": fallback_name(label or text).replace("Run ", "Check whether ", 1),
                     SHELL: {"cmd": literal(body), "executable": "/bin/bash"},
                     "register": register, "changed_when": False, "failed_when": False, "check_mode": False}
+            if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", body):
+                # a test's status is its pipeline's last command's, as in the script (no pipefail:
+                # `cmd | grep -q x` would fail on SIGPIPE); ignore_errors says so to ansible-lint
+                task["ignore_errors"] = True
             if self.cwd:
                 task[SHELL]["chdir"] = self.cwd
             expression = f"{register}.rc == 0"
@@ -1021,7 +1049,7 @@ class ShellWalker:
         unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
         if unknown and self.sourced:
             prelude[:0] = [f". {shlex.quote(path)}" for path in self.sourced]
-        if pipefail and "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", text):
+        if pipefail and "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", "\n".join([*functions, *definitions, text])):
             prelude.insert(0, "set -o pipefail")
         return "\n".join(prelude + [text.strip()])
 
@@ -1070,6 +1098,18 @@ class ShellWalker:
         if statement not in self.uncovered:
             self.uncovered.append(statement)
         self.drafts.append(Step(data, TaskSource(statement.first_line, statement.last_line, "fallback")))
+
+    def plain_names(self) -> None:
+        """Task names say a host value as the script did (`$WSL_USER`), not as a template:
+        Ansible shows a name before templating it, and lint wants templates only at the end."""
+        def plain(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            return "$" + self.fact_variables[expression] if expression in self.fact_variables else expression
+
+        for draft in self.drafts:
+            name = draft.task.get("name")
+            if isinstance(name, str) and ("{{" in name or "((" in name):
+                draft.task["name"] = _NAMED_VALUE.sub(plain, name)
 
     def warn(self, statement: Statement, message: str) -> None:
         span = f"{statement.first_line}" if statement.first_line == statement.last_line \
@@ -1133,6 +1173,36 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
         if fnmatch.fnmatchcase(value[:cut], pattern):
             return value[cut:]
     return value
+
+
+def _has_return(statement: Statement) -> bool:
+    """Whether a `return` is in ``statement`` (in an `else` made by _returns_as_else: in its arms)."""
+    if statement.node_type == "if_else":
+        return any(_has_return(s) for branch in statement.commands[0].branches
+                   for s in (*(branch.condition or ()), *branch.body))
+    return _RETURN.search(statement.text) is not None
+
+
+def _returns_as_else(body: tuple[Statement, ...]) -> tuple[Statement, ...]:
+    """`if C; then A; return; fi; REST` in a function is `if C; then A; else REST; fi`: each
+    early return becomes an `else` holding the rest of the body."""
+    for index, statement in enumerate(body):
+        command = statement.commands[0] if statement.kind == "compound" and statement.commands else None
+        if command is None or command.node_type != "if_statement" or len(command.branches) != 1:
+            continue
+        arm = command.branches[0]
+        last = arm.body[-1].command if arm.body else None
+        if last is None or last.name != "return" or any(_RETURN.search(s.text) for s in arm.body[:-1]):
+            continue
+        rest = _returns_as_else(body[index + 1:])
+        text = "\n".join(s.text for s in (statement, *rest))
+        joined = Command(node_type="if_else", text=text, first_line=statement.first_line,
+                         last_line=(rest[-1] if rest else statement).last_line,
+                         branches=(replace(arm, body=arm.body[:-1]), Branch(None, rest)))
+        merged = Statement(text=text, first_line=joined.first_line, last_line=joined.last_line, kind="compound",
+                           node_type="if_else", pipelines=(Pipeline((joined,)),))
+        return (*body[:index], merged)
+    return body
 
 
 def _is_cd(pipeline: Pipeline) -> bool:

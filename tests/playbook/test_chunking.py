@@ -141,8 +141,8 @@ def test_each_chunk_carries_the_shell_state_set_before_it() -> None:
     script = "cd /opt/app\nexport PATH=/opt/bin:$PATH\nVERSION=1.2\nmkdir -p build\nbuild() { make; }\ntouch done\n"
     chunks = split_script(script, 2)
     assert [c.context for c in chunks] == [
-        "",
-        "cd /opt/app\nexport PATH=/opt/bin:$PATH\n",
+        "build() { make; }\n",  # every function: a body may call one defined further down
+        "cd /opt/app\nexport PATH=/opt/bin:$PATH\nbuild() { make; }\n",
         "cd /opt/app\nexport PATH=/opt/bin:$PATH\nVERSION=1.2\n",
     ]
     assert "mkdir" not in chunks[2].context, "a command that changes the system is not context"

@@ -178,8 +178,9 @@ def test_a_shell_task_inside_a_function_gets_the_call_arguments() -> None:
     assert conversion.tasks[0][SHELL]["cmd"].splitlines()[-2:] == ["set -- 'a b' c", 'wall "$1 and $2" | tee /tmp/x']
 
 
-def test_a_function_with_an_early_return_stays_one_task() -> None:
-    conversion = convert_script('setup() {\n  if [ -f /etc/done ]; then return; fi\n  apt-get install -y nginx\n}\nsetup\n')
+def test_a_function_with_a_return_inside_a_loop_stays_one_task() -> None:
+    conversion = convert_script('setup() {\n  for f in /etc/a /etc/b; do\n    if [ -f "$f" ]; then return; fi\n  done\n'
+                                '  apt-get install -y nginx\n}\nsetup\n')
     assert modules(conversion) == [SHELL]
 
 
@@ -544,3 +545,23 @@ def test_a_test_on_a_fact_the_converter_set_needs_no_task() -> None:
     conversion = convert_script('if grep -q x /etc/f; then\n  N=3\nelse\n  N=9\nfi\n'
                                 'if [ "$N" -lt 5 ]; then\n  apt-get install -y small\nfi\n')
     assert conversion.tasks[-1]["when"] == "shell_n | int < '5' | int"
+
+
+def test_a_library_function_takes_its_arguments_as_variables_and_may_call_one_defined_later() -> None:
+    conversion = convert_script('add_user() {\n  local name=${1}\n  adduser --disabled-password --gecos "" "$name"\n'
+                                '  as_user "$name" "mkdir -p /home/$name/bin"\n}\n'
+                                'as_user() {\n  sudo -u "$1" bash -c "$2"\n}\n')
+    user, mkdir = conversion.tasks
+    assert user["ansible.builtin.user"]["name"] == "{{ shell_add_user_1 }}"
+    assert user["name"] == "Create the user $1" and user["tags"] == ["never", "add_user"]
+    assert mkdir["ansible.builtin.file"]["path"] == "/home/{{ shell_add_user_1 }}/bin"
+    assert mkdir["become_user"] == "{{ shell_add_user_1 }}"
+    assert any("-e shell_add_user_1=" in w for w in conversion.warnings)
+
+
+def test_an_early_return_in_a_function_is_an_else_for_the_rest() -> None:
+    conversion = convert_script('setup() {\n  if [ ! -f /etc/ufw/ufw.conf ]; then\n    echo "no ufw"\n    return\n  fi\n'
+                                '  ufw allow OpenSSH\n}\nsetup\n')
+    stat, allow = conversion.tasks
+    assert allow["community.general.ufw"] == {"rule": "allow", "name": "OpenSSH"}
+    assert allow["when"] == f"{stat['register']}.stat.exists and {stat['register']}.stat.isreg"
