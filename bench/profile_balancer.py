@@ -2,6 +2,7 @@
 
     python -m bench.profile_balancer [--clients 64] [--duration 15] [--rate 200] [--top 30]
     python -m bench.profile_balancer --healthz [--clients 64]      (GET /healthz: the serving stack alone)
+    python -m bench.profile_balancer --gil [--clients 64]          (Python's own work only: see below)
     python -m bench.profile_balancer --waiting 1000 [--duration 15]
 
 Needs py-spy (``.venv/bin/pip install py-spy``; sampling another process needs root or ptrace
@@ -12,6 +13,11 @@ leaves out the time the event loop sleeps in epoll). Prints the functions with t
 samples of their own ("self") and the most samples under them ("inclusive"), and a split by
 package; writes ``bench/results/profile_c<clients>.json`` and the raw collapsed stacks beside it
 (``profile_c<clients>.folded``, flamegraph.pl input).
+
+On a loaded machine the plain profile overstates the sends: a send to a local socket wakes its
+reader, which may take the CPU while the sender is still inside the system call, and py-spy
+counts that wait as time in ``send``. ``--gil`` samples only while the process holds the GIL,
+i.e. its Python work without any system call (``profile_c<clients>_gil``).
 
 ``--waiting N`` profiles a different load: three one-slot workers whose jobs never end, N clients
 waiting in the balancer's queue, and ``/queue-status`` called every 10 ms meanwhile (as
@@ -185,11 +191,11 @@ def run_waiting(*, waiting: int, duration_s: float, rate: int, top: int, argv: l
 
 
 def run(*, clients: int = 64, duration_s: float = 15.0, rate: int = 200, top: int = 30, healthz: bool = False,
-        argv: list[str] | None = None) -> dict[str, Any]:
+        gil: bool = False, argv: list[str] | None = None) -> dict[str, Any]:
     require_tools()
     spy = py_spy()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"profile_c{clients}" + ("_healthz" if healthz else "")
+    name = profile_name(clients, healthz, gil)
     folded_path = RESULTS / f"{name}.folded"
     with Farm("profile") as farm:
         fakes = [farm.fake(write="one") for _ in range(3)]
@@ -204,15 +210,15 @@ def run(*, clients: int = 64, duration_s: float = 15.0, rate: int = 200, top: in
         thread.start()
         time.sleep(1)
         spy_argv = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--duration", str(int(duration_s)),
-                    "--format", "raw", "--output", str(folded_path), "--nonblocking"]
+                    "--format", "raw", "--output", str(folded_path), "--nonblocking"] + (["--gil"] if gil else [])
         subprocess.run(spy_argv, capture_output=True, text=True, timeout=duration_s + 60)
         thread.join(duration_s + 60)
         commands = farm.commands()
     analysis = analyse(folded_path.read_text(), top)
     results = {"clients": clients, "path": path, "duration_s": duration_s, "rate": rate, "wrk": load, "py_spy": " ".join(spy_argv),
                "folded": str(folded_path.relative_to(RESULTS.parent.parent)), **analysis}
-    md = (f"py-spy on the balancer's worker process, wrk {clients} clients {'GET /healthz' if healthz else 'POST /generate'}, "
-          f"{duration_s:g} s at {rate} Hz: "
+    md = (f"py-spy{' --gil' if gil else ''} on the balancer's worker process, wrk {clients} clients "
+          f"{'GET /healthz' if healthz else 'POST /generate'}, {duration_s:g} s at {rate} Hz: "
           f"{analysis['samples']} on-CPU samples; wrk saw {load.get('rps', 0):,.0f} requests/s, p50 {load.get('p50_ms')} ms\n\n"
           "Inclusive time of the request's phases (a sample counts for every phase on its stack):\n\n"
           + table(["phase", "inclusive %"], [[p["phase"], p["percent"]] for p in analysis["phases"]])
@@ -225,6 +231,10 @@ def run(*, clients: int = 64, duration_s: float = 15.0, rate: int = 200, top: in
     return report("profile_balancer", argv or [], results, commands=commands, table_md=md)
 
 
+def profile_name(clients: int, healthz: bool, gil: bool) -> str:
+    return f"profile_c{clients}" + ("_healthz" if healthz else "") + ("_gil" if gil else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=64)
@@ -233,14 +243,15 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--waiting", type=int, default=0, help="profile N waiting clients instead of wrk load")
     parser.add_argument("--healthz", action="store_true", help="wrk sends GET /healthz (no worker call) instead")
+    parser.add_argument("--gil", action="store_true", help="sample only while the GIL is held (Python work, no syscalls)")
     args = parser.parse_args()
     if args.waiting:
         out = run_waiting(waiting=args.waiting, duration_s=args.duration, rate=args.rate, top=args.top, argv=sys.argv[1:])
         path = write_report(f"profile_waiting{args.waiting}", out)
     else:
         out = run(clients=args.clients, duration_s=args.duration, rate=args.rate, top=args.top, healthz=args.healthz,
-                  argv=sys.argv[1:])
-        path = write_report(f"profile_c{args.clients}" + ("_healthz" if args.healthz else ""), out)
+                  gil=args.gil, argv=sys.argv[1:])
+        path = write_report(profile_name(args.clients, args.healthz, args.gil), out)
     print(out["table"])
     print(f"results in {path}")
 
