@@ -209,6 +209,10 @@ _SHELL_ERROR = re.compile(r"^(?:/tmp/\.verify/script\.sh|bash|sh|dash): (?:line 
                           r"\(?(not found|command not found|No such file or directory|can't cd to \S+)\)?$", re.MULTILINE)
 
 
+_APT_ERROR = re.compile(r"^E: (?:Package '([^']+)' has no installation candidate|Unable to locate package (\S+))$",
+                        re.MULTILINE)
+
+
 def ignored_failures(root: Path, log_text: str = "") -> list[str]:
     """The commands of the last script run that failed and that the script went on past: what
     bash's ERR trap noted, and the shell's own errors in the log (dash has no ERR trap)."""
@@ -217,7 +221,8 @@ def ignored_failures(root: Path, log_text: str = "") -> list[str]:
         noted = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     except OSError:
         noted = []
-    return noted + [f"{what} ({why})" for what, why in _SHELL_ERROR.findall(log_text)]
+    return noted + [f"{what} ({why})" for what, why in _SHELL_ERROR.findall(log_text)] \
+        + [f"{a or b} (apt: no such package)" for a, b in _APT_ERROR.findall(log_text)]
 
 
 def ansible_playbook() -> str:

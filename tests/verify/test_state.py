@@ -309,9 +309,11 @@ def test_shell_errors_in_the_log_are_failures_the_script_went_past(tmp_path: Pat
     from verify.run import same_failure
     from verify.sandbox import ignored_failures
     log = ("/tmp/.verify/script.sh: 4: ufw: not found\n/tmp/.verify/script.sh: line 37: docker: command not found\n"
-           "Latest version is 1.2\n")
+           "Latest version is 1.2\nE: Package 'mysql-server' has no installation candidate\n"
+           "E: Unable to locate package php5-fpm\n")
     found = ignored_failures(tmp_path, log)
-    assert found == ["ufw (not found)", "docker (command not found)"]
+    assert found == ["ufw (not found)", "docker (command not found)", "mysql-server (apt: no such package)",
+                     "php5-fpm (apt: no such package)"]
     failure = Difference("playbook", "task 'Allow 6379 in ufw'",
                          'playbook failed (exit 2): Failed to find required executable "ufw" in paths')
     assert same_failure(found, failure) == ["ufw (not found)"]
