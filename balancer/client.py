@@ -125,6 +125,7 @@ class WorkerClient(Protocol):
 # --- the transport ---------------------------------------------------------------------------
 
 MAX_HEAD = 64 * 1024  # a worker's reply head larger than this is malformed
+SWEEP_S = 30.0  # how often idle connections are checked for a worker that closed them
 RECV_SIZE = 64 * 1024
 
 
@@ -363,7 +364,8 @@ class HttpWorkerClient:
         self._ssl_lock = threading.Lock()
         self._origins: dict[str, _Origin] = {}
         self._idle: dict[_Origin, deque[_Connection]] = {}
-        self._hosts = hosts  # a sizing hint only: idle stacks are made per worker as needed
+        self._swept = time.monotonic()
+        del hosts  # accepted for callers that size per host; idle stacks are made per worker as needed
 
     # -- connections --
 
@@ -420,6 +422,22 @@ class HttpWorkerClient:
             idle.append(conn)
         else:
             conn.close()
+        if time.monotonic() - self._swept > SWEEP_S:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Close idle connections their workers have closed (a removed worker's would stay forever)."""
+        self._swept = time.monotonic()
+        for idle in list(self._idle.values()):
+            for _ in range(len(idle)):
+                try:
+                    conn = idle.popleft()
+                except IndexError:
+                    break
+                if conn.idle_and_alive():
+                    idle.append(conn)
+                else:
+                    conn.close()
 
     # -- one exchange --
 

@@ -275,6 +275,21 @@ def test_a_kept_alive_connection_the_worker_closed_is_not_reused(raw_server: Cal
     assert server.connections == 2
 
 
+def test_idle_connections_a_worker_closed_are_swept(raw_server: Callable[..., RawServer]) -> None:
+    def serve(conn: socket.socket, index: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        time.sleep(0.1)  # then closes: as a worker removed from the pool would, never asked again
+
+    server = raw_server(serve)
+    client = HttpWorkerClient()
+    client.send(WorkerRequest(server.url, "GET", "/queue-status", 5))
+    assert sum(len(idle) for idle in client._idle.values()) == 1
+    time.sleep(0.4)
+    client._sweep()
+    assert sum(len(idle) for idle in client._idle.values()) == 0
+
+
 # --- cancellation, http and https -----------------------------------------------------------------
 
 def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
