@@ -246,7 +246,10 @@ class ShellWalker:
             return True
         if command.node_type == "declaration_command" and command.words:
             return self.declaration(ctx, command)
-        argv = self.resolve_words(command.words, literal_globs=_takes_patterns(command))
+        glob_aware = bool(command.words) and command_key(command.words[0].value) in _GLOB_AWARE \
+            and not any(w.raw in ('"$@"', "$@") for w in command.words)
+        argv = self.resolve_words(command.words, literal_globs=_takes_patterns(command) or glob_aware)
+        globbed = frozenset(i for i, w in enumerate(command.words) if w.glob) if glob_aware else frozenset()
         redirects = []
         for redirect in command.redirects:
             target = self.substitute(redirect.target) if redirect.dynamic else redirect.target
@@ -331,7 +334,7 @@ class ShellWalker:
             heredoc = None if herestring is None else herestring + "\n"
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
-                                line=ctx.statement.first_line)
+                                line=ctx.statement.first_line, globbed=globbed)
         found = apply_rules(invocation)
         if found is None:
             if not fallback:
@@ -1124,6 +1127,8 @@ class ShellWalker:
 # --- helpers ---------------------------------------------------------------------------------
 
 _PATTERN_TAKERS = frozenset({"apt-get", "apt", "aptitude", "dnf", "yum"})
+# commands whose rules read Invocation.globbed: their glob words are passed as written
+_GLOB_AWARE = frozenset({"rm"})
 
 
 def _takes_patterns(command: Command) -> bool:

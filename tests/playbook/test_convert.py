@@ -565,3 +565,9 @@ def test_an_early_return_in_a_function_is_an_else_for_the_rest() -> None:
     stat, allow = conversion.tasks
     assert allow["community.general.ufw"] == {"rule": "allow", "name": "OpenSSH"}
     assert allow["when"] == f"{stat['register']}.stat.exists and {stat['register']}.stat.isreg"
+
+
+def test_rm_of_a_glob_reaches_its_rule_as_a_pattern_and_other_commands_keep_the_shell() -> None:
+    conversion = convert_script("rm -rf /var/lib/mysql/*\nchmod 644 /etc/x/*\n")
+    assert conversion.tasks[0]["ansible.builtin.find"]["patterns"] == "*"
+    assert conversion.tasks[-1][SHELL]["cmd"] == "chmod 644 /etc/x/*"
