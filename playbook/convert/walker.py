@@ -541,7 +541,7 @@ class ShellWalker:
             host_decided = True
             self.variables, self.environment, self.cwd, self.definitions = (
                 dict(before[0]), dict(before[1]), before[2], dict(before[3]))
-            if branch.body and not self.try_statements(branch.body, replace(ctx, when=when), fallbacks=True):
+            if branch.body and not self.arm(branch, replace(ctx, when=when), condition_held=own is not None):
                 self.restore(snapshot)
                 return False
             names = {n for n in {*self.variables, *before[0]} if self.variables.get(n) != before[0].get(n)}
@@ -595,6 +595,18 @@ class ShellWalker:
             if "PWD" in changed:
                 self.cwd = None
         return True
+
+    def arm(self, branch: Branch, ctx: _Context, condition_held: bool) -> bool:
+        """An arm's statements under its ``when``. Where its condition held, the arm's first
+        statement sees `$?` as 0 (`if ! cmd; then handle_error "$?"`, as bash has it)."""
+        if not condition_held or not branch.body or "$?" not in branch.body[0].text:
+            return self.try_statements(branch.body, ctx, fallbacks=True)
+        self.variables["?"] = "0"
+        try:
+            done = self.try_statements(branch.body[:1], ctx, fallbacks=True)
+        finally:
+            self.variables.pop("?", None)
+        return done and self.try_statements(branch.body[1:], ctx, fallbacks=True)
 
     def fact_from_arm(self, ctx: _Context, name: str, when: str | None) -> list[int]:
         """Tasks at the end of an arm that keep what it set ``name`` to as a fact (the indexes of
@@ -703,6 +715,10 @@ class ShellWalker:
             task = {"name": fallback_name(label or text).replace("Run ", "Check whether ", 1),
                     SHELL: {"cmd": literal(body), "executable": "/bin/bash"},
                     "register": register, "changed_when": False, "failed_when": False, "check_mode": False}
+            if not all(_only_reads(c) for s in condition for c in s.commands):
+                # `if ! curl ... | gpg --dearmor -o KEY`: the test itself changes the host
+                task["changed_when"] = True
+                del task["check_mode"]
             if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", body):
                 # a test's status is its pipeline's last command's, as in the script (no pipefail:
                 # `cmd | grep -q x` would fail on SIGPIPE); ignore_errors says so to ansible-lint
@@ -847,7 +863,7 @@ class ShellWalker:
                 out.append(part.text)
                 continue
             ref = _VAR_REF.match(part.text)
-            name = (ref.group(1) or ref.group(2)) if ref else None
+            name = (ref.group(1) or ref.group(2)) if ref else ("?" if part.text in ("$?", "${?}") else None)
             if name is None:
                 value = self.defaulted(part.text)
                 if value is None:
@@ -1208,6 +1224,29 @@ def _returns_as_else(body: tuple[Statement, ...]) -> tuple[Statement, ...]:
                            node_type="if_else", pipelines=(Pipeline((joined,)),))
         return (*body[:index], merged)
     return body
+
+
+_TESTS = frozenset({"[", "[[", "test", "command", "type", "hash", "which", "grep", "egrep", "fgrep", "id",
+                    "getent", "lsb_release", "uname", "arch", "cat", "ls", "stat", "pgrep", "true", "false",
+                    "hostname", "head", "tail", "wc", "awk", "cut", "tr", "sort", "uniq", "nproc", "free", "df",
+                    "dmesg", "ping", "dpkg-query", "rpm", "getenforce", "sestatus", "ip", "ss", "lsmod", "whoami"})
+_READ_FLAGS = {"dpkg": ("-s", "-l", "-L", "--status", "--list", "--get-selections", "--print-architecture"),
+               "systemctl": ("is-active", "is-enabled", "is-failed", "status", "list-units", "list-unit-files"),
+               "apt-cache": ("policy", "show", "search", "madison"), "docker": ("ps", "info", "inspect", "images"),
+               "sed": ("-n",)}
+
+
+def _only_reads(command: Command) -> bool:
+    """Whether a condition's command only looks (a test, a query), so checking it changes nothing."""
+    if command.node_type in ("test_command",):
+        return True
+    if not command.is_simple or not command.words:
+        return False
+    name = command_key(command.words[0].value)
+    if name in _TESTS:
+        return not (name == "sed" or any(r.op in (">", ">>") and r.target not in ("/dev/null",) for r in command.redirects))
+    flags = _READ_FLAGS.get(name)
+    return flags is not None and any(w.value in flags for w in command.words[1:3])
 
 
 def _is_cd(pipeline: Pipeline) -> bool:
