@@ -581,7 +581,12 @@ class _Walker:
             return ()
         subject = self.text(subject_node)
         arms: list[Branch] = []
+        falls_through: list[bool] = []  # `;&`: the next arm's body runs too
         for item in (c for c in node.children if c.type == "case_item"):
+            ends = [self.text(c) for c in item.children if c.type in (";;", ";&", ";;&")]
+            if ";;&" in ends:
+                return ()  # the next patterns are tested as well: not an if/elif chain
+            falls_through.append(";&" in ends)
             patterns = [c for i, c in enumerate(item.children) if item.field_name_for_child(i) == "value"]
             if not patterns:
                 return ()
@@ -593,6 +598,10 @@ class _Walker:
                                   kind="compound", node_type="case_statement")
             arms.append(Branch((condition,), self.nested(body), subject=self.word(subject_node),
                                patterns=tuple(self.word(p) for p in patterns)))
+        for index in range(len(arms) - 2, -1, -1):
+            if falls_through[index]:
+                arms[index] = Branch(arms[index].condition, arms[index].body + arms[index + 1].body,
+                                     arms[index].subject, arms[index].patterns)
         return tuple(arms)
 
     def nested(self, nodes: list[tree_sitter.Node]) -> tuple[Statement, ...]:

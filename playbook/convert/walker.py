@@ -342,7 +342,7 @@ class ShellWalker:
             self.fallback(sub_ctx, command, argv, redirects, env)
             return True
         rule_name, tasks = found
-        if rule_name == "source" and argv[1] not in self.sourced:
+        if rule_name == "source" and argv[1] not in self.sourced and "?" + argv[1] not in self.sourced:
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
@@ -489,7 +489,7 @@ class ShellWalker:
         # a subshell's cd and variables end with it; a block's hold only when its guard held, which
         # is known on the host, not here: later lines see the state from before the block
         self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
-        self.sourced = sourced
+        self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
         made = self.drafts[snapshot[0] + 1:]
         if not made:  # nothing to guard (the block only set state): no stat either
             del self.drafts[snapshot[0]]
@@ -563,7 +563,7 @@ class ShellWalker:
             # which arm ran is known on the host only: a name every path sets (or had before)
             # becomes a fact set on the host; any other is unknown afterwards
             self.variables, self.environment, self.cwd, self.definitions = before
-            self.sourced = sourced
+            self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
             defaults: dict[str, str] = {}
             for name in sorted(changed - {"PWD"}):
                 needs_default = not exhaustive or any(name not in names for names in set_in)
@@ -1067,7 +1067,9 @@ class ShellWalker:
         prelude += functions + definitions
         unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
         if unknown and self.sourced:
-            prelude[:0] = [f". {shlex.quote(path)}" for path in self.sourced]
+            # a file an `if` arm sourced ("?" before it) is read when it is there
+            prelude[:0] = [f"[ -r {shlex.quote(path[1:])} ] && . {shlex.quote(path[1:])}" if path.startswith("?")
+                           else f". {shlex.quote(path)}" for path in dict.fromkeys(self.sourced)]
         if pipefail and "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", "\n".join([*functions, *definitions, text])):
             prelude.insert(0, "set -o pipefail")
         return "\n".join(prelude + [text.strip()])

@@ -589,3 +589,16 @@ def test_a_test_that_only_reads_is_never_a_change_and_runs_in_check_mode() -> No
     conversion = convert_script('if dpkg -l | grep -q nginx; then\n  systemctl restart nginx\nfi\n')
     check = conversion.tasks[0]
     assert (check["changed_when"], check["check_mode"]) == (False, False)
+
+
+def test_a_case_arm_that_falls_through_runs_the_next_arms_body_too() -> None:
+    conversion = convert_script('OS=centos-8\ncase $OS in\n  centos-8*) mkdir -p /etc/a ;&\n'
+                                '  rocky-8*) mkdir -p /etc/b ;;\n  *) mkdir -p /etc/c ;;\nesac\n')
+    assert [t["ansible.builtin.file"]["path"] for t in conversion.tasks] == ["/etc/a", "/etc/b"]
+
+
+def test_a_file_sourced_in_an_arm_is_read_by_later_shell_tasks_when_it_is_there() -> None:
+    conversion = convert_script('if [ -f /etc/os-release ]; then\n  . /etc/os-release\nfi\n'
+                                'case ${ID}-${VERSION_ID} in\n  debian-12) apt-get install -y a ;;\nesac\n')
+    check = conversion.tasks[-2]
+    assert check[SHELL]["cmd"].startswith("[ -r /etc/os-release ] && . /etc/os-release\n")
