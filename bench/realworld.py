@@ -79,7 +79,10 @@ def convert_corpus() -> tuple[list[Script], dict[str, str]]:
     entries = manifest()
     scripts, texts = [], {}
     for path in sorted(CORPUS.glob("*.sh")):
-        conversion = convert_script(path.read_text(encoding="utf-8"))
+        # what the script sources first (its repository's helper library), as a user sends it
+        context = "".join((CORPUS / name).read_text(encoding="utf-8")
+                          for name in entries.get(path.stem, {}).get("context") or [])
+        conversion = convert_script(path.read_text(encoding="utf-8"), context)
         text = render_playbook([conversion.play(hosts="all", name=f"Converted {path.stem}")])
         modules = sorted({module_of(t) for t in conversion.tasks + conversion.handlers})
         expected = list(entries.get(path.stem, {}).get("expected_modules") or [])

@@ -226,9 +226,15 @@ def _language() -> tree_sitter.Language:
     return tree_sitter.Language(tree_sitter_bash.language())
 
 
+_HEREDOC_SEMICOLON = re.compile(r"(<<-?\s*(?:'\w+'|\"\w+\"|\w+))\s*;[ \t]*$", re.MULTILINE)
+
+
 def parse_script(script: str) -> Script:
     """Parse a shell script into top-level statements; never raises on bad syntax."""
     normalised = script.replace("\r\n", "\n")
+    # tree-sitter-bash reads `cat > f <<EOF;` as the delimiter `EOF;`, and the heredoc then runs
+    # to the end of the script; bash reads `EOF` and a `;` that ends the (empty) rest of the line
+    normalised = _HEREDOC_SEMICOLON.sub(r"\1", normalised)
     src = normalised.encode("utf-8", errors="surrogatepass")
     tree = tree_sitter.Parser(_language()).parse(src)
     walker = _Walker(src)

@@ -56,6 +56,7 @@ class Script:
     network: bool
     from_manifest: bool
     prepare: str = ""  # MANIFEST `prepare`: shell run in both copies first (what the script's machine had)
+    context: str = ""  # MANIFEST `context`: the files the script sources first, converted as its context
 
     @property
     def text(self) -> str:
@@ -122,7 +123,9 @@ def load_corpus(folder: Path, only: str | None = None) -> list[Script]:
                             manifest_path)
             distro, network = _guess_distro(text), bool(_DOWNLOAD.search(text))
         prepare = str((entry or {}).get("prepare") or "")
-        scripts.append(Script(path.stem, path, distro, network, entry is not None, prepare))
+        context = "".join((folder / str(name)).read_text(encoding="utf-8", errors="replace")
+                          for name in (entry or {}).get("context") or [])
+        scripts.append(Script(path.stem, path, distro, network, entry is not None, prepare, context))
     return scripts
 
 

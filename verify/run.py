@@ -27,6 +27,8 @@ from typing import Any
 from tests.playbook.corpus import CorpusCase, convert_case
 from verify.corpus import Script, blocked, failure_reason, network_sign
 from verify.rootfs import CACHE, BaseRoot, Copy, keep as keep_copies, kept_path, remove_tree
+from playbook.convert import convert_script
+from playbook.render import render_playbook
 from verify.sandbox import RunResult, ignored_failures, run_playbook, run_script
 from verify.state import Difference, content_hint, diff, paths_under, snapshot
 
@@ -77,7 +79,11 @@ class ScriptResult:
 
 
 def convert(script: Script) -> str:
-    """The rules engine's playbook for the script, exactly as the corpus tests make it."""
+    """The rules engine's playbook for the script (with its MANIFEST context), as the corpus
+    tests and the bench make it."""
+    if script.context:
+        conversion = convert_script(script.text, script.context)
+        return render_playbook([conversion.play(hosts="all", name=f"Converted {script.name}")])
     _, text = convert_case(CorpusCase(script.name, script.path))
     return text
 

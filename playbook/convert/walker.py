@@ -313,6 +313,11 @@ class ShellWalker:
             for variable in held:
                 self.variables.pop(variable, None)
             return True
+        if name in self.functions and not redirects and len(argv) > 1 and self.wrapper(name):
+            # `hide_output apt-get install -y x`: a function that runs its arguments as a
+            # command (only saving or showing its output around it) is that command
+            wrapped = replace(command, words=command.words[1:], text=shlex.join(argv[1:]))
+            return self.command(sub_ctx, wrapped, stdin, fallback)
         if name in self.functions and not redirects:
             _, body = self.functions[name]
             if body is None or len(argv) > 10 or name in self.calling or not self.call(name, body, argv[1:], sub_ctx):
@@ -417,6 +422,19 @@ class ShellWalker:
                 self.restore(snapshot)
                 return False
         return True
+
+    def wrapper(self, name: str) -> bool:
+        """Whether function ``name`` only runs its arguments as a command: one statement runs
+        "$@" (its output may go to a file), and the others only set variables, print, exit on
+        failure or clean up its own temporary file."""
+        _, body = self.functions[name]
+        if not body:
+            return False
+        runs = [s for s in body if s.command is not None and s.command.words
+                and s.command.words[0].raw in ('"$@"', "$@")]
+        if len(runs) != 1:
+            return False
+        return all(s is runs[0] or _harmless(s) for s in body)
 
     def library_function(self, ctx: _Context, name: str, body: tuple[Statement, ...]) -> None:
         """A function the script defines and never calls (a library): its tasks, tagged
@@ -1196,6 +1214,30 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
         if fnmatch.fnmatchcase(value[:cut], pattern):
             return value[cut:]
     return value
+
+
+_HARMLESS = frozenset({"set", "local", "echo", "printf", "exit", "return", "true", ":", "cat", "rm", "unset"})
+
+
+def _harmless(statement: Statement) -> bool:
+    """A statement of a wrapper function that changes nothing the command does: assignments
+    (`OUTPUT=$(mktemp)`, `E=$?`), `set +e`, printing, exiting, removing its temporary file, and
+    `if` blocks made only of those."""
+    for command in statement.commands:
+        if command.node_type in ("variable_assignment", "variable_assignments", "declaration_command"):
+            continue
+        if command.node_type == "if_statement":
+            if not all(_harmless(s) for branch in command.branches for s in (*(branch.condition or ()), *branch.body)):
+                return False
+            continue
+        if command.node_type == "test_command":
+            continue
+        if not command.is_simple or not command.words or command.words[0].raw not in _HARMLESS:
+            return False
+        if command.words[0].raw in ("rm", "cat") and not all(
+                w.raw.startswith(("-", '"$', "$")) for w in command.words[1:]):
+            return False  # only its own temporary file, named by a variable
+    return True
 
 
 def _has_return(statement: Statement) -> bool:

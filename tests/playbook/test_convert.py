@@ -602,3 +602,17 @@ def test_a_file_sourced_in_an_arm_is_read_by_later_shell_tasks_when_it_is_there(
                                 'case ${ID}-${VERSION_ID} in\n  debian-12) apt-get install -y a ;;\nesac\n')
     check = conversion.tasks[-2]
     assert check[SHELL]["cmd"].startswith("[ -r /etc/os-release ] && . /etc/os-release\n")
+
+
+def test_a_function_that_hides_the_output_of_its_arguments_is_the_command_it_runs() -> None:
+    library = ('function hide_output {\n  OUTPUT=$(mktemp)\n  set +e\n  "$@" &> "$OUTPUT"\n  E=$?\n  set -e\n'
+               '  if [ $E != 0 ]; then\n    echo "FAILED: $*"\n    cat "$OUTPUT"\n    exit $E\n  fi\n  rm -f "$OUTPUT"\n}\n'
+               'function apt_install {\n  DEBIAN_FRONTEND=noninteractive hide_output apt-get -y install "$@"\n}\n')
+    conversion = convert_script("apt_install munin munin-node\n", context=library)
+    assert conversion.tasks == [{"name": "Install munin and munin-node",
+                                 "ansible.builtin.apt": {"name": ["munin", "munin-node"], "state": "present"}}]
+
+
+def test_a_heredoc_delimiter_followed_by_a_semicolon_ends_where_bash_ends_it() -> None:
+    conversion = convert_script("cat > /etc/app.conf <<EOF;\nkey=1\nEOF\nmkdir -p /srv/app\n")
+    assert modules(conversion) == ["ansible.builtin.copy", "ansible.builtin.file"]
