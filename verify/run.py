@@ -227,6 +227,13 @@ def verify_script(script: Script, base: BaseRoot, options: Options,
         failure = None if pb.ok else playbook_failure(pb)
         ignored = same_failure(ignored_failures(a.root, ref.log.read_text(encoding="utf-8", errors="replace")),
                                failure) if failure is not None else []
+        script_log = ref.log.read_text(encoding="utf-8", errors="replace")
+        if failure is not None and "Could not find the requested service" in failure.reason \
+                and "Running in chroot, ignoring command" in script_log:
+            return _result(script, NOT_RUNNABLE, reason=(
+                f"host: needs a running systemd: the script's service commands were ignored in the chroot, "
+                f"where the playbook's service module found no such unit ({failure.subject})"),
+                timings=Timings(**timings, total_s=round(time.monotonic() - started, 2)), **common)
         if failure is not None and ignored:
             return _result(script, NOT_RUNNABLE, reason=(
                 f"script failed: commands of its own failed and it went on (no set -e), so its run is no "
