@@ -37,7 +37,7 @@ from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFu
 
 log = logging.getLogger(__name__)
 
-CANCEL_POLL_S = 0.25  # how often a waiter whose client may leave looks at its cancel event
+CANCEL_POLL_S = 0.25  # how often a waiter looks at a cancel signal that cannot call back (a plain event)
 
 
 @dataclass
@@ -199,6 +199,11 @@ class BackendPool:
             else:
                 self._waiters.append(waiter)
             deadline = start + timeout
+            # design: a signal that calls back (common.disconnect.CancelEvent: the client left) wakes
+            # its waiter; polling it would wake 1,000 waiting jobs 4,000 times a second
+            register = getattr(cancel, "on_set", None)
+            unregister = register(lambda: self._wake(waiter)) if register is not None else None
+            poll = cancel is not None and unregister is None  # a plain event, or one set already
             try:
                 while waiter.backend is None:
                     remaining = deadline - self.clock()
@@ -209,7 +214,7 @@ class BackendPool:
                         )
                     if cancel is not None and cancel.is_set():
                         raise ClientGone("the client disconnected while its job waited for a backend")
-                    waiter.wakeup.wait(remaining if cancel is None else min(remaining, CANCEL_POLL_S))
+                    waiter.wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
             except BaseException:  # timeout, cancel, or anything interrupting the wait
                 if waiter.backend is None:
                     self._waiters.remove(waiter)
@@ -217,7 +222,15 @@ class BackendPool:
                     waiter.backend.in_flight = max(0, waiter.backend.in_flight - 1)
                     self._dispatch_locked()
                 raise
+            finally:
+                if unregister is not None:
+                    unregister()
             return Lease(self, waiter.backend.spec.url, self.clock() - start)
+
+    def _wake(self, waiter: _Waiter) -> None:
+        """A waiting job's cancel signal was set: let it look (called back outside the pool's lock)."""
+        with self._lock:
+            waiter.wakeup.notify()
 
     def _lease_locked(self, backend: _Backend, start: float) -> Lease:
         backend.in_flight += 1

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from balancer import pool as pool_module
 from balancer.pool import BackendPool, Lease
 from balancer.settings import BackendSpec
 from balancer.state import HealthReport, OutlierPolicy, Status
+from common.disconnect import CancelEvent
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 from tests.balancer.conftest import FakeFarm
 from tests.procs import wait_until
@@ -396,3 +398,23 @@ def test_added_backends_take_waiting_jobs_and_apply_syncs_to_a_list() -> None:
     held.release()
     waiter.lease.release()
     assert pool.urls == (URLS[1], URLS[2]) and pool.snapshot().backends[0].slots == 2
+
+
+def test_a_waiter_whose_client_leaves_is_woken_at_once_not_polled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_module, "CANCEL_POLL_S", 30.0)  # a poll would take 30 s
+    pool = make_pool(1)
+    held = pool.acquire("m")
+    gone, stays = CancelEvent(), CancelEvent()
+    leaving, staying = Acquirer(pool, "m", cancel=gone), Acquirer(pool, "m", cancel=stays)
+    leaving.start()
+    wait_for_waiting(pool, 1)
+    staying.start()
+    wait_for_waiting(pool, 2)
+    gone.set()
+    assert leaving.got.wait(5) and isinstance(leaving.error, ClientGone)
+    assert pool.snapshot().waiting == 1
+    held.release()
+    assert staying.got.wait(5) and staying.lease is not None
+    assert not stays._callbacks, "the waiter's callback is removed once it has its slot"
+    staying.lease.release()
+    assert in_flight(pool) == [0]
