@@ -134,6 +134,8 @@ class ShellWalker:
                 condition, body = replace(guarded_if[0], path=path), parse_script(guarded_if[1]).statements
                 if self.early_exit(ctx, condition, body) or self.guarded_body(ctx, condition, body):
                     return
+            if not compound.redirects and self.fails_unless(ctx, compound):
+                return
             if compound.branches and not compound.redirects and self.conditional(ctx, compound):
                 return
             self.fallback_shell(ctx, statement.text, guard_of_compound(statement.text))
@@ -351,6 +353,29 @@ class ShellWalker:
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def fails_unless(self, ctx: _Context, compound: Command) -> bool:
+        """`if ! cmd; then echo "failed"; exit 1; fi` is `cmd` as a task: where it fails the play
+        stops, as the script did (its message is lost)."""
+        if compound.node_type != "if_statement" or len(compound.branches) != 1:
+            return False
+        branch = compound.branches[0]
+        condition = branch.condition or ()
+        if len(condition) != 1 or len(condition[0].pipelines) != 1 or condition[0].operators \
+                or not condition[0].pipelines[0].negated or not branch.body:
+            return False
+        last = branch.body[-1]
+        if len(last.pipelines) != 1 or last.operators or not self.stops_the_script(last.pipelines[0]):
+            return False
+        if not all(s.command is not None and (_only_prints(s.command) or _MESSAGE.fullmatch(s.command.name or ""))
+                   for s in branch.body[:-1]):
+            return False
+        statement = condition[0]
+        positive = replace(statement, pipelines=(replace(statement.pipelines[0], negated=False),),
+                           text=re.sub(r"^\s*!\s*", "", statement.text), first_line=ctx.statement.first_line,
+                           last_line=ctx.statement.last_line)
+        self.statement(positive, become=ctx.become, when=ctx.when, become_user=ctx.become_user)
         return True
 
     def stops_the_script(self, pipeline: Pipeline) -> bool:
@@ -1216,6 +1241,8 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
     return value
 
 
+_MESSAGE = re.compile(r"(?:\w+_)?(?:log|msg|message|info|warn|warning|error|err|fail|die|print|say|notice)(?:_\w+)?",
+                      re.IGNORECASE)
 _HARMLESS = frozenset({"set", "local", "echo", "printf", "exit", "return", "true", ":", "cat", "rm", "unset"})
 
 

@@ -616,3 +616,13 @@ def test_a_function_that_hides_the_output_of_its_arguments_is_the_command_it_run
 def test_a_heredoc_delimiter_followed_by_a_semicolon_ends_where_bash_ends_it() -> None:
     conversion = convert_script("cat > /etc/app.conf <<EOF;\nkey=1\nEOF\nmkdir -p /srv/app\n")
     assert modules(conversion) == ["ansible.builtin.copy", "ansible.builtin.file"]
+
+
+def test_if_not_cmd_then_fail_is_the_command_as_a_task() -> None:
+    conversion = convert_script('handle_error() {\n  echo "$2"\n  exit $1\n}\n'
+                                'if ! apt-get install -y curl; then\n  handle_error "$?" "no curl"\nfi\n'
+                                'if ! mkdir -p /srv/x; then\n  echo "failed"\n  exit 1\nfi\n'
+                                'if ! grep -q x /etc/f; then\n  echo "no x"\nfi\n')
+    assert modules(conversion)[:2] == ["ansible.builtin.apt", "ansible.builtin.file"]
+    assert "when" not in conversion.tasks[0] and "when" not in conversion.tasks[1]
+    assert conversion.tasks[2][SHELL]["cmd"] == "! grep -q x /etc/f"  # no failure after it: still a check
