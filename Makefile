@@ -7,13 +7,21 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench soak verify profile system-deps clean
+.PHONY: run test install bench soak verify profile system-deps browser clean
 
-install: $(STAMP) system-deps
+install: $(STAMP) system-deps $(VENV)/bin/ansiblectl
 
-# Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`
-system-deps:
+# Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`; chromium for the browser tests
+system-deps: browser
 	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
+
+# the browser tests (tests/browser) drive Debian's chromium through Playwright: browser builds cannot be downloaded here
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# the command-line client: .venv/bin/ansiblectl (cli/ansiblectl runs `python -m cli` from this checkout)
+$(VENV)/bin/ansiblectl: | $(STAMP)
+	ln -sf ../../cli/ansiblectl $@
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +34,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devtools.farm
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -m "not chroot"

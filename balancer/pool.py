@@ -102,6 +102,7 @@ class _Waiter:
     exclude: frozenset[str]
     wakeup: threading.Condition
     backend: _Backend | None = None
+    cancel: CancelSignal | None = None  # the job's own signal: also says whose place this is (balancer.jobs)
 
 
 class Lease:
@@ -147,6 +148,8 @@ class BackendPool:
     _backends: dict[str, _Backend] = field(init=False, repr=False)
     _waiters: deque[_Waiter] = field(default_factory=deque, init=False, repr=False)
     _next_order: int = field(default=0, init=False, repr=False)
+    _completed: int = field(default=0, init=False, repr=False)  # jobs that got a final reply from a worker
+    _failed: int = field(default=0, init=False, repr=False)  # jobs that failed by a backend's fault
 
     def __post_init__(self) -> None:
         self._backends = {}
@@ -193,7 +196,7 @@ class BackendPool:
                     retry_after_s=self.retry_after_s,
                     extra={"waiting": len(self._waiters)},
                 )
-            waiter = _Waiter(model, excluded, threading.Condition(self._lock))
+            waiter = _Waiter(model, excluded, threading.Condition(self._lock), cancel=cancel)
             if retry:
                 self._waiters.appendleft(waiter)
             else:
@@ -346,6 +349,7 @@ class BackendPool:
     def record_success(self, url: str) -> None:
         """A job on ``url`` got the contract's reply: its failure streak and probation end."""
         with self._lock:
+            self._completed += 1
             backend = self._backends.get(url)
             if backend is not None:
                 backend.consecutive_failures = 0
@@ -354,6 +358,7 @@ class BackendPool:
     def record_failure(self, url: str, reason: str) -> bool:
         """A job on ``url`` failed by the backend's fault; True when this ejected it."""
         with self._lock:
+            self._failed += 1
             backend = self._backends.get(url)
             if backend is None:
                 return False
@@ -457,7 +462,14 @@ class BackendPool:
 
     def _snapshot_locked(self) -> PoolSnapshot:
         now = self.clock()
-        return PoolSnapshot(tuple(b.snapshot(now) for b in self._backends.values()), len(self._waiters))
+        return PoolSnapshot(
+            tuple(b.snapshot(now) for b in self._backends.values()), len(self._waiters), self._completed, self._failed
+        )
+
+    def waiting_signals(self) -> tuple[CancelSignal | None, ...]:
+        """The cancel signal of each job waiting for a slot, in queue order (the front first)."""
+        with self._lock:
+            return tuple(waiter.cancel for waiter in self._waiters)
 
     @property
     def urls(self) -> tuple[str, ...]:

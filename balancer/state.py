@@ -52,6 +52,8 @@ class PoolSnapshot:
 
     backends: tuple[BackendSnapshot, ...]
     waiting: int
+    completed: int = 0  # jobs (a split's chunks one each) that got their final reply from a worker, since start
+    failed: int = 0  # jobs that failed by a backend's fault (each counts toward its ejection), since start
 
 
 @dataclass(frozen=True)

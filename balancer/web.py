@@ -3,29 +3,35 @@
 Every worker endpoint is served here: input is checked first (400 JSON before anything is
 forwarded), then the job goes to a free worker through the pool and the worker's status and
 JSON body come back unchanged with ``X-Backend: <url>``. ``split: true`` on ``/generate`` and
-``/upload`` runs the fan-out instead.
+``/upload`` runs the fan-out instead. Every job is tracked under its ``X-Request-Id`` (sent back
+on its reply) so ``GET /jobs/<id>`` can say where it is (``balancer.jobs``); ``GET /status`` is
+the status page, drawn from ``/queue-status`` and ``GET /status/history`` (``balancer.history``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Response, g, jsonify, request, send_from_directory
 
 from balancer.admin import install_admin, reload_backends
 from balancer.client import HttpWorkerClient, WorkerClient
 from balancer.fanout import SplitConverter
 from balancer.health import HealthMonitor
+from balancer.history import History
+from balancer.jobs import REQUEST_ID_HEADER, JobBoard, request_id_from
 from balancer.pool import BackendPool
 from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import ConfigError, Settings
-from balancer.state import HealthPolicy, OutlierPolicy
+from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
 from balancer.status import aggregate
 from common.disconnect import watch_disconnect
+from common.errors import ApiError, NotFound
 from common.lifecycle import Lifecycle
 from common.http import (
     engine_field,
@@ -41,6 +47,14 @@ log = logging.getLogger(__name__)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
+# the pages load nothing from elsewhere (no CDN) and may only talk to this balancer
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 @dataclass
 class Balancer:
@@ -52,6 +66,8 @@ class Balancer:
     health: HealthMonitor
     proxy: Proxy
     splitter: SplitConverter
+    jobs: JobBoard
+    history: History
 
     @classmethod
     def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
@@ -76,7 +92,7 @@ class Balancer:
         health = HealthMonitor(pool, client, interval_s=settings.health_interval_s, timeout_s=settings.health_timeout_s)
         proxy = Proxy(pool, client, timeout_s=settings.timeout_s, retries=settings.retries, probe=health.probe)
         splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries, max_chunks=settings.max_chunks)
-        return cls(settings, pool, client, health, proxy, splitter)
+        return cls(settings, pool, client, health, proxy, splitter, JobBoard(pool.waiting_signals), History(pool.snapshot))
 
 
 def create_app(settings: Settings | None = None, *, client: WorkerClient | None = None) -> Flask:
@@ -88,6 +104,8 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     settings = settings or Settings.from_env()
     balancer = Balancer.build(settings, client)
     balancer.health.ensure_started()
+    if settings.health_interval_s > 0:  # a serving balancer; without health checks (tests) history is sampled when read
+        balancer.history.ensure_started()
 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
@@ -112,22 +130,66 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     def engine_of(value: Any) -> str | None:
         return engine_field(value, None)  # absent: the worker's own default
 
-    def forward(job: Job) -> Response:
+    def tracked(run: Callable[[CancelSignal], Response], *, split: bool = False) -> Response:
+        """Run one job under a ticket (its cancel signal): ``GET /jobs/<request id>`` tells where it is."""
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         with watch_disconnect(request.environ) as gone:
-            return relay(balancer.proxy.forward(job, cancel=gone))
+            ticket = balancer.jobs.open(g.request_id, request.path, gone, split=split)
+            status = 500
+            try:
+                response = run(ticket)
+                status = response.status_code
+                return response
+            except ApiError as exc:
+                status = exc.status
+                raise
+            finally:
+                balancer.jobs.close(ticket, status)
 
-    def convert_split(commands: str, model: str, engine: str | None, *, lint: bool, context: str = "") -> dict[str, Any]:
-        with watch_disconnect(request.environ) as gone:
-            return balancer.splitter.convert_split(commands, model=model, engine=engine, gone=gone, lint=lint, context=context)
+    def forward(job: Job) -> Response:
+        return tracked(lambda cancel: relay(balancer.proxy.forward(job, cancel=cancel)))
+
+    def convert_split(
+        commands: str, model: str, engine: str | None, *, lint: bool, context: str = "", extra: dict[str, Any] | None = None
+    ) -> Response:
+        def run(cancel: CancelSignal) -> Response:
+            result = balancer.splitter.convert_split(
+                commands, model=model, engine=engine, gone=cancel, lint=lint, context=context
+            )
+            return split_reply({**result, **(extra or {})})
+
+        return tracked(run, split=True)
+
+    @app.after_request
+    def request_id_header(response: Response) -> Response:
+        if "request_id" in g and REQUEST_ID_HEADER not in response.headers:
+            response.headers[REQUEST_ID_HEADER] = g.request_id
+        return response
 
     def forward_json(path: str, body: dict[str, Any], model: str) -> Response:
         return forward(Job("POST", path, model, json={**body, "model": model}))
 
     @app.get("/")
     def index() -> Response:
-        if not (WEB_ROOT / "index.html").is_file():
-            return _json_error(404, "the web UI is not installed (web/index.html); use the JSON API")
-        return send_from_directory(WEB_ROOT, "index.html")
+        return page("index.html", "the web UI")
+
+    @app.get("/status")
+    def status_page() -> Response:
+        return page("status.html", "the status page")
+
+    @app.get("/status/history")
+    def status_history() -> Response:
+        return jsonify(balancer.history.to_json())
+
+    @app.get("/jobs/<request_id>")
+    def job(request_id: str) -> Response:
+        view = balancer.jobs.lookup(request_id)
+        if view is None:
+            raise NotFound(
+                f"no job with request id {request_id!r} is waiting, running or finished in the last "
+                f"{balancer.jobs.keep_done_s:g}s; send X-Request-Id with the job to follow it"
+            )
+        return jsonify(view.to_json())
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -145,7 +207,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         engine = engine_of(body.get("engine"))
         if optional_bool(body.get("split"), "split"):
             lint = optional_bool(body.get("lint"), "lint")
-            return split_reply(convert_split(commands, model, engine, lint=lint, context=optional_text(body, "context", "")))
+            return convert_split(commands, model, engine, lint=lint, context=optional_text(body, "context", ""))
         body = {k: v for k, v in body.items() if k != "split"}
         if engine:
             body["engine"] = engine
@@ -158,8 +220,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         engine = engine_of(request.form.get("engine"))
         lint = optional_bool(request.form.get("lint"), "lint")
         if optional_bool(request.form.get("split"), "split"):
-            result = convert_split(script.text, model, engine, lint=lint)
-            return split_reply({**result, "filename": script.filename})
+            return convert_split(script.text, model, engine, lint=lint, extra={"filename": script.filename})
         form = {"model": model, **({"engine": engine} if engine else {}), **({"lint": "true"} if lint else {})}
         files = {"file": (script.filename or "script.sh", script.raw, script.mimetype)}
         return forward(Job("POST", "/upload", model, data=form, files=files))
@@ -183,6 +244,15 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         return forward_json("/explain-code", body, model_of(body.get("model")))
 
     return app
+
+
+def page(name: str, what: str) -> Response:
+    """One of the shipped HTML pages, with headers that keep it to this origin."""
+    if not (WEB_ROOT / name).is_file():
+        return _json_error(404, f"{what} is not installed (web/{name}); use the JSON API")
+    response = send_from_directory(WEB_ROOT, name)
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def relay(forwarded: Forwarded) -> Response:

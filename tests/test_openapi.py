@@ -4,6 +4,7 @@ against it; the admin API, which the fuzzer only ever sees refuse it, is checked
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ SERVICES = ("worker", "balancer")  # a path without x-service is served by both
 
 
 def routes(app: Flask) -> set[tuple[str, str]]:
+    """(method, path) of every route, with Flask's ``<name>`` variables written as OpenAPI's ``{name}``."""
     return {
-        (method.lower(), rule.rule)
+        (method.lower(), re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule))
         for rule in app.url_map.iter_rules()
         for method in rule.methods or ()
         if method not in {"HEAD", "OPTIONS"} and rule.endpoint != "static"
