@@ -363,8 +363,9 @@ class ShellWalker:
         branch = compound.branches[0]
         condition = branch.condition or ()
         if len(condition) != 1 or len(condition[0].pipelines) != 1 or condition[0].operators \
-                or not condition[0].pipelines[0].negated or not branch.body:
-            return False
+                or not condition[0].pipelines[0].negated or not branch.body \
+                or any(not c.is_simple or c.name in ("[", "[[", "test") for c in condition[0].commands):
+            return False  # a test (`! [ -f X ]`) reads better as a stat and a fail
         last = branch.body[-1]
         if len(last.pipelines) != 1 or last.operators or not self.stops_the_script(last.pipelines[0]):
             return False
