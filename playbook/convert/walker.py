@@ -189,9 +189,46 @@ class ShellWalker:
         if stdin is not None and len(commands) == 2 and commands[1].is_simple:
             if self.command(ctx, commands[1], stdin, fallback=False):
                 return
-        if len(commands) == 2 and self.signing_key(ctx, commands):
+        if len(commands) == 2 and (self.signing_key(ctx, commands) or self.downloaded_then(ctx, commands)):
             return
         self.fallback_shell(ctx, join_text(commands), None, become=any(c.become for c in commands))
+
+    def downloaded_then(self, ctx: _Context, commands: tuple[Command, ...]) -> bool:
+        """`curl -fsSL URL | gpg --dearmor -o KEY` and `curl -fsSL URL | [sudo] bash`: the download
+        is a get_url into /tmp, and the second stage reads that file (a command: gpg writes KEY
+        unless it is there, bash runs the installer)."""
+        fetch = self.resolve_words(commands[0].words) if commands[0].is_simple and not commands[0].redirects else None
+        stage = commands[1]
+        into = [r.target for r in stage.redirects if r.op == ">" and r.fd in (None, 1) and not r.dynamic]
+        then = self.resolve_words(stage.words) if stage.is_simple and len(stage.redirects) == len(into) <= 1 else None
+        url = download_to_stdout(fetch) if fetch else None
+        if url is None or not then or any(_FACT.search(a) for a in [url, *then]):
+            return False
+        if into and "-o" not in then:  # `gpg --dearmor > KEY`
+            then = [*then, "-o", into[0]]
+        elif into:
+            return False
+        name = command_key(then[0])
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", posixpath.basename(url.split("?")[0].rstrip("/")) or "download")
+        become = ctx.become or any(c.become for c in commands)
+        if name == "gpg" and "--dearmor" in then and "-o" in then[:-1] and then[then.index("-o") + 1].startswith("/") \
+                and all(a in ("--dearmor", "-o", "--batch", "--yes") or a == then[then.index("-o") + 1] for a in then[1:]):
+            key = then[then.index("-o") + 1]
+            fetched = f"/tmp/{base}" if base.endswith((".asc", ".gpg", ".key", ".pub")) else f"/tmp/{base}.asc"
+            second = Task(f"Dearmor the signing key into {key}", COMMAND,
+                          {"cmd": shlex.join(["gpg", "--batch", "--yes", "--dearmor", "-o", key, fetched]), "creates": key})
+        elif name in ("bash", "sh") and len(then) == 1:
+            fetched = f"/tmp/{base}"
+            second = Task(f"Run the installer {base}", COMMAND, {"cmd": shlex.join([name, fetched])},
+                          extra={"changed_when": True},
+                          note=f"runs the installer script {url} as the script did: review what it does")
+        else:
+            return False
+        sub = replace(ctx, become=become)
+        download = Task(f"Download {url}", "ansible.builtin.get_url", {"url": url, "dest": fetched, "mode": "0644"})
+        self.emit(sub, download, "download", {})
+        self.emit(sub, second, "download", {})
+        return True
 
     def signing_key(self, ctx: _Context, commands: tuple[Command, ...]) -> bool:
         """`curl -fsSL URL | apt-key add -` (or wget -qO-): the apt_key module fetches it itself."""

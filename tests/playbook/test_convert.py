@@ -96,8 +96,8 @@ def test_unknown_command_is_a_guarded_command_with_a_warning() -> None:
 
 
 def test_pipeline_needs_shell_with_pipefail() -> None:
-    task = convert_script("curl -fsSL https://get.docker.com | sudo sh\n").tasks[0]
-    assert task[SHELL]["cmd"] == "set -o pipefail\ncurl -fsSL https://get.docker.com | sudo sh"
+    task = convert_script("curl -fsSL https://get.docker.com | sudo tee /tmp/get.sh\n").tasks[0]
+    assert task[SHELL]["cmd"] == "set -o pipefail\ncurl -fsSL https://get.docker.com | sudo tee /tmp/get.sh"
     assert task[SHELL]["executable"] == "/bin/bash"
     assert task["changed_when"] is True
 
@@ -624,3 +624,23 @@ def test_if_not_cmd_then_fail_is_the_command_as_a_task() -> None:
     assert modules(conversion)[:2] == ["ansible.builtin.apt", "ansible.builtin.file"]
     assert "when" not in conversion.tasks[0] and "when" not in conversion.tasks[1]
     assert conversion.tasks[2][SHELL]["cmd"] == "! grep -q x /etc/f"  # no failure after it: still a check
+
+
+def test_a_key_piped_into_gpg_dearmor_is_downloaded_then_dearmored_once() -> None:
+    conversion = convert_script("curl -fsSL https://couchdb.apache.org/repo/keys.asc | sudo gpg --dearmor "
+                                "-o /etc/apt/keyrings/couchdb.gpg\ncurl -fsSL https://x/gpg | gpg --dearmor > /etc/k.gpg\n")
+    download, dearmor, _, dearmor_redirected = conversion.tasks
+    assert download["ansible.builtin.get_url"] == {"url": "https://couchdb.apache.org/repo/keys.asc",
+                                                   "dest": "/tmp/keys.asc", "mode": "0644"}
+    assert dearmor[COMMAND] == {"cmd": "gpg --batch --yes --dearmor -o /etc/apt/keyrings/couchdb.gpg /tmp/keys.asc",
+                                "creates": "/etc/apt/keyrings/couchdb.gpg"}
+    assert dearmor["become"] is True
+    assert dearmor_redirected[COMMAND]["creates"] == "/etc/k.gpg"
+
+
+def test_an_installer_piped_into_a_shell_is_downloaded_then_run_with_a_warning() -> None:
+    conversion = convert_script("curl -sSL https://get.docker.com | sh\n")
+    download, run = conversion.tasks
+    assert download["ansible.builtin.get_url"]["dest"] == "/tmp/get.docker.com"
+    assert run[COMMAND] == {"cmd": "sh /tmp/get.docker.com"}
+    assert any("installer script https://get.docker.com" in w for w in conversion.warnings)
