@@ -352,6 +352,9 @@ class ShellWalker:
             for variable in held:
                 self.variables.pop(variable, None)
             return True
+        if name in self.functions and self.prints_only(name) and all(
+                r.op in (">&", "<&") or r.target in ("/dev/null", "/dev/stderr", "&2", "2") for r in redirects):
+            return True  # `vvv_info "installing"`: a function that only prints makes no task
         if name in self.functions and not redirects and len(argv) > 1 and self.wrapper(name):
             # `hide_output apt-get install -y x`: a function that runs its arguments as a
             # command (only saving or showing its output around it) is that command
@@ -484,6 +487,39 @@ class ShellWalker:
             if not self.try_statements(compound.body, ctx, fallbacks=True):
                 self.restore(snapshot)
                 return False
+        return True
+
+    def prints_only(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether function ``name`` only prints (a logging helper): its statements set variables,
+        test, print, or call functions that only print."""
+        if name in seen:
+            return False
+        _, body = self.functions[name]
+        return body is not None and all(self.statement_prints_only(s, seen | {name}) for s in body)
+
+    def statement_prints_only(self, statement: Statement, seen: frozenset[str]) -> bool:
+        for command in statement.commands:
+            if command.node_type in ("variable_assignment", "variable_assignments", "test_command"):
+                continue
+            if command.node_type == "declaration_command" and command.words and command.words[0].value in (
+                    "local", "declare", "typeset"):
+                continue
+            if command.node_type in ("if_statement", "for_statement", "compound_statement") and (command.branches or command.body):
+                inner = [s for branch in command.branches for s in (*(branch.condition or ()), *branch.body)] \
+                    + list(command.body or ())
+                if all(self.statement_prints_only(s, seen) for s in inner):
+                    continue
+                return False
+            if not command.is_simple or not command.words:
+                return False
+            word = command.words[0].value
+            if word in ("echo", "printf", "test", "[", "true", ":") and all(
+                    r.op in (">&", "<&") or r.target in ("/dev/null", "/dev/stderr", "&2", "2") or r.target.isdigit()
+                    for r in command.redirects):
+                continue
+            if word in self.functions and self.prints_only(word, seen):
+                continue
+            return False
         return True
 
     def wrapper(self, name: str) -> bool:

@@ -644,3 +644,12 @@ def test_an_installer_piped_into_a_shell_is_downloaded_then_run_with_a_warning()
     assert download["ansible.builtin.get_url"]["dest"] == "/tmp/get.docker.com"
     assert run[COMMAND] == {"cmd": "sh /tmp/get.docker.com"}
     assert any("installer script https://get.docker.com" in w for w in conversion.warnings)
+
+
+def test_a_function_that_only_prints_makes_no_task() -> None:
+    library = ('fmt() {\n  local MSG\n  MSG="${1}</>"\n  echo -e "${MSG}"\n}\n'
+               'out() {\n  local MSG\n  MSG=$(fmt "${1}")\n  echo -e "${MSG}"\n'
+               '  if [[ ! -z "${LOG}" ]]; then\n    test -e /proc/$$/fd/6 && >&6 echo -e "${MSG}"\n  fi\n}\n'
+               'info() {\n  out "<info>${1}</info>"\n}\n')
+    conversion = convert_script('info "installing"\napt-get install -y nginx\ninfo "done" >&2\n', context=library)
+    assert modules(conversion) == ["ansible.builtin.apt"]
