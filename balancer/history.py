@@ -53,15 +53,14 @@ class Sample:
 
 
 def jobs_per_minute(samples: list[Sample], window_s: float = RATE_WINDOW_S) -> list[float]:
-    """For each sample, completed jobs per minute over the window ending at it (or the part of it sampled)."""
+    """For each sample, the jobs completed in the minute before it (the oldest sample in that
+    minute is the baseline; a history shorter than a minute counts what it has, never extrapolates)."""
     rates: list[float] = []
     start = 0
     for sample in samples:
         while samples[start].at < sample.at - window_s:
             start += 1
-        first = samples[start]
-        span = sample.at - first.at
-        rates.append(round((sample.completed - first.completed) * 60.0 / span, 2) if span > 0 else 0.0)
+        rates.append(float(sample.completed - samples[start].completed) * 60.0 / window_s)
     return rates
 
 

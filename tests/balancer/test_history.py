@@ -20,8 +20,8 @@ def sample(at: float, completed: int, waiting: int = 0) -> Sample:
 
 def test_jobs_per_minute_is_the_completed_totals_growth_over_the_trailing_minute() -> None:
     samples = [sample(0, 0), sample(30, 10), sample(60, 30), sample(90, 30), sample(150, 30)]
-    # at 30: 10 in 30 s; at 60: 30 in 60 s; at 90: 20 in the 60 s since 30; at 150: none since 90
-    assert jobs_per_minute(samples) == [0.0, 20.0, 30.0, 20.0, 0.0]
+    # at 30: 10 so far (never extrapolated from half a minute); at 60: 30; at 90: 20 since 30; at 150: none since 90
+    assert jobs_per_minute(samples) == [0.0, 10.0, 30.0, 20.0, 0.0]
     assert jobs_per_minute([]) == []
 
 
