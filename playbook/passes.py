@@ -1,6 +1,7 @@
 """Whole-playbook passes that tidy converted tasks as a person would; pure.
 
     fold_apt_update    `apt-get update` folds into the next apt install (update_cache)
+    fold_git_pin       `git reset --hard REF`/`git checkout REF` in a fresh clone is its version
     fold_attributes    a later chmod/chown folds into the task that created the path
     fold_edits         `sed -i`/`echo >>` on a file the playbook just wrote edit its content
     fold_mount_all     `mount -a` after fstab entries makes them `state: mounted`
@@ -18,6 +19,7 @@ script lines), widened when another task folds into it.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ SHELL = "ansible.builtin.shell"
 COPY = "ansible.builtin.copy"
 FILE = "ansible.builtin.file"
 MOUNT = "ansible.posix.mount"
+GIT = "ansible.builtin.git"
 META = "ansible.builtin.meta"
 
 # task keywords (not modules), as far as converted and model-written tasks use them
@@ -139,6 +142,7 @@ def module_of(task: dict[str, Any]) -> str:
 def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tidied:
     """Every pass, in order; ``handlers`` are the play's existing handlers (kept, deduplicated)."""
     steps = fold_apt_update(steps)
+    steps = fold_git_pin(steps)
     steps = fold_attributes(steps)
     steps = fold_edits(steps)
     steps = fold_mount_all(steps)
@@ -154,6 +158,26 @@ def without_called_functions(play: dict[str, Any], called: set[str]) -> dict[str
     kept = [t for t in tasks if not (isinstance(t, dict) and isinstance(t.get("tags"), list) and len(t["tags"]) == 2
                                      and t["tags"][0] == "never" and t["tags"][1] in called)]
     return {**play, "tasks": kept}
+
+
+def settled_warnings(warnings: list[str], tasks: list[dict[str, Any]]) -> list[str]:
+    """``warnings`` without the notes a pass made untrue: once a later checkout in a clone
+    became its version (fold_git_pin), the clone's "pin version" note and the "no rule"
+    notes of the git commands that went."""
+    unpinned = {str(args.get("repo")) for task in tasks if isinstance(args := task.get(GIT), dict)
+                and args.get("version") == "HEAD"}
+    commands = [str(args.get("cmd")) for task in tasks for module in (COMMAND, SHELL)
+                if isinstance(args := task.get(module), dict)]
+    kept = []
+    for warning in warnings:
+        clone = re.search(r"`git clone` of (\S+) follows its default branch \(version: HEAD\)", warning)
+        if clone is not None and clone.group(1) not in unpinned:
+            continue
+        kept_git = re.search(r"no rule for `(git (?:checkout|reset|fetch)\b[^`]*?)(?:\.\.\.)?`; kept as command", warning)
+        if kept_git is not None and not any(kept_git.group(1) in cmd for cmd in commands):
+            continue
+        kept.append(warning)
+    return kept
 
 
 def tidy_play(play: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +208,89 @@ def fold_apt_update(steps: list[Step]) -> list[Step]:
             continue
         out.append(step)
     return out
+
+
+_GIT_QUIET = frozenset({"-q", "--quiet"})
+_GIT_REF = re.compile(r"\w[\w./+-]*")  # a branch, a tag, tags/NAME or a commit
+_GIT_FETCH = frozenset({"git fetch", "git fetch --tags", "git fetch --all", "git fetch origin",
+                        "git fetch --all --tags", "git fetch origin --tags", "git fetch -q", "git fetch --quiet"})
+# environment that changes what a git command does (repository, work tree, configuration)
+_GIT_ENV = re.compile(r"GIT_\w*|HOME|XDG_CONFIG_HOME")
+
+
+def fold_git_pin(steps: list[Step]) -> list[Step]:
+    """A clone, then `git reset --hard REF` or `git checkout REF` in its directory: the clone's
+    version is REF, and the command goes (a `git fetch` between them with it).
+
+    design: the module checks the version out as it clones, so the files are those the
+    script's checkout left. Only a clone of the default branch (version HEAD) that fetched
+    every branch (no depth, no single branch) folds, and only when nothing but `git fetch`
+    in that directory runs in between; the command must be that exact form with nothing else
+    on it (no shell, no when, no loop, the clone's become, no git environment)."""
+    out: list[Step] = []
+    for step in steps:
+        ref = _git_pin_ref(step)
+        clone = None
+        if ref is not None:
+            chdir = step.args.get("chdir")
+            for index in range(len(out) - 1, -1, -1):
+                candidate = out[index]
+                if candidate.module == GIT:
+                    clone = candidate if _unpinned_clone(candidate, chdir, step) else None
+                    break
+                if not _git_fetch_in(candidate, chdir, step):
+                    break
+        if clone is None or ref is None:
+            out.append(step)
+            continue
+        while out[-1] is not clone:  # the fetches before the pin: the module fetches what it needs
+            out.pop()
+        clone.args["version"] = ref
+        clone.task["name"] = f"Clone {clone.args['repo']} into {clone.args['dest']} at {ref}"
+        clone.source = clone.source.through(step.source) if clone.source else None
+    return out
+
+
+def _git_pin_ref(step: Step) -> str | None:
+    """REF of a plain `git reset --hard REF` / `git checkout REF` command task, else None."""
+    args = step.args
+    if step.module != COMMAND or not isinstance(args, dict) or set(args) != {"cmd", "chdir"} \
+            or set(step.task) - {"name", COMMAND, "become", "environment", "changed_when"} \
+            or not isinstance(args.get("cmd"), str) or not isinstance(args.get("chdir"), str):
+        return None
+    environment = step.task.get("environment") or {}
+    if not isinstance(environment, dict) or any(_GIT_ENV.fullmatch(str(key)) for key in environment):
+        return None
+    try:
+        argv = shlex.split(args["cmd"])
+    except ValueError:
+        return None
+    if argv[:3] == ["git", "reset", "--hard"]:
+        words = [w for w in argv[3:] if w not in _GIT_QUIET]
+    elif argv[:2] == ["git", "checkout"]:
+        words = [w for w in argv[2:] if w not in _GIT_QUIET | {"-f", "--force", "--detach"}]
+    else:
+        return None
+    if len(words) != 1 or not _GIT_REF.fullmatch(words[0]) or ".." in words[0] \
+            or words[0] == "HEAD" or words[0].startswith(("HEAD~", "HEAD^", "ORIG_HEAD", "FETCH_HEAD", "@")):
+        return None  # an option, a path, or a ref relative to where the clone happens to be
+    return words[0]
+
+
+def _unpinned_clone(clone: Step, chdir: str, pin: Step) -> bool:
+    args = clone.args
+    return isinstance(args, dict) and args.get("dest") == chdir and args.get("version") == "HEAD" \
+        and not args.get("depth") and not args.get("single_branch") and not args.get("bare") \
+        and not args.get("refspec") and clone.become == pin.become and not clone.looped \
+        and set(clone.task) <= {"name", GIT, "become"}
+
+
+def _git_fetch_in(step: Step, chdir: str | None, pin: Step) -> bool:
+    args = step.args
+    return step.module == COMMAND and isinstance(args, dict) and args.get("chdir") == chdir \
+        and args.get("cmd") in _GIT_FETCH and set(args) == {"cmd", "chdir"} and step.become == pin.become \
+        and set(step.task) <= {"name", COMMAND, "become", "environment", "changed_when"} \
+        and not any(_GIT_ENV.fullmatch(str(key)) for key in step.task.get("environment") or {})
 
 
 def fold_attributes(steps: list[Step]) -> list[Step]:

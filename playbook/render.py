@@ -54,6 +54,7 @@ TASK_KEY_ORDER: tuple[str, ...] = (
 
 _FOLD_OVER = 100  # single-line strings longer than this become folded block scalars
 _WIDTH = 120  # the emitter folds after this column; yamllint in ansible-lint allows 160
+_MAX_LINE = 160  # yamllint's line-length in ansible-lint: no line of the output is longer
 
 
 def render_playbook(plays: list[dict[str, Any]]) -> str:
@@ -129,9 +130,64 @@ def _order_task(task: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Emitter(yaml.emitter.Emitter):
+    # design: a line of a literal block (a long shell line, an ssh key) or a word longer than
+    # the line cannot be broken in its own style without changing the value; a double-quoted
+    # scalar can break anywhere with an escaped line break (`\` at the end of the line, which
+    # adds nothing to the value), so such a scalar is written double-quoted and broken so.
+    _hard_wrap = False
+
     def choose_scalar_style(self) -> str:
         style = super().choose_scalar_style()
-        return '"' if style == "'" else style
+        style = '"' if style == "'" else style
+        self._hard_wrap = not self.simple_key_context and self._too_long(style)
+        return '"' if self._hard_wrap else style
+
+    def _too_long(self, style: str) -> bool:
+        assert self.analysis is not None
+        text = self.analysis.scalar
+        indent = (self.indent or 0) + self.best_indent
+        room = _MAX_LINE - max(indent, self.column + 1)
+        if style in ("|", ">"):  # a block's lines are as written (folding breaks only at spaces)
+            unbroken = text.splitlines() if style == "|" else text.split()
+            return any(len(line) > _MAX_LINE - indent for line in unbroken)
+        # plain and double-quoted scalars break at spaces only (and, quoted, after an escape)
+        return any(len(word) + 2 > room for word in text.split(" "))
+
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        if not (self._hard_wrap and split):
+            super().write_double_quoted(text, split)
+            return
+        self.write_indicator('"', True)
+        escapes = yaml.emitter.Emitter.ESCAPE_REPLACEMENTS
+        for index, char in enumerate(text):
+            if char in escapes or char == "\ufeff":
+                piece = f"\\u{ord(char):04X}" if char == "\ufeff" else "\\" + escapes[char]
+            elif char == '"' or char == "\\":
+                piece = "\\" + char
+            elif "\x20" <= char <= "\x7e" or ("\xa0" <= char <= "\ud7ff" or "\ue000" <= char <= "\ufffd"):
+                piece = char
+            elif char <= "\xff":
+                piece = f"\\x{ord(char):02X}"
+            elif char <= "\uffff":
+                piece = f"\\u{ord(char):04X}"
+            else:
+                piece = f"\\U{ord(char):08X}"
+            # a line of the text starts a line of YAML; a long one breaks at a space once past
+            # the folding width, anywhere before the hard limit. The `\` ends the line, and a
+            # space that starts the next one is escaped (a continuation line's leading blanks
+            # are not part of the value)
+            past = self.column > self.best_width and char == " "
+            if index and (past or text[index - 1] == "\n" or self.column + len(piece) + 2 > _MAX_LINE):
+                self.stream.write("\\")
+                self.column += 1
+                self.write_indent()
+                self.whitespace = False
+                self.indention = False
+                if char == " ":
+                    piece = "\\ "
+            self.stream.write(piece)
+            self.column += len(piece)
+        self.write_indicator('"', False)
 
 
 def _make_dumper(fold: bool) -> type[yaml.SafeDumper]:

@@ -134,6 +134,26 @@ def test_strings_round_trip(value: str) -> None:
     assert yaml.safe_load(render_playbook(plays)) == plays
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "KEY='ssh-rsa " + "A1b2+/" * 70 + "== vagrant key'\necho \"$KEY\" >>~/.ssh/authorized_keys\n",
+        "LIST=\"" + "package-name " * 30 + "\"\nfor p in $LIST; do\n    apt-get install -y --no-install-recommends "
+        "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confnew \"$p\"\n  done",
+        "https://example.com/" + "x" * 200,
+        "one long word " + "y" * 170 + " \t then\ttabs, \\ and \"quotes\" and   spaces   " * 3,
+        "\n    leading spaces after a newline " + "z" * 200,
+        "ünïcödé ✓ " * 40 + "\ufeff\x85\u2028" + "é" * 170,
+    ],
+)
+def test_no_line_is_longer_than_lint_allows(value: str) -> None:
+    plays = [{"name": "P", "hosts": "all", "tasks": [{"name": "T", "ansible.builtin.shell": {"cmd": value},
+                                                      "vars": {"nested": [{"deeper": value}]}}]}]
+    text = render_playbook(plays)
+    assert max(len(line) for line in text.splitlines()) <= 160
+    assert yaml.safe_load(text) == plays
+
+
 def test_tuples_become_lists_and_bad_values_raise() -> None:
     plays = [{"name": "P", "hosts": ("a", "b"), "tasks": [{"ansible.builtin.ping": None}]}]
     assert yaml.safe_load(render_playbook(plays))[0]["hosts"] == ["a", "b"]

@@ -1,0 +1,78 @@
+"""Whole-playbook passes (playbook.passes): each folds what it should and leaves the rest."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from playbook.convert import convert_script
+from playbook.passes import COMMAND, GIT, Step, settled_warnings, tidy
+
+
+def _clone(**extra: Any) -> dict[str, Any]:
+    return {"name": "Clone https://example.com/tool.git into /opt/tool",
+            GIT: {"repo": "https://example.com/tool.git", "dest": "/opt/tool", "version": "HEAD",
+                  "update": False, "recursive": False, **extra}}
+
+
+def _command(cmd: str, chdir: str = "/opt/tool", **extra: Any) -> dict[str, Any]:
+    return {"name": f"Run {cmd}", COMMAND: {"cmd": cmd, "chdir": chdir}, "changed_when": True, **extra}
+
+
+def _tidy(*tasks: dict[str, Any]) -> list[dict[str, Any]]:
+    return tidy([Step(task) for task in tasks]).tasks
+
+
+@pytest.mark.parametrize(("cmd", "ref"), [
+    ("git reset --hard 8841dd392e6fbf02986e2fb1f1ebf04df344b65a", "8841dd392e6fbf02986e2fb1f1ebf04df344b65a"),
+    ("git checkout v1.2.3", "v1.2.3"),
+    ("git checkout -q tags/v1.2.3", "tags/v1.2.3"),
+])
+def test_a_checkout_in_a_fresh_clone_is_its_version(cmd: str, ref: str) -> None:
+    tasks = _tidy(_clone(), _command(cmd, environment={"APP_VERSION": "1"}))
+    assert tasks == [{"name": f"Clone https://example.com/tool.git into /opt/tool at {ref}",
+                      GIT: {"repo": "https://example.com/tool.git", "dest": "/opt/tool", "version": ref,
+                            "update": False, "recursive": False}}]
+
+
+def test_a_fetch_between_the_clone_and_the_checkout_goes_with_it() -> None:
+    tasks = _tidy(_clone(), _command("git fetch --tags"), _command("git checkout v2"))
+    assert [t[GIT]["version"] for t in tasks] == ["v2"]
+
+
+@pytest.mark.parametrize(("tasks", "why"), [
+    ([_clone(), _command("git checkout v2", chdir="/opt/other")], "another directory"),
+    ([_clone(depth=1, single_branch=True), _command("git checkout v2")], "a shallow clone has one branch"),
+    ([_clone(), {"name": "Build", COMMAND: {"cmd": "make", "chdir": "/opt/tool"}}, _command("git checkout v2")],
+     "a build ran on the default branch first"),
+    ([_clone(), _command("git checkout -b local v2")], "a new local branch"),
+    ([_clone(), _command("git checkout -- README")], "a path"),
+    ([_clone(), _command("git reset --hard HEAD~1")], "relative to the clone"),
+    ([_clone(), _command("git checkout v2", when="x")], "a condition"),
+    ([_clone(), _command("git checkout v2", environment={"GIT_DIR": "/srv/x"})], "git environment"),
+    ([_clone(), {**_command("git checkout v2"), "become": True}], "another user"),
+    ([_clone(), _command("git fetch --tags")], "a fetch with no checkout after it"),
+])
+def test_other_commands_after_a_clone_stay(tasks: list[dict[str, Any]], why: str) -> None:
+    before = copy.deepcopy(tasks)
+    assert _tidy(*tasks) == before, why
+
+
+def test_a_pinned_clone_converts_to_one_task_and_passes_again_unchanged() -> None:
+    conversion = convert_script("cd /opt\ngit clone https://example.com/tool.git\ncd tool\n"
+                                "git reset --hard 0123abc\n")
+    assert conversion.tasks == [{"name": "Clone https://example.com/tool.git into /opt/tool at 0123abc",
+                                 GIT: {"repo": "https://example.com/tool.git", "dest": "/opt/tool",
+                                       "version": "0123abc", "update": False, "recursive": False}}]
+    assert _tidy(*conversion.tasks) == conversion.tasks
+
+
+def test_the_pin_note_goes_once_a_checkout_pinned_the_clone() -> None:
+    pinned = convert_script("git clone https://example.com/a.git /opt/a\ncd /opt/a\ngit checkout v1\n")
+    unpinned = convert_script("git clone https://example.com/b.git /opt/b\n")
+    warnings = pinned.warnings + unpinned.warnings
+    assert len([w for w in warnings if "pin version" in w]) == 2
+    assert [w for w in warnings if "no rule for `git checkout v1`" in w]
+    assert settled_warnings(warnings, pinned.tasks + unpinned.tasks) == unpinned.warnings
