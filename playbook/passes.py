@@ -5,6 +5,7 @@
     fold_attributes    a later chmod/chown folds into the task that created the path
     fold_edits         `sed -i`/`echo >>` on a file the playbook just wrote edit its content
     fold_mount_all     `mount -a` after fstab entries makes them `state: mounted`
+    detab_shell        tabs that only indent a shell task's script become spaces
     notify_handlers    a restart after a config change becomes a handler the change notifies
 
 design: every pass reads what it needs from the task itself (module, arguments, become),
@@ -146,6 +147,7 @@ def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tid
     steps = fold_attributes(steps)
     steps = fold_edits(steps)
     steps = fold_mount_all(steps)
+    steps = detab_shell(steps)
     return notify_handlers(steps, handlers or [])
 
 
@@ -407,6 +409,85 @@ def fold_mount_all(steps: list[Step]) -> list[Step]:
             entry.task[MOUNT]["state"] = "mounted"
             entry.task["name"] = f"Mount {entry.task[MOUNT]['path']} and add it to /etc/fstab"
     return out
+
+
+def detab_shell(steps: list[Step]) -> list[Step]:
+    """Tabs that indent lines of a shell task's script (lint: no-tabs) become four spaces.
+
+    design: outside quotes a tab at the start of a line (or of a line continued with `\\`)
+    only separates words, as a space does, so the script means the same. A tab that is part
+    of a value stays: inside quotes, `${...}` or backquotes, and in any script with a here
+    document (`<<-` strips leading tabs, and a here document's body is data)."""
+    for step in steps:
+        args = step.args
+        if step.module == SHELL and isinstance(args, dict) and isinstance(args.get("cmd"), str) \
+                and "\t" in args["cmd"]:
+            detabbed = _detab(args["cmd"])
+            if detabbed is not None:
+                args["cmd"] = detabbed
+    return steps
+
+
+_OPENERS = {"$(": "(", "${": "{", "$'": "$'", "'": "'", '"': '"', "`": "`"}
+
+
+def _detab(script: str) -> str | None:
+    """``script`` with the tabs of its lines' leading blanks as spaces where they are shell
+    blanks; None when it has a here document or its quoting does not close."""
+    if "<<" in script:
+        return None
+    out: list[str] = []
+    stack: list[str] = []  # open contexts: ( { ' $' " `
+    i, line_start, word_start = 0, True, True
+    while i < len(script):
+        char = script[i]
+        top = stack[-1] if stack else None
+        neutral = top is None or top == "("
+        if line_start and neutral and char in " \t":
+            out.append("    " if char == "\t" else char)
+            i += 1
+            continue
+        line_start = False
+        if top == "'":
+            if char == "'":
+                stack.pop()
+        elif char == "\\" and top != "'":
+            out.append(script[i:i + 2])
+            line_start = script[i + 1:i + 2] == "\n" and neutral  # a continued line's blanks are blanks
+            i += 2
+            word_start = line_start
+            continue
+        elif top == "$'":
+            if char == "'":
+                stack.pop()
+        elif char == "#" and word_start and neutral:
+            end = script.find("\n", i)
+            end = len(script) if end < 0 else end
+            out.append(script[i:end])
+            i = end
+            continue
+        elif script[i:i + 2] in ("$(", "${", "$'") and top != '"' or script[i:i + 2] in ("$(", "${") and top == '"':
+            stack.append(_OPENERS[script[i:i + 2]])
+            out.append(script[i:i + 2])
+            i += 2
+            word_start = False
+            continue
+        elif char in "'\"`" and not (char == "'" and top == '"'):
+            if char == top:
+                stack.pop()
+            else:
+                stack.append(char)
+        elif char == "(" and top != '"':
+            stack.append("(")
+        elif char == ")" and top == "(":
+            stack.pop()
+        elif char == "}" and top == "{":
+            stack.pop()
+        out.append(char)
+        word_start = char in " \t\n;&|()" and top in (None, "(")
+        line_start = char == "\n"
+        i += 1
+    return "".join(out) if not stack else None
 
 
 def notify_handlers(steps: list[Step], handlers: list[dict[str, Any]]) -> Tidied:

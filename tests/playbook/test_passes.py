@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from playbook.convert import convert_script
-from playbook.passes import COMMAND, GIT, Step, settled_warnings, tidy
+from playbook.passes import COMMAND, GIT, SHELL, Step, settled_warnings, tidy
 
 
 def _clone(**extra: Any) -> dict[str, Any]:
@@ -76,3 +76,32 @@ def test_the_pin_note_goes_once_a_checkout_pinned_the_clone() -> None:
     assert len([w for w in warnings if "pin version" in w]) == 2
     assert [w for w in warnings if "no rule for `git checkout v1`" in w]
     assert settled_warnings(warnings, pinned.tasks + unpinned.tasks) == unpinned.warnings
+
+
+def _shell(cmd: str) -> dict[str, Any]:
+    return {"name": "Run it", SHELL: {"cmd": cmd, "executable": "/bin/bash"}, "changed_when": True}
+
+
+@pytest.mark.parametrize(("cmd", "expected"), [
+    ("tools/editconf.py /etc/php.ini -c ';' \\\n\texpose_php=Off",
+     "tools/editconf.py /etc/php.ini -c ';' \\\n    expose_php=Off"),
+    ("for f in *; do\n\tif [ -L \"$f\" ]; then\n\t\trm \"$f\"\n\tfi\ndone",
+     "for f in *; do\n    if [ -L \"$f\" ]; then\n        rm \"$f\"\n    fi\ndone"),
+    ("# it's a comment\n\techo \"a\tb\" 'c\td'", "# it's a comment\n    echo \"a\tb\" 'c\td'"),
+    ("x=$(\n\techo \"$(echo \")\")\"\n\t)", "x=$(\n    echo \"$(echo \")\")\"\n    )"),
+])
+def test_tabs_that_indent_a_shell_script_become_spaces(cmd: str, expected: str) -> None:
+    assert _tidy(_shell(cmd)) == [_shell(expected)]
+
+
+@pytest.mark.parametrize("cmd", [
+    "cat >/etc/cron.d/x <<EOF\n\t0 1 * * *\troot\tjob\nEOF",  # a here document's body is data
+    "cat <<-EOF >/f\n\tstripped by <<-\nEOF",
+    "echo 'one\n\ttwo'",  # inside quotes
+    "echo \"one\n\ttwo\"",
+    "x=${y:-\n\tz}",
+    "echo $'a\\'\n\tb'",
+    "echo \"unclosed\n\tx",
+])
+def test_tabs_that_are_part_of_a_value_stay(cmd: str) -> None:
+    assert _tidy(_shell(cmd)) == [_shell(cmd)]
