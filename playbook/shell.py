@@ -226,6 +226,11 @@ def _language() -> tree_sitter.Language:
     return tree_sitter.Language(tree_sitter_bash.language())
 
 
+# design: compound commands nest as deep as a script likes (`if` in `if` 200 times); past this
+# depth a compound command keeps its text only (no body, no arms) and is handled as one shell
+# task, so reading it never recurses without bound
+MAX_NESTING = 24
+
 _HEREDOC_SEMICOLON = re.compile(r"(<<-?\s*(?:'\w+'|\"\w+\"|\w+))\s*;[ \t]*$", re.MULTILINE)
 
 
@@ -258,8 +263,9 @@ def _last_line(node: tree_sitter.Node) -> int:
 
 
 class _Walker:
-    def __init__(self, src: bytes) -> None:
+    def __init__(self, src: bytes, depth: int = 0) -> None:
         self.src = src
+        self.depth = depth  # how deep inside compound commands this walker reads
         self.statements: list[Statement] = []
         self.comment_lines: set[int] = set()
         self.issues: list[ParseIssue] = []
@@ -536,9 +542,9 @@ class _Walker:
         if node.type in ("for_statement", "compound_statement", "function_definition",
                          "while_statement", "subshell"):
             return Command(**base, **self.compound_parts(node))
-        if node.type == "if_statement" and not node.has_error:
+        if node.type == "if_statement" and not node.has_error and self.depth < MAX_NESTING:
             return Command(**base, branches=self.branches(node))
-        if node.type == "case_statement" and not node.has_error:
+        if node.type == "case_statement" and not node.has_error and self.depth < MAX_NESTING:
             return Command(**base, branches=self.case_arms(node))
         return Command(**base)  # compound: if/case/test/...
 
@@ -554,8 +560,9 @@ class _Walker:
             parts["function_name"] = self.text(name) if name is not None else None
         elif node.type in ("compound_statement", "subshell"):
             body = node
-        if body is not None and body.type in ("do_group", "compound_statement", "subshell"):
-            inner = _Walker(self.src)
+        if body is not None and body.type in ("do_group", "compound_statement", "subshell") \
+                and self.depth < MAX_NESTING:
+            inner = _Walker(self.src, self.depth + 1)
             inner.walk_children([c for c in body.children if c.is_named or c.type in (";", "&")])
             parts["body"] = tuple(inner.statements)
         return parts
@@ -611,7 +618,7 @@ class _Walker:
         return tuple(arms)
 
     def nested(self, nodes: list[tree_sitter.Node]) -> tuple[Statement, ...]:
-        inner = _Walker(self.src)
+        inner = _Walker(self.src, self.depth + 1)
         inner.walk_children(nodes)
         return tuple(inner.statements)
 

@@ -36,7 +36,7 @@ from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task
 from playbook.rules.content import echo_text, literal, printf_text
-from playbook.shell import Branch, Command, Pipeline, Statement, Word, parse_script, source_text
+from playbook.shell import MAX_NESTING, Branch, Command, Pipeline, Statement, Word, parse_script, source_text
 
 # modules that only manage files/users/services: an exported proxy or locale changes nothing
 _NO_ENVIRONMENT = frozenset({
@@ -97,6 +97,7 @@ class ShellWalker:
     sourced: list[str] = field(default_factory=list)  # files `.`/`source` read: shell tasks read them too
     definitions: dict[str, str] = field(default_factory=dict)  # `X=$(cmd)`: set by the shell, carried into shell tasks
     ended_at: int | None = None  # the line of an `exit` every later line is behind
+    depth: int = 0  # statements being converted inside one another (blocks, arms, calls)
     arguments: list[str] | None = None  # "$@" of the function being inlined (None: the script's, unknown)
     calling: list[str] = field(default_factory=list)  # the functions being inlined, innermost last
     directories: list[str | None] = field(default_factory=list)  # the `pushd` stack
@@ -114,6 +115,16 @@ class ShellWalker:
         ctx = _Context(statement, become=become, when=when, become_user=become_user)
         if self.ended_at is not None:
             return
+        if self.depth >= MAX_NESTING:  # a function calling functions calling ... : one shell task
+            self.fallback_shell(ctx, statement.text, None)
+            return
+        self.depth += 1
+        try:
+            self.walk(ctx, statement, become, when)
+        finally:
+            self.depth -= 1
+
+    def walk(self, ctx: _Context, statement: Statement, become: bool, when: str | None) -> None:
         if statement.kind == "error":
             self.warn(statement, "could not be parsed; no task was made for it, fix the line and convert again")
             return
@@ -352,6 +363,11 @@ class ShellWalker:
             for variable in held:
                 self.variables.pop(variable, None)
             return True
+        if name in self.functions and self.shell_state_only(name) and not redirects:
+            # `vvv_add_hook phase fn`: a function that only sets shell variables changes nothing on
+            # the host (each task runs in a shell of its own); what it sets is unknown afterwards
+            self.warn(ctx.statement, f"{name} only sets shell variables: no task; what it sets is unknown here")
+            return True
         if name in self.functions and self.prints_only(name) and all(
                 r.op in (">&", "<&") or r.target in ("/dev/null", "/dev/stderr", "&2", "2") for r in redirects):
             return True  # `vvv_info "installing"`: a function that only prints makes no task
@@ -521,6 +537,39 @@ class ShellWalker:
                 continue
             return False
         return True
+
+    def shell_state_only(self, name: str) -> bool:
+        """Whether function ``name`` only sets shell state: assignments, arrays, `eval` of
+        assignments, tests, `return` (and printing), never a command that changes the host."""
+        _, body = self.functions[name]
+        if not body:
+            return False
+        statements = list(body)
+        sets = False
+        while statements:
+            statement = statements.pop()
+            for command in statement.commands:
+                if command.node_type in ("variable_assignment", "variable_assignments"):
+                    sets = True
+                    continue
+                if command.node_type == "test_command":
+                    continue
+                if command.node_type in ("if_statement", "compound_statement", "for_statement"):
+                    statements.extend(s for branch in command.branches for s in (*(branch.condition or ()), *branch.body))
+                    statements.extend(command.body or ())
+                    continue
+                if not command.is_simple or not command.words or command.redirects:
+                    return False
+                word = command.words[0].value
+                if word in ("local", "declare", "typeset", "export", "unset"):
+                    sets = sets or word != "unset"
+                    continue
+                if word == "eval" and all(_state_code(w.raw) for w in command.words[1:]):
+                    sets = True
+                    continue
+                if word not in ("return", "true", ":", "echo", "printf", "test", "[", "shift"):
+                    return False
+        return sets
 
     def wrapper(self, name: str) -> bool:
         """Whether function ``name`` only runs its arguments as a command: one statement runs
@@ -1009,8 +1058,8 @@ class ShellWalker:
             value = self.variables.get(match.group(1))
             return None if value is None else str(len(value))
         match = _SUBSTITUTION.fullmatch(expansion)
-        if match is None:
-            return None
+        if match is None or "$(" in expansion[2:] or expansion.count("`") > 2:
+            return None  # only one level: `$(basename $(dirname x))` is the host's to work out
         inner = parse_script(match.group(1) or match.group(2) or "").statements
         command = inner[0].command if len(inner) == 1 else None
         if command is None or command.redirects or command.assignments:
@@ -1317,6 +1366,23 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
 
 _MESSAGE = re.compile(r"(?:\w+_)?(?:log|msg|message|info|warn|warning|error|err|fail|die|print|say|notice)(?:_\w+)?",
                       re.IGNORECASE)
+_STATE_CLAUSE = re.compile(r'if \[ (?:! )?-z "?X"? \]|fi|return \d+|(?:X|\w+)\+?=\([^()$`]*\)|(?:X|\w+)=[^\s()$`;]*|')
+
+
+def _state_code(raw: str) -> bool:
+    """Whether an `eval` argument only sets shell variables: `if [ -z "${X}" ]; then X=(); fi`,
+    `${var}+=("${2}")`. Never `eval "$1"` or anything that runs a command."""
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    text = text.replace('\\"', '"').replace("\\$", "$")
+    previous = None
+    while previous != text:
+        previous, text = text, re.sub(r"\$\{[^{}]*\}|\$\w+", "X", text)
+    clauses = [c.strip().removeprefix("then ").strip() for c in text.split(";")]
+    return all(_STATE_CLAUSE.fullmatch(c) for c in clauses)
+
+
 _HARMLESS = frozenset({"set", "local", "echo", "printf", "exit", "return", "true", ":", "cat", "rm", "unset"})
 
 

@@ -653,3 +653,20 @@ def test_a_function_that_only_prints_makes_no_task() -> None:
                'info() {\n  out "<info>${1}</info>"\n}\n')
     conversion = convert_script('info "installing"\napt-get install -y nginx\ninfo "done" >&2\n', context=library)
     assert modules(conversion) == ["ansible.builtin.apt"]
+
+
+def test_a_function_that_only_sets_shell_variables_makes_no_task() -> None:
+    library = ('add_hook() {\n  local hook_var="HOOKS_${1}"\n  if [[ "${1}" =~ [^a-zA-Z_] ]]; then\n    return 1\n  fi\n'
+               '  eval "if [ -z \\"\\${${hook_var}}\\" ]; then ${hook_var}=(); fi"\n  eval "${hook_var}+=(\\"${2}\\")"\n}\n'
+               'run_code() {\n  eval "${1}"\n}\n')
+    conversion = convert_script("add_hook before_packages setup_db\nrun_code 'rm -rf /srv/x'\n", context=library)
+    assert modules(conversion) == [COMMAND]  # eval of its argument may do anything: it stays
+    assert "rm -rf /srv/x" in conversion.tasks[0][COMMAND]["cmd"]
+    assert any("add_hook only sets shell variables" in w for w in conversion.warnings)
+
+
+def test_statements_nested_deeper_than_the_limit_are_one_shell_task() -> None:
+    conversion = convert_script("if grep -q x /f; then " * 200 + "touch /tmp/y; " + "fi; " * 200 + "\n"
+                                + "{ " * 300 + "touch /tmp/z;" + " };" * 300 + "\n")
+    assert modules(conversion)[-2:] == [SHELL, SHELL]
+    assert conversion.tasks[-1][SHELL]["cmd"].startswith("{ { {")
