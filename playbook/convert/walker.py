@@ -567,6 +567,8 @@ class ShellWalker:
                 if word == "eval" and all(_state_code(w.raw) for w in command.words[1:]):
                     sets = True
                     continue
+                if word in self.functions and word != name and self.prints_only(word):
+                    continue
                 if word not in ("return", "true", ":", "echo", "printf", "test", "[", "shift"):
                     return False
         return sets

@@ -656,7 +656,8 @@ def test_a_function_that_only_prints_makes_no_task() -> None:
 
 
 def test_a_function_that_only_sets_shell_variables_makes_no_task() -> None:
-    library = ('add_hook() {\n  local hook_var="HOOKS_${1}"\n  if [[ "${1}" =~ [^a-zA-Z_] ]]; then\n    return 1\n  fi\n'
+    library = ('warn() {\n  echo "$1" >&2\n}\n'
+               'add_hook() {\n  local hook_var="HOOKS_${1}"\n  if [[ "${1}" =~ [^a-zA-Z_] ]]; then\n    warn "bad hook"\n    return 1\n  fi\n'
                '  eval "if [ -z \\"\\${${hook_var}}\\" ]; then ${hook_var}=(); fi"\n  eval "${hook_var}+=(\\"${2}\\")"\n}\n'
                'run_code() {\n  eval "${1}"\n}\n')
     conversion = convert_script("add_hook before_packages setup_db\nrun_code 'rm -rf /srv/x'\n", context=library)
