@@ -321,10 +321,11 @@ def test_shell_errors_in_the_log_are_failures_the_script_went_past(tmp_path: Pat
 
 def test_manifest_prepare_and_context(tmp_path: Path) -> None:
     from verify.run import convert
-    (tmp_path / "lib.sh").write_text("quiet() {\n  \"$@\" > /dev/null\n}\n")
+    (tmp_path / "context").mkdir()
+    (tmp_path / "context/lib.sh").write_text("quiet() {\n  \"$@\" > /dev/null\n}\n")
     (tmp_path / "a.sh").write_text("quiet apt-get install -y nginx\n")
     (tmp_path / "MANIFEST.yaml").write_text(
-        "scripts:\n- {file: a.sh, distro: debian, network: none, prepare: useradd vagrant, context: [lib.sh]}\n")
+        "scripts:\n- {file: a.sh, distro: debian, network: none, prepare: useradd vagrant, context: [context/lib.sh]}\n")
     [script] = load_corpus(tmp_path)
     assert script.prepare == "useradd vagrant" and script.context.startswith("quiet() {")
     assert "ansible.builtin.apt:" in convert(script)  # the library the script sources is its context
