@@ -17,13 +17,15 @@ r"""`sed -i`: each editing command of the script becomes a `replace` or `lineinf
 
 from __future__ import annotations
 
+import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from playbook.rules import rule
 from playbook.rules.base import Invocation, Task, has_runtime_value
 from playbook.rules.content import literal
+from playbook.rules.files import FIND, GLOB_CHARS, register_name
 
 REPLACE = "ansible.builtin.replace"
 LINEINFILE = "ansible.builtin.lineinfile"
@@ -180,6 +182,8 @@ class SedCommand:
     pattern: str = ""  # s: the pattern (empty: the address's)
     replacement: str = ""  # s: the replacement; a/i/c: the text
     flags: str = ""  # s: g, I, i
+    delimiter: str = "/"  # s: the character between pattern and replacement
+    line: int | None = None  # c: the line number that is its address
 
 
 def _delimited(script: str, start: int, delim: str) -> tuple[str, int] | None:
@@ -253,6 +257,18 @@ def parse_sed(script: str) -> list[SedCommand] | None:
                 i += 1
         elif first_only:
             return None
+        elif i < n and script[i].isdigit():  # `91c TEXT`: a line number, for c only
+            start = i
+            while i < n and script[i].isdigit():
+                i += 1
+            if not script.startswith("c", i) or int(script[start:i]) < 1:
+                return None  # d, a, i and s by line number change a different line on every run
+            text = _text_argument(script, i + 1)
+            if text is None:
+                return None
+            commands.append(SedCommand("c", replacement=text[0], line=int(script[start:i])))
+            i = text[1]
+            continue
         while i < n and script[i] in " \t":
             i += 1
         negated = False
@@ -280,7 +296,7 @@ def parse_sed(script: str) -> list[SedCommand] | None:
             while i < n and script[i] in "gIi":
                 i += 1
             command = SedCommand("s", address, negated, first_only, address_flags, pattern[0],
-                                 replacement[0], script[flags_start:i])
+                                 replacement[0], script[flags_start:i], delim)
         elif verb == "d":
             command = SedCommand("d", address, negated, first_only, address_flags)
         elif verb in "aic":
@@ -430,6 +446,12 @@ def _replace_task(title: str, path: str, regexp: str, replace: str, extra: dict[
 
 def _command_task(path: str, command: SedCommand, extended: bool, last_pattern: str | None,
                   extra: dict[str, Any]) -> Task | None:
+    if command.line is not None:
+        # the line after line-1 newlines, if there is one (something follows them), with its
+        # newline: sed's c writes the text and a newline even for a last line without one
+        by_number = r"\A((?:[^\n]*\n){%d})(?=[\s\S])[^\n]*\n?" % (command.line - 1)
+        return _replace_task(f"Change line {command.line} of {path}", path, by_number,
+                             "\\g<1>" + _escape_text(command.replacement) + "\n", extra)
     if command.verb == "s":
         return _substitute(path, command, extended, last_pattern, extra)
     if command.first_only or command.address is None:
@@ -491,12 +513,14 @@ def sed(inv: Invocation) -> list[Task] | None:
     in_place, backup, extended = False, False, False
     scripts: list[str] = []
     files: list[str] = []
+    globbed: list[bool] = []  # per file: a pattern the shell expands
     args = list(inv.args)
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
             files.extend(args[i + 1:])
+            globbed.extend(inv.is_glob(j + 1) for j in range(i + 1, len(args)))
             break
         if arg.startswith("--"):
             name, eq, value = arg.partition("=")
@@ -538,19 +562,95 @@ def sed(inv: Invocation) -> list[Task] | None:
             scripts.append(arg)
         else:
             files.append(arg)
+            globbed.append(inv.is_glob(i + 1))
         i += 1
     if not in_place or not scripts or not files:
         return None
     script = "\n".join(scripts)
-    if has_runtime_value(script):
+    masked, facts = _hold_word_facts(script)
+    if has_runtime_value(masked) or not _facts_only_in_text(masked, facts):
         return None  # sed reads the value as regex or replacement syntax, known on the host only
     tasks: list[Task] = []
-    for name in files:
+    for name, pattern in zip(files, globbed):
         path = inv.path(name)
         if path is None:
             return None
-        made = sed_tasks(path, script, extended, backup)
+        made = _glob_tasks(path, masked, extended, backup) if pattern else sed_tasks(path, masked, extended, backup)
         if made is None:
             return None
         tasks.extend(made)
+    return _put_facts_back(tasks, facts)
+
+
+def _glob_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
+    """`sed -i ... /etc/yum.repos.d/CentOS-*`: the files the pattern names (one directory, no
+    dot files unless the pattern starts with a dot, as the shell's glob), each edited."""
+    directory, pattern = posixpath.split(path)
+    if GLOB_CHARS.search(directory) or not pattern or pattern.startswith(".") or directory in ("", "/"):
+        return None
+    made = sed_tasks("{{ item }}", script, extended, backup)
+    if made is None:
+        return None
+    register = register_name(directory, pattern)
+    files = f"the files {directory}/{pattern}"
+    tasks = [Task(f"Find {files}", FIND, {"paths": directory, "patterns": pattern, "file_type": "file"},
+                  extra={"register": register})]
+    loop = {"loop": "{{ " + register + ".files | map(attribute='path') | list }}"}
+    for task in made:
+        tasks.append(replace(task, name=task.name.replace("{{ item }}", files), extra={**task.extra, **loop},
+                             role="other", path=None))
     return tasks
+
+
+# design: a gathered fact that the walker put in for `$(hostname -f)`, `$(uname -m)` ... is a
+# word of letters, digits and `._+-` (a host name, an architecture, a release, a number), and
+# none of those means anything in a sed replacement or in the Python one the replace module
+# uses. So such a fact may stand in a replacement or an a/i/c text (never in a regex, where
+# `.` matches any character, nor with a delimiter it could hold), and goes to the module as
+# the same `{{ ansible_facts.X }}` for Ansible to fill in.
+_WORD_FACT = re.compile(r"\{\{ ansible_facts\.(?:architecture|kernel|system|nodename|fqdn|hostname|domain"
+                        r"|processor_vcpus|distribution_release|distribution_version|distribution_major_version)"
+                        r" \}\}")
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+
+
+def _hold_word_facts(script: str) -> tuple[str, list[str]]:
+    """``script`` with each word-valued fact as a placeholder sed takes as plain text."""
+    facts: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        facts.append(match.group(0))
+        return f"\x00{len(facts) - 1}\x00"
+
+    return _WORD_FACT.sub(hold, script), facts
+
+
+def _facts_only_in_text(script: str, facts: list[str]) -> bool:
+    if not facts:
+        return True
+    commands = parse_sed(script)
+    if not commands:
+        return False
+    for command in commands:
+        if "\x00" in (command.address or "") + command.pattern:
+            return False
+        if "\x00" in command.replacement and command.verb == "s" and command.delimiter in _WORD_CHARS:
+            return False
+    return True
+
+
+def _put_facts_back(tasks: list[Task], facts: list[str]) -> list[Task] | None:
+    if not facts:
+        return tasks
+    held = re.compile("\x00(\\d+)\x00")
+    out = []
+    for task in tasks:
+        args = dict(task.args)
+        for key, value in args.items():
+            if isinstance(value, str) and "\x00" in value:
+                if key not in ("replace", "line") or "{% raw %}" in value:
+                    return None  # a regex, or text Ansible must not template around it
+                args[key] = held.sub(lambda m: facts[int(m.group(1))], value)
+        name = held.sub(lambda m: "$" + facts[int(m.group(1))].strip("{} ").removeprefix("ansible_facts."), task.name)
+        out.append(replace(task, name=name, args=args))
+    return out

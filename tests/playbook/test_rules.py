@@ -922,6 +922,12 @@ _SED_SCRIPTS = [
     ["-i", "s/\\<foo/F/"],
     ["-i", "/^end$/i \\\n\\\n  # indented\\\n  config.x = 1"],
     ["-i", "/^end$/a   one\\\n   two"],
+    ["-i", "3c line three"],
+    ["-i", "1c first"],
+    ["-i", "18c line 18"],
+    ["-i", "19c last line"],  # the sample's last line (none in one variant)
+    ["-i", "20c past the end"],
+    ["-i", "91c execute([command(:dnf), 'install', '-y', args]) \\\\1 & done"],
 ]
 
 
@@ -977,3 +983,44 @@ def test_sed_declines_a_script_holding_a_value_known_on_the_host_only() -> None:
     assert apply_rules(runtime) is None
     script_text = apply_rules(Invocation(argv=("sed", "-i", "s/{{RUBY_VERSION}}/3.3/g", "/opt/app/Dockerfile")))
     assert script_text is not None and script_text[1][0].args["regexp"] == "\\{\\{RUBY_VERSION\\}\\}"
+
+
+@pytest.mark.parametrize(("script", "replace"), [
+    ("sed -ie 's#HOSTNAME=.*$#HOSTNAME='`hostname -f`'#' /etc/sysconfig/network",
+     "HOSTNAME={{ ansible_facts.fqdn }}"),
+    ('sed -i "s/^arch=.*/arch=$(uname -m)/" /etc/app.conf', "arch={{ ansible_facts.architecture }}"),
+])
+def test_sed_takes_a_gathered_word_fact_in_its_replacement(script: str, replace: str) -> None:
+    # a host name, an architecture: letters, digits and ._+- mean nothing in a replacement
+    tasks = convert_script(script + "\n").tasks
+    assert len(tasks) == 1 and tasks[0]["ansible.builtin.replace"]["replace"] == replace
+
+
+@pytest.mark.parametrize("script", [
+    'sed -i "s/$(uname -m)/x/" /etc/app.conf',  # in the regex, `.` and the like would match
+    'sed -i "s.x.$(uname -m)." /etc/app.conf',  # a delimiter the value may hold
+    'sed -i "s/x/{{y}}$(hostname -f)/" /etc/app.conf',  # raw text next to it: not templated
+    'sed -i "s/x/$(whoami)/" /etc/app.conf',  # not a gathered fact
+])
+def test_sed_declines_a_fact_where_its_characters_could_mean_something(script: str) -> None:
+    assert "ansible.builtin.replace" not in convert_script(script + "\n").tasks[-1]
+
+
+def test_sed_on_a_glob_edits_each_file_the_pattern_finds() -> None:
+    argv = ("sed", "-i", "-e", "s/^\\(mirrorlist\\)/#\\1/", "-e", "s,^#baseurl=http://a,baseurl=https://b,",
+            "/etc/yum.repos.d/CentOS-Linux-*")
+    found = apply_rules(Invocation(argv=argv, globbed=frozenset({6})))
+    assert found is not None
+    loop = "{{ found_etc_yum_repos_d_centos_linux.files | map(attribute='path') | list }}"
+    assert [t.as_dict() for t in found[1]] == [
+        {"name": "Find the files /etc/yum.repos.d/CentOS-Linux-*", "ansible.builtin.find":
+            {"paths": "/etc/yum.repos.d", "patterns": "CentOS-Linux-*", "file_type": "file"},
+         "register": "found_etc_yum_repos_d_centos_linux"},
+        {"name": "Replace ^\\(mirrorlist\\) in the files /etc/yum.repos.d/CentOS-Linux-*", "ansible.builtin.replace":
+            {"path": "{{ item }}", "regexp": "^(mirrorlist)", "replace": "#\\g<1>"}, "loop": loop},
+        {"name": "Replace ^#baseurl=http://a in the files /etc/yum.repos.d/CentOS-Linux-*", "ansible.builtin.replace":
+            {"path": "{{ item }}", "regexp": "^#baseurl=http://a", "replace": "baseurl=https://b"}, "loop": loop},
+    ]
+    # a pattern in a directory name, or dot files: the shell's glob is not find's
+    for path in ("/etc/*/x.repo", "/etc/.hidden*"):
+        assert apply_rules(Invocation(argv=("sed", "-i", "s/a/b/", path), globbed=frozenset({3}))) is None
