@@ -16,6 +16,10 @@ def _install_name(packages: list[str]) -> str:
     return human_list(packages)
 
 
+_APT_ALLOW = {"--allow-downgrades": "allow_downgrade", "--allow-change-held-packages": "allow_change_held_packages",
+              "--allow-unauthenticated": "allow_unauthenticated"}
+
+
 @rule("apt-get", "apt", "aptitude")
 def apt(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="oqtc", long_value=("--option", "--target-release"))
@@ -25,6 +29,19 @@ def apt(inv: Invocation) -> list[Task] | None:
     extra: dict[str, Any] = {}
     if opts.has("--no-install-recommends"):
         extra["install_recommends"] = False
+    if opts.has("--allow-remove-essential", "--force-yes"):
+        return None  # the module has no way to let apt remove an essential package
+    for flag, key in _APT_ALLOW.items():
+        if opts.has(flag):
+            extra[key] = True
+    # `-o Dpkg::Options::=--force-confnew`: what dpkg does with a changed configuration file
+    # (the module's own default is force-confdef,force-confold, so the script's must be said)
+    forced = [re.sub(r"^Dpkg::Options::=", "", value) for value in opts.all("-o", "--option")
+              if value.startswith("Dpkg::Options::=")]
+    if forced:
+        if not all(re.fullmatch(r"--force-[a-z-]+", value) for value in forced):
+            return None
+        extra["dpkg_options"] = ",".join(value.removeprefix("--") for value in forced)
     if opts.get("-t", "--target-release"):
         extra["default_release"] = opts.get("-t", "--target-release")
     if verb == "update" and not packages:

@@ -20,6 +20,12 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                           'state': 'present',
                           'install_recommends': False},
   'become': True}]),
+    ('sudo apt-get install -y --allow-downgrades --allow-change-held-packages -o Dpkg::Options::=--force-confdef '
+     '-o Dpkg::Options::="--force-confnew" nodejs',
+     [{'name': 'Install nodejs',
+  'ansible.builtin.apt': {'name': 'nodejs', 'state': 'present', 'allow_downgrade': True,
+                          'allow_change_held_packages': True, 'dpkg_options': 'force-confdef,force-confnew'},
+  'become': True}]),
     ('sudo apt-get remove --purge -y apache2',
      [{'name': 'Remove apache2',
   'ansible.builtin.apt': {'name': 'apache2', 'state': 'absent', 'purge': True},
@@ -843,6 +849,7 @@ def test_every_rule_has_a_case() -> None:
 @pytest.mark.parametrize(("script", "why"), [
     ("apt-get install -f\n", "apt-get -f needs apt's resolver"),
     ("apt install -y ./pkg.deb\n", "a relative .deb and no cd"),
+    ("apt-get install -y --allow-remove-essential nodejs\n", "the module cannot let apt remove an essential package"),
     ('sudo -u postgres psql -c "VACUUM FULL"\n', "no module says VACUUM"),
     ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
