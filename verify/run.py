@@ -208,7 +208,7 @@ def verify_script(script: Script, base: BaseRoot, options: Options,
         made = time.monotonic()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"run-{script.name}") as pool:
             ref_job = pool.submit(run_script, a.root, script.text, home / "script.log",
-                                  options.timeout_s)
+                                  options.timeout_s, script.context)
             pb_job = pool.submit(run_playbook, b.root, playbook, home / "playbook.log",
                                  options.timeout_s, home / "ansible")
             ref, pb = ref_job.result(), pb_job.result()

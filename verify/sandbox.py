@@ -192,14 +192,19 @@ _TRAP = (f"trap 'printf \"%s (exit %s)\\n\" \"$BASH_COMMAND\" \"$?\" >> {SCRIPT_
          f"set -E; . {SCRIPT_DIR}/script.sh")
 
 
-def run_script(root: Path, script: str, log_path: Path, timeout_s: float) -> RunResult:
-    """Run `script` as root inside the copy at `root` (the reference run)."""
+def run_script(root: Path, script: str, log_path: Path, timeout_s: float, context: str = "") -> RunResult:
+    """Run `script` as root inside the copy at `root` (the reference run); ``context`` (the
+    library its MANIFEST says runs first, the converter's context) is sourced before it."""
     inside = root / SCRIPT_DIR.lstrip("/")
     inside.mkdir(parents=True, exist_ok=True)
     (inside / "script.sh").write_text(script, encoding="utf-8")
     interpreter = _interpreter(script)
+    if context:
+        (inside / "context.sh").write_text(context, encoding="utf-8")
+        interpreter = "/bin/bash"
     if interpreter == "/bin/bash":
-        command = ["chroot", str(root), interpreter, "-c", _TRAP, f"{SCRIPT_DIR}/script.sh"]
+        first = f". {SCRIPT_DIR}/context.sh; " if context else ""
+        command = ["chroot", str(root), interpreter, "-c", first + _TRAP, f"{SCRIPT_DIR}/script.sh"]
     else:
         command = ["chroot", str(root), interpreter, f"{SCRIPT_DIR}/script.sh"]
     return _run(root, command, log_path, timeout_s)
