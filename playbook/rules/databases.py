@@ -1,7 +1,7 @@
 """SQL run from the shell (`mysql -e`, `psql -c`) and debconf answers: the modules that say it.
 
 A statement list maps only when every statement maps (CREATE DATABASE, CREATE USER, GRANT,
-ALTER USER ... PASSWORD, DROP DATABASE, FLUSH PRIVILEGES); anything else stays a command with
+ALTER USER ... PASSWORD, DROP DATABASE, DELETE FROM mysql.user WHERE User='x', FLUSH PRIVILEGES); anything else stays a command with
 a warning, since half a translation would run the other half nowhere.
 """
 
@@ -59,23 +59,36 @@ def _mysql_statement(sql: str) -> Task | None:
     match = re.fullmatch(rf"(?i)drop (?:database|schema)(?: if exists)? {_NAME}", sql)
     if match:
         return Task(f"Drop the MySQL database {match.group(1)}", MYSQL_DB, {"name": match.group(1), "state": "absent"})
-    match = re.fullmatch(rf"(?i)(?:create|alter) user(?: if not exists)? {_ACCOUNT} identified by {_QUOTED}", sql)
+    match = re.fullmatch(rf"(?i)(create|alter) user( if not exists)? {_ACCOUNT} identified"
+                         rf"(?: with (\w+))? by {_QUOTED}", sql)
     if match:
-        args = {"name": match.group(1), "host": match.group(2) or "%", "password": match.group(3).replace("''", "'"),
-                "state": "present"}
-        return Task(f"Create the MySQL user {match.group(1)}", MYSQL_USER, args, {"no_log": True})
-    match = re.fullmatch(rf"(?i)grant (.+?) on {_NAME}\.(\*|\w+) to {_ACCOUNT}(?: identified by {_QUOTED})?( with grant option)?", sql)
+        args = {"name": match.group(3), "host": match.group(4) or "%", "state": "present"}
+        secret = match.group(6).replace("''", "'")
+        if match.group(5):  # IDENTIFIED WITH mysql_native_password BY '...': that plugin, that password
+            args.update({"plugin": match.group(5), "plugin_auth_string": secret})
+        else:
+            args["password"] = secret
+        if match.group(2):
+            args["update_password"] = "on_create"  # IF NOT EXISTS leaves an existing user's password
+        return Task(f"Create the MySQL user {match.group(3)}", MYSQL_USER, args, {"no_log": True})
+    match = re.fullmatch(r"(?i)delete from mysql\.user where user\s*=\s*'([^'\\]*)'", sql)
+    if match:  # every host's account of that name (the anonymous one for '')
+        name = match.group(1)
+        return Task(f"Remove the MySQL user {name or '(anonymous)'} on every host", MYSQL_USER,
+                    {"name": name, "host_all": True, "state": "absent"})
+    match = re.fullmatch(rf"(?i)grant (.+?) on (\*|{_NAME})\.(\*|\w+) to {_ACCOUNT}(?: identified by {_QUOTED})?( with grant option)?", sql)
     if match:
         privileges = ",".join(p.strip().upper().replace("ALL PRIVILEGES", "ALL") for p in match.group(1).split(","))
-        if match.group(7):
+        if match.group(8):
             privileges += ",GRANT"
-        args = {"name": match.group(4), "host": match.group(5) or "%", "priv": f"{match.group(2)}.{match.group(3)}:{privileges}",
+        database = match.group(3) or "*"
+        args = {"name": match.group(5), "host": match.group(6) or "%", "priv": f"{database}.{match.group(4)}:{privileges}",
                 "append_privs": True, "state": "present"}
         extra: dict[str, Any] = {}
-        if match.group(6):
-            args["password"] = match.group(6).replace("''", "'")
+        if match.group(7):
+            args["password"] = match.group(7).replace("''", "'")
             extra["no_log"] = True
-        return Task(f"Grant {privileges} on {match.group(2)}.{match.group(3)} to {match.group(4)}", MYSQL_USER, args, extra)
+        return Task(f"Grant {privileges} on {database}.{match.group(4)} to {match.group(5)}", MYSQL_USER, args, extra)
     return None
 
 
