@@ -118,12 +118,12 @@ _ARCHIVE = re.compile(r"\.(tar(\.(gz|bz2|xz|zst))?|tgz|tbz2|txz|zip)$")
 
 
 def _unarchive(inv: Invocation, src: str, dest: str | None, extra: dict[str, Any]) -> list[Task] | None:
-    src_path = inv.path(src)
+    src_path = src if _is_url(src) else inv.path(src)
     dest_path = inv.path(dest) if dest is not None else inv.cwd
     if src_path is None or dest_path is None:
         return None
     args = {"src": src_path, "dest": dest_path, "remote_src": True, **extra}
-    return [Task(f"Unpack {posixpath.basename(src_path)} into {dest_path}",
+    return [Task(f"Unpack {posixpath.basename(urlparse(src_path).path) or src_path} into {dest_path}",
                  "ansible.builtin.unarchive", args, path=dest_path)]
 
 
@@ -143,13 +143,29 @@ def _old_style_tar(args: list[str]) -> list[str]:
 
 @rule("tar")
 def tar(inv: Invocation) -> list[Task] | None:
+    return _tar(inv, None)
+
+
+def unpack_download(url: str, tar: Invocation) -> list[Task] | None:
+    """`curl -fsSL URL | tar -xz -C DIR` (the walker calls this for a download piped into tar):
+    the unarchive module fetches the URL itself (src: URL, remote_src), so nothing else is
+    needed; None when the tar stage is not an extraction of its standard input."""
+    return _tar(tar, url) if _is_url(url) else None
+
+
+def _tar(inv: Invocation, url: str | None) -> list[Task] | None:
+    """tar -x of a file, or (``url``) of what a download writes to tar's standard input."""
     args = _old_style_tar(list(inv.args))
     opts = parse_options(args, takes_value="fC", long_value=("--file", "--directory",
                                                              "--strip-components"))
     if not opts.has("-x", "--extract"):
         return None
     archive = opts.get("-f", "--file")
-    if archive is None or archive == "-" or _is_url(archive):
+    if url is not None:
+        if archive not in (None, "-"):
+            return None
+        archive = url
+    elif archive is None or archive == "-" or _is_url(archive):
         return None
     extra: dict[str, Any] = {}
     if opts.positionals:

@@ -1054,3 +1054,17 @@ def test_sed_on_a_glob_edits_each_file_the_pattern_finds() -> None:
     # a pattern in a directory name, or dot files: the shell's glob is not find's
     for path in ("/etc/*/x.repo", "/etc/.hidden*"):
         assert apply_rules(Invocation(argv=("sed", "-i", "s/a/b/", path), globbed=frozenset({3}))) is None
+
+
+def test_a_download_piped_into_tar_is_unarchive_of_the_url() -> None:
+    from playbook.rules.network import unpack_download
+
+    url = "https://nodejs.org/dist/v22.14.0/node-v22.14.0-linux-x64.tar.xz"
+    tasks = unpack_download(url, Invocation(argv=("tar", "xvfJ", "-", "-C", "/opt/nodejs", "--strip-components=1")))
+    assert tasks is not None and [t.as_dict() for t in tasks] == [
+        {"name": "Unpack node-v22.14.0-linux-x64.tar.xz into /opt/nodejs", "ansible.builtin.unarchive":
+            {"src": url, "dest": "/opt/nodejs", "remote_src": True, "extra_opts": ["--strip-components=1"]}}]
+    assert unpack_download(url, Invocation(argv=("tar", "-xz"), cwd="/srv"))[0].args["dest"] == "/srv"  # type: ignore[index]
+    for tar in (("tar", "-xzf", "other.tgz"), ("tar", "-tz"), ("tar", "-xz")):  # another file, a listing, no cwd
+        assert unpack_download(url, Invocation(argv=tar)) is None
+    assert unpack_download("file.tgz", Invocation(argv=("tar", "-xz"), cwd="/srv")) is None
