@@ -72,7 +72,12 @@ def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:
     if not script.strip():
         raise ValueError("the script is empty: there are no commands to split")
     parsed = parse_script(script)
-    state = [s for s in parsed.statements if sets_shell_state(s)]
+    # a call to one of the script's functions that sets state (`includeDependencies` sources a
+    # library) is state too: later chunks must have run it
+    setters = {c.function_name for s in parsed.statements if s.kind == "function" for c in s.commands[:1]
+               if c.function_name and _STATE_INSIDE.search(s.text.split("{", 1)[-1])}
+    state = [s for s in parsed.statements if sets_shell_state(s)
+             or (s.command is not None and s.command.is_simple and s.command.name in setters)]
     units = _units([(s.first_line, s.last_line) for s in parsed.statements])
     if not units:
         raise ValueError("the script has only comments and blank lines: no commands to split")

@@ -76,6 +76,7 @@ _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
 _NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+)) (?:\}\}|\)\))")  # also as fallback_name writes it
 _FACT = HOST_VALUE  # a value known on the host only: a fact (see fact_name) or a gathered one
+_CAT_FILE = re.compile(r"\$\(\s*cat\s+(\S+)\s*\)|`\s*cat\s+(\S+)\s*`")
 _RETURN = re.compile(r"(?:^|[\s;&|({])return\b")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
@@ -292,7 +293,7 @@ class ShellWalker:
             return fallback
         if command.node_type in ("variable_assignment", "variable_assignments"):
             for name, word in command.assignments:
-                self.assign(name, word, export=False)
+                self.assign(name, word, export=False, ctx=ctx)
             return True
         if command.node_type == "declaration_command" and command.words:
             return self.declaration(ctx, command)
@@ -716,6 +717,9 @@ class ShellWalker:
             names |= {n for n in {*self.definitions, *before[3]} if self.definitions.get(n) != before[3].get(n)}
             names -= {str(n) for n in range(10)}
             for name in sorted(names):
+                if self.variables.get(name) == "{{ " + fact_name(name) + " }}":
+                    facts.setdefault(name, [])  # the arm worked it out into its fact already
+                    continue
                 made = self.fact_from_arm(ctx, name, when)
                 if made:
                     facts.setdefault(name, []).extend(made)
@@ -735,7 +739,7 @@ class ShellWalker:
             defaults: dict[str, str] = {}
             for name in sorted(changed - {"PWD"}):
                 needs_default = not exhaustive or any(name not in names for names in set_in)
-                knowable = name in facts and len(facts[name]) and (not needs_default or name in before[0])
+                knowable = name in facts and (not needs_default or name in before[0])
                 if knowable and needs_default:
                     defaults[name] = before[0][name]
                 if not knowable:
@@ -804,6 +808,31 @@ class ShellWalker:
         made.append(len(self.drafts))
         self.drafts.append(Step(task, source))
         return made
+
+    def work_out(self, ctx: _Context, name: str, word: Word) -> None:
+        """`X=$(cmd)`: the command runs once, where the script ran it (a task whose output a
+        fact keeps; `$(cat FILE)` is a slurp), so every later task sees the same value, as the
+        script did (`$(openssl rand -hex 32)` carried into each task would differ each time)."""
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        fact = fact_name(name)
+        read = _CAT_FILE.fullmatch(word.raw.strip('"'))
+        path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
+        if path is not None and path.startswith("/") and not _FACT.search(path):
+            task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
+                                    "register": f"{fact}_file"}
+            self.finish(ctx, task, "ansible.builtin.slurp", {})
+            self.drafts.append(Step(task, source))
+            value = "{{ " + fact + "_file.content | b64decode | regex_replace('\\n+$', '') }}"
+            fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
+            if ctx.when:
+                fact_task["when"] = ctx.when
+            self.drafts.append(Step(fact_task, source))
+        elif not self.fact_from_arm(ctx, name, ctx.when):
+            return
+        self.variables[name] = "{{ " + fact + " }}"
+        self.definitions.pop(name, None)
+        self.fact_variables[fact] = name
 
     def fact_environment(self, text: str) -> dict[str, str]:
         """The variables ``text`` reads whose value is known on the host only (a fact): a shell
@@ -973,7 +1002,7 @@ class ShellWalker:
                 variable = word.value.split("=", 1)[0]
                 self.locals[-1].setdefault(variable, (self.variables.get(variable), self.definitions.get(variable)))
         for name, word in command.assignments:
-            self.assign(name, word, export=export)
+            self.assign(name, word, export=export, ctx=ctx)
         if export:
             assigned = {name for name, _ in command.assignments}
             for word in command.words[1:]:
@@ -981,7 +1010,7 @@ class ShellWalker:
                     self.environment[word.value] = self.variables[word.value]
         return True
 
-    def assign(self, name: str, word: Word, export: bool) -> None:
+    def assign(self, name: str, word: Word, export: bool, ctx: _Context | None = None) -> None:
         value = self.substitute_word(word)
         if value is not None:
             self.variables[name] = value
@@ -994,6 +1023,9 @@ class ShellWalker:
         if not export and not word.glob:
             # the shell computes it (`X=$(lsb_release -cs)`): shell tasks that use it set it first
             self.definitions[name] = f"{name}={word.raw}"
+            if ctx is not None and any(p.expansion and p.text.startswith(("$(", "`")) and not p.text.startswith("$((")
+                                       for p in word.parts):
+                self.work_out(ctx, name, word)
         if export:
             # design: `export PATH=$PATH:/opt/x` -> the remote value via the gathered facts
             parts = []

@@ -376,18 +376,18 @@ def test_if_elif_else_checks_each_condition_on_the_host_and_guards_each_arm() ->
         'elif command -v yum; then\n  yum install -y java-1.8.0-openjdk\n'
         'else\n  echo "no package manager"\n  exit 1\nfi\n')
     tasks = conversion.tasks
-    assert modules(conversion) == [SHELL, "ansible.builtin.apt", "ansible.builtin.meta", SHELL,
-                                   "ansible.builtin.dnf", "ansible.builtin.fail"]
-    first, second = tasks[0], tasks[3]
-    # the check carries the variable its condition reads, never fails and never changes
-    assert first[SHELL]["cmd"] == 'isApt=`command -v apt-get`\n[ -n "$isApt" ]'
-    assert (first["failed_when"], first["changed_when"], first["check_mode"]) == (False, False, False)
-    assert tasks[1]["when"] == tasks[2]["when"] == f"{first['register']}.rc == 0"
-    assert tasks[2]["ansible.builtin.meta"] == "end_host"
-    # the elif is checked only when the if did not hold; its arm needs both
-    assert second["when"] == f"{first['register']}.rc != 0"
-    assert tasks[4]["when"] == f"{first['register']}.rc != 0 and {second['register']}.rc == 0"
-    assert tasks[5]["when"] == f"{first['register']}.rc != 0 and {second['register']}.rc != 0"
+    assert modules(conversion) == [SHELL, "ansible.builtin.set_fact", "ansible.builtin.apt", "ansible.builtin.meta",
+                                   SHELL, "ansible.builtin.dnf", "ansible.builtin.fail"]
+    # the variable is worked out once, where the script set it; a test on it is a when on the fact
+    assert tasks[0][SHELL]["cmd"] == 'isApt=`command -v apt-get`\nprintf "%s" "$isApt"'
+    assert tasks[2]["when"] == tasks[3]["when"] == "shell_isapt | length > 0"
+    assert tasks[3]["ansible.builtin.meta"] == "end_host"
+    # a command condition is checked on the host, never failing, never changing
+    check = tasks[4]
+    assert (check["failed_when"], check["changed_when"], check["check_mode"]) == (False, False, False)
+    assert check["when"] == "not (shell_isapt | length > 0)"
+    assert tasks[5]["when"] == f"not (shell_isapt | length > 0) and {check['register']}.rc == 0"
+    assert tasks[6]["when"] == f"not (shell_isapt | length > 0) and {check['register']}.rc != 0"
 
 
 def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
@@ -436,10 +436,10 @@ def test_what_every_arm_sets_becomes_a_fact_later_tasks_read() -> None:
 
 def test_an_arm_that_may_be_skipped_keeps_the_value_from_before_as_a_fact() -> None:
     conversion = convert_script('DIR=/opt/a\nif grep -q x /etc/f; then\n  DIR=$(cat /etc/dir)\nfi\nmkdir -p "$DIR"\n')
-    default, check, work_out, fact, mkdir = conversion.tasks
+    default, check, read, fact, mkdir = conversion.tasks
     assert default["ansible.builtin.set_fact"] == {"shell_dir": "/opt/a"}
-    assert work_out[SHELL]["cmd"] == 'DIR=$(cat /etc/dir)\nprintf "%s" "$DIR"'
-    assert fact["ansible.builtin.set_fact"] == {"shell_dir": "{{ shell_dir_output.stdout }}"}
+    assert read["ansible.builtin.slurp"] == {"src": "/etc/dir"} and read["when"] == f"{check['register']}.rc == 0"
+    assert fact["ansible.builtin.set_fact"] == {"shell_dir": "{{ shell_dir_file.content | b64decode | regex_replace('\\n+$', '') }}"}
     assert mkdir["ansible.builtin.file"]["path"] == "{{ shell_dir }}"
 
 
@@ -465,12 +465,17 @@ def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
         "user={{ shell_u }}{% raw %}\ntemplate={{ name }}\n{% endraw %}"
 
 
-def test_a_variable_the_shell_computes_is_set_in_the_shell_task_that_uses_it() -> None:
-    conversion = convert_script('CODENAME=$(lsb_release -cs)\necho "deb http://x/ $CODENAME main" > /tmp/list.txt\n'
+def test_a_variable_the_shell_computes_is_worked_out_once_where_the_script_set_it() -> None:
+    conversion = convert_script('SECRET=$(openssl rand -hex 32)\necho "K=$SECRET" > /etc/app.env\n'
+                                'echo "$SECRET" | sha256sum > /root/secret.sum\nCODENAME=$(lsb_release -cs)\n'
                                 'cat /tmp/list.txt | grep "$CODENAME"\n')
-    assert conversion.tasks[-1]["environment"] == {"CODENAME": "{{ ansible_facts.distribution_release }}"}
-    computed = convert_script('V=$(cat /etc/app/version)\ncat /tmp/list.txt | grep "$V"\n')
-    assert computed.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\nV=$(cat /etc/app/version)\n")
+    work_out, fact, env_file, digest, grep = conversion.tasks
+    assert work_out[SHELL]["cmd"] == 'SECRET=$(openssl rand -hex 32)\nprintf "%s" "$SECRET"'
+    assert fact["ansible.builtin.set_fact"] == {"shell_secret": "{{ shell_secret_output.stdout }}"}
+    # every later task sees the one value (run again in each task, a random value would differ)
+    assert env_file["ansible.builtin.copy"]["content"] == "K={{ shell_secret }}\n"
+    assert digest["environment"] == {"SECRET": "{{ shell_secret }}"}
+    assert grep["environment"] == {"CODENAME": "{{ ansible_facts.distribution_release }}"}
 
 
 def test_an_unconditional_exit_ends_the_conversion_with_a_warning() -> None:
