@@ -521,7 +521,8 @@ class ShellWalker:
             if command.node_type == "declaration_command" and command.words and command.words[0].value in (
                     "local", "declare", "typeset"):
                 continue
-            if command.node_type in ("if_statement", "for_statement", "compound_statement") and (command.branches or command.body):
+            if command.node_type in ("if_statement", "case_statement", "for_statement", "compound_statement") \
+                    and (command.branches or command.body):
                 inner = [s for branch in command.branches for s in (*(branch.condition or ()), *branch.body)] \
                     + list(command.body or ())
                 if all(self.statement_prints_only(s, seen) for s in inner):

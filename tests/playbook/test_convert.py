@@ -656,7 +656,10 @@ def test_a_function_that_only_prints_makes_no_task() -> None:
                'out() {\n  local MSG\n  MSG=$(fmt "${1}")\n  echo -e "${MSG}"\n'
                '  if [[ ! -z "${LOG}" ]]; then\n    test -e /proc/$$/fd/6 && >&6 echo -e "${MSG}"\n  fi\n}\n'
                'info() {\n  out "<info>${1}</info>"\n}\n')
-    conversion = convert_script('info "installing"\napt-get install -y nginx\ninfo "done" >&2\n', context=library)
+    library += ('log() {\n  local timestamp=$(date)\n  case "$2" in\n    error) color=red ;;\n    *) color=blue ;;\n'
+                '  esac\n  echo -e "${color}${timestamp} $1"\n}\n')
+    conversion = convert_script('info "installing"\napt-get install -y nginx\ninfo "done" >&2\nlog "x" error\n',
+                                context=library)
     assert modules(conversion) == ["ansible.builtin.apt"]
 
 
