@@ -35,6 +35,7 @@ from playbook.convert.guards import PathCondition, guard_of_compound, if_conditi
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task
+from playbook.rules.network import unpack_download
 from playbook.rules.content import echo_text, literal, printf_text
 from playbook.shell import MAX_NESTING, Branch, Command, Pipeline, Statement, Word, parse_script, source_text
 
@@ -223,6 +224,13 @@ class ShellWalker:
         name = command_key(then[0])
         base = re.sub(r"[^A-Za-z0-9._-]", "_", posixpath.basename(url.split("?")[0].rstrip("/")) or "download")
         become = ctx.become or any(c.become for c in commands)
+        if name == "tar" and not into:  # `curl URL | tar -xz -C DIR`: unarchive fetches it itself
+            unpacked = unpack_download(url, Invocation(argv=tuple(then), cwd=self.cwd, line=ctx.statement.first_line))
+            if unpacked is None:
+                return False
+            for task in unpacked:
+                self.emit(replace(ctx, become=become), task, "download", {})
+            return True
         if name == "gpg" and "--dearmor" in then and "-o" in then[:-1] and then[then.index("-o") + 1].startswith("/") \
                 and all(a in ("--dearmor", "-o", "--batch", "--yes") or a == then[then.index("-o") + 1] for a in then[1:]):
             key = then[then.index("-o") + 1]

@@ -679,3 +679,11 @@ def test_statements_nested_deeper_than_the_limit_are_one_shell_task() -> None:
                                 + "{ " * 300 + "touch /tmp/z;" + " };" * 300 + "\n")
     assert modules(conversion)[-2:] == [SHELL, SHELL]
     assert conversion.tasks[-1][SHELL]["cmd"].startswith("{ { {")
+
+
+def test_a_download_piped_into_tar_is_an_unarchive_of_the_url() -> None:
+    conversion = convert_script("curl -fsSL https://nodejs.org/dist/v22/node.tar.xz | tar xJf - -C /opt/nodejs "
+                                "--strip-components=1\n")
+    [unpack] = conversion.tasks
+    assert unpack["ansible.builtin.unarchive"]["src"] == "https://nodejs.org/dist/v22/node.tar.xz"
+    assert unpack["ansible.builtin.unarchive"]["remote_src"] is True
