@@ -213,7 +213,9 @@ def fold_apt_update(steps: list[Step]) -> list[Step]:
 
 
 _GIT_QUIET = frozenset({"-q", "--quiet"})
-_GIT_REF = re.compile(r"\w[\w./+-]*")  # a branch, a tag, tags/NAME or a commit
+# a branch, a tag, tags/NAME or a commit, or a value a task worked out on the host (which an
+# earlier task set: only fetches run between the clone and the checkout)
+_GIT_REF = re.compile(r"(?:\w|\{\{ shell_\w+ \}\})(?:[\w./+-]|\{\{ shell_\w+ \}\})*")
 _GIT_FETCH = frozenset({"git fetch", "git fetch --tags", "git fetch --all", "git fetch origin",
                         "git fetch --all --tags", "git fetch origin --tags", "git fetch -q", "git fetch --quiet"})
 # environment that changes what a git command does (repository, work tree, configuration)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from playbook.rules import rule
-from playbook.rules.base import Invocation, Task, has_runtime_value
+from playbook.rules.base import RUNTIME_VALUE, Invocation, Task, has_runtime_value, human_list
 from playbook.rules.content import literal
 from playbook.rules.files import FIND, GLOB_CHARS, register_name
 
@@ -567,8 +567,8 @@ def sed(inv: Invocation) -> list[Task] | None:
     if not in_place or not scripts or not files:
         return None
     script = "\n".join(scripts)
-    masked, facts = _hold_word_facts(script)
-    if has_runtime_value(masked) or not _facts_only_in_text(masked, facts):
+    masked, facts = _hold_host_values(script)
+    if has_runtime_value(masked) or not _values_only_in_text(masked, facts):
         return None  # sed reads the value as regex or replacement syntax, known on the host only
     tasks: list[Task] = []
     for name, pattern in zip(files, globbed):
@@ -579,7 +579,7 @@ def sed(inv: Invocation) -> list[Task] | None:
         if made is None:
             return None
         tasks.extend(made)
-    return _put_facts_back(tasks, facts)
+    return _put_values_back(tasks, facts)
 
 
 def _glob_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
@@ -602,31 +602,35 @@ def _glob_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Ta
     return tasks
 
 
-# design: a gathered fact that the walker put in for `$(hostname -f)`, `$(uname -m)` ... is a
-# word of letters, digits and `._+-` (a host name, an architecture, a release, a number), and
-# none of those means anything in a sed replacement or in the Python one the replace module
-# uses. So such a fact may stand in a replacement or an a/i/c text (never in a regex, where
-# `.` matches any character, nor with a delimiter it could hold), and goes to the module as
-# the same `{{ ansible_facts.X }}` for Ansible to fill in.
+# design: a value only the host knows reaches sed as the walker's `{{ shell_NAME }}` (a value a
+# task worked out: a random password, a tag) or `{{ ansible_facts.X }}`. In a regex it would be
+# read as regex syntax nobody can foresee, so such a script declines. In a replacement or an
+# a/i/c text it is inserted, and the task says it: sed reads `\`, `&` and its delimiter in
+# the value as syntax, the replace task (backslashes escaped for Python's re) inserts it as
+# written, which is the same for any value without them; the task carries a note saying so.
+# A gathered fact that is a word of letters, digits and `._+-` (a host name, an architecture,
+# a release, a number) means nothing in either, so it needs no note. A delimiter that is one
+# of those characters declines either way.
 _WORD_FACT = re.compile(r"\{\{ ansible_facts\.(?:architecture|kernel|system|nodename|fqdn|hostname|domain"
                         r"|processor_vcpus|distribution_release|distribution_version|distribution_major_version)"
                         r" \}\}")
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+_HELD = re.compile("\x00(\\d+)\x00")
 
 
-def _hold_word_facts(script: str) -> tuple[str, list[str]]:
-    """``script`` with each word-valued fact as a placeholder sed takes as plain text."""
-    facts: list[str] = []
+def _hold_host_values(script: str) -> tuple[str, list[str]]:
+    """``script`` with each value the host knows as a placeholder sed takes as plain text."""
+    values: list[str] = []
 
     def hold(match: re.Match[str]) -> str:
-        facts.append(match.group(0))
-        return f"\x00{len(facts) - 1}\x00"
+        values.append(match.group(0))
+        return f"\x00{len(values) - 1}\x00"
 
-    return _WORD_FACT.sub(hold, script), facts
+    return RUNTIME_VALUE.sub(hold, script), values
 
 
-def _facts_only_in_text(script: str, facts: list[str]) -> bool:
-    if not facts:
+def _values_only_in_text(script: str, values: list[str]) -> bool:
+    if not values:
         return True
     commands = parse_sed(script)
     if not commands:
@@ -635,22 +639,35 @@ def _facts_only_in_text(script: str, facts: list[str]) -> bool:
         if "\x00" in (command.address or "") + command.pattern:
             return False
         if "\x00" in command.replacement and command.verb == "s" and command.delimiter in _WORD_CHARS:
-            return False
+            return False  # a delimiter even a word value may hold
     return True
 
 
-def _put_facts_back(tasks: list[Task], facts: list[str]) -> list[Task] | None:
-    if not facts:
+def _put_values_back(tasks: list[Task], values: list[str]) -> list[Task] | None:
+    if not values:
         return tasks
-    held = re.compile("\x00(\\d+)\x00")
     out = []
+    noted: list[str] = []
+
+    def value(match: re.Match[str]) -> str:
+        held = values[int(match.group(1))]
+        if _WORD_FACT.fullmatch(held):
+            return held
+        if held not in noted:
+            noted.append(held)
+        return held[:-3] + " | replace('\\\\', '\\\\\\\\') }}"  # Python's re reads a backslash
+
     for task in tasks:
         args = dict(task.args)
-        for key, value in args.items():
-            if isinstance(value, str) and "\x00" in value:
-                if key not in ("replace", "line") or "{% raw %}" in value:
+        for key, arg in args.items():
+            if isinstance(arg, str) and "\x00" in arg:
+                if key != "replace" or "{% raw %}" in arg:
                     return None  # a regex, or text Ansible must not template around it
-                args[key] = held.sub(lambda m: facts[int(m.group(1))], value)
-        name = held.sub(lambda m: "$" + facts[int(m.group(1))].strip("{} ").removeprefix("ansible_facts."), task.name)
+                args[key] = _HELD.sub(value, arg)
+        name = _HELD.sub(lambda m: "$" + values[int(m.group(1))].strip("{} ").split(".")[-1].removeprefix("shell_"),
+                         task.name)
         out.append(replace(task, name=name, args=args))
+    if noted:
+        out[0] = replace(out[0], note=f"{human_list(noted)} goes in as written; sed would have read a `\\`, `&` or "
+                                      "its delimiter in the value as its own syntax")
     return out

@@ -29,6 +29,7 @@ def _tidy(*tasks: dict[str, Any]) -> list[dict[str, Any]]:
     ("git reset --hard 8841dd392e6fbf02986e2fb1f1ebf04df344b65a", "8841dd392e6fbf02986e2fb1f1ebf04df344b65a"),
     ("git checkout v1.2.3", "v1.2.3"),
     ("git checkout -q tags/v1.2.3", "tags/v1.2.3"),
+    ("git checkout 'tags/{{ shell_tag_version }}'", "tags/{{ shell_tag_version }}"),
 ])
 def test_a_checkout_in_a_fresh_clone_is_its_version(cmd: str, ref: str) -> None:
     tasks = _tidy(_clone(), _command(cmd, environment={"APP_VERSION": "1"}))
@@ -50,6 +51,7 @@ def test_a_fetch_between_the_clone_and_the_checkout_goes_with_it() -> None:
     ([_clone(), _command("git checkout -b local v2")], "a new local branch"),
     ([_clone(), _command("git checkout -- README")], "a path"),
     ([_clone(), _command("git reset --hard HEAD~1")], "relative to the clone"),
+    ([_clone(), _command("git checkout '{{ lookup(\"env\", \"X\") }}'")], "Jinja the walker did not write"),
     ([_clone(), _command("git checkout v2", when="x")], "a condition"),
     ([_clone(), _command("git checkout v2", environment={"GIT_DIR": "/srv/x"})], "git environment"),
     ([_clone(), {**_command("git checkout v2"), "become": True}], "another user"),

@@ -1068,3 +1068,14 @@ def test_a_download_piped_into_tar_is_unarchive_of_the_url() -> None:
     for tar in (("tar", "-xzf", "other.tgz"), ("tar", "-tz"), ("tar", "-xz")):  # another file, a listing, no cwd
         assert unpack_download(url, Invocation(argv=tar)) is None
     assert unpack_download("file.tgz", Invocation(argv=("tar", "-xz"), cwd="/srv")) is None
+
+
+def test_sed_inserts_a_value_worked_out_on_the_host_as_written_and_says_so() -> None:
+    found = apply_rules(Invocation(argv=("sed", "-i.bak", "s/DB_PASSWORD=.*$/DB_PASSWORD={{ shell_db_pass }}/", "/srv/.env")))
+    assert found is not None
+    [task] = found[1]
+    assert task.args == {"path": "/srv/.env", "regexp": "DB_PASSWORD=.*$", "backup": True,
+                         "replace": "DB_PASSWORD={{ shell_db_pass | replace('\\\\', '\\\\\\\\') }}"}
+    assert task.note == ("{{ shell_db_pass }} goes in as written; sed would have read a `\\`, `&` or its delimiter "
+                         "in the value as its own syntax")
+    assert task.name == "Replace DB_PASSWORD=.*$ in /srv/.env"
