@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -48,6 +49,25 @@ def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:,.{digits}f}{unit}"
     return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+
+
+def uptime() -> str:
+    """``uptime``'s line (time, up, users, load averages), or the load averages alone."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def headline(reports: dict[str, dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -139,6 +159,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown bench(es): {', '.join(sorted(unknown))}; known: {', '.join(BENCHES)}")
     started = time.time()
+    load_before, ticks_before = uptime(), cpu_ticks()
     reports: dict[str, dict[str, Any]] = {}
     for name in names:
         before = [round(x, 2) for x in os.getloadavg()]
@@ -154,15 +175,22 @@ def main() -> None:
         print(out["table"] + "\n", flush=True)
     head_md, head_rows = headline(reports)
     info = machine()
+    busy, total = (after - before for after, before in zip(cpu_ticks(), ticks_before))
+    load = {"uptime_before": load_before, "uptime_after": uptime(),
+            "cpus_busy_pct": round(100 * busy / total, 1) if total else None}
     command = "python -m bench " + " ".join(sys.argv[1:])
     perf = {"command": command.strip(), "machine": info, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)) + " UTC",
-            "elapsed_s": round(time.time() - started, 1), "quick": args.quick, "headline": head_rows, "benches": reports}
+            "elapsed_s": round(time.time() - started, 1), "quick": args.quick, "load": load, "headline": head_rows,
+            "benches": reports}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "perf.json").write_text(json.dumps(perf, indent=2) + "\n")
     md = [f"# Performance suite (`{command.strip()}`)", "",
           f"Run {perf['started']}, {perf['elapsed_s']:.0f} s; {info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, "
           f"{info['haproxy']}, {info['wrk']}; commit {info['commit']}."
           + (" **--quick: smoke-test durations, not the numbers to quote.**" if args.quick else ""), "",
+          f"Machine load (other agents and tests share this machine): `uptime` before: `{load['uptime_before']}`; after: "
+          f"`{load['uptime_after']}`; all {info['cpus']} CPUs were {load['cpus_busy_pct']}% busy on average over the run "
+          "(this suite's own processes included).", "",
           "## Against the targets of issue 9", "", head_md, ""]
     for name, out in reports.items():
         md += [f"## {name}", "", f"`{out['command']}`, {out['elapsed_s']} s, load average before/after "
