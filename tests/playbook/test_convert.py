@@ -687,3 +687,10 @@ def test_a_download_piped_into_tar_is_an_unarchive_of_the_url() -> None:
     [unpack] = conversion.tasks
     assert unpack["ansible.builtin.unarchive"]["src"] == "https://nodejs.org/dist/v22/node.tar.xz"
     assert unpack["ansible.builtin.unarchive"]["remote_src"] is True
+
+
+def test_an_env_prefixed_command_keeps_its_variables_as_the_tasks_environment() -> None:
+    conversion = convert_script("LC_ALL=C.UTF-8 add-apt-repository -y ppa:ondrej/php\nFOO=1 make -C /opt/app\n")
+    ppa, make = conversion.tasks
+    assert ppa["ansible.builtin.apt_repository"]["repo"] == "ppa:ondrej/php" and ppa["environment"] == {"LC_ALL": "C.UTF-8"}
+    assert make["environment"] == {"FOO": "1"}
