@@ -254,9 +254,14 @@ def mv(inv: Invocation) -> list[Task] | None:
     if src_path is None or dest_path is None:
         return None
     final = dest_path + "/" + posixpath.basename(src_path) if dest.endswith("/") else dest_path
-    # design: no module moves a remote file; a command guarded on both ends is idempotent
-    args = {"cmd": shlex.join(["mv", src_path, dest_path]), "creates": final,
-            "removes": src_path}
+    # design: no module moves a remote file; the command runs while the source is there (once
+    # moved, a later run has nothing to do), and with `dir/` unless dir/NAME is there. A
+    # destination without the slash may be a directory already (`mv x.jar /opt/app/libs`, a
+    # directory an earlier line made): `creates` on it would skip the move the script makes
+    args: dict[str, Any] = {"cmd": shlex.join(["mv", src_path, dest_path])}
+    if dest.endswith("/"):
+        args["creates"] = final
+    args["removes"] = src_path
     return [Task(f"Move {src_path} to {final}", "ansible.builtin.command", args, path=final)]
 
 
