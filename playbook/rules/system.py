@@ -397,3 +397,15 @@ def supervisorctl(inv: Invocation) -> list[Task] | None:
     state, title = _SUPERVISOR_STATES[args[0]]
     return [Task(f"{title} the {name} supervisor program", "community.general.supervisorctl",
                  {"name": name, "state": state}) for name in args[1:]]
+
+
+@rule("shutdown", "reboot")
+def reboot(inv: Invocation) -> list[Task] | None:
+    """`shutdown -r now` / `reboot`: the reboot module (it waits for the host to come back, so
+    later tasks run on the rebooted host, as a provisioner that reruns after a reboot would)."""
+    args = list(inv.args)
+    if inv.name == "reboot" and args in ([], ["now"]):
+        return [Task("Reboot the host", "ansible.builtin.reboot", {})]
+    if inv.name == "shutdown" and args in (["-r", "now"], ["-r", "+0"], ["--reboot", "now"], ["-r"]):
+        return [Task("Reboot the host", "ansible.builtin.reboot", {})]
+    return None  # a delay, a message, halt or power-off

@@ -177,6 +177,8 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                            'remote_src': True,
                            'mode': 'preserve'},
   'become': True}]),
+    ('sudo shutdown -r now',
+     [{'name': 'Reboot the host', 'ansible.builtin.reboot': {}, 'become': True}]),
     ('sudo mv /tmp/app.conf /etc/',
      [{'name': 'Move /tmp/app.conf to /etc/app.conf',
   'ansible.builtin.command': {'cmd': 'mv /tmp/app.conf /etc',
@@ -876,6 +878,8 @@ def test_every_rule_has_a_case() -> None:
 @pytest.mark.parametrize(("script", "why"), [
     ("apt-get install -f\n", "apt-get -f needs apt's resolver"),
     ("apt install -y ./pkg.deb\n", "a relative .deb and no cd"),
+    ("shutdown -h now\n", "a halt is not a reboot"),
+    ("shutdown -r +5 'going down'\n", "a delay and a message"),
     ("apt-get install -y --allow-remove-essential nodejs\n", "the module cannot let apt remove an essential package"),
     ('sudo -u postgres psql -c "VACUUM FULL"\n', "no module says VACUUM"),
     ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
