@@ -1,7 +1,9 @@
 """Deterministic shell-to-Ansible conversion: statements -> rule tasks, the rest guarded commands.
 
     convert_script   the recipe: parse -> walk statements (``walker``) -> tidy (``playbook.passes``)
-    walker           the statement walker that keeps the shell's state and asks the rules
+    walker           the statement walker that keeps the shell's state and asks the rules;
+                     its mixins: state, tasks, values, branches, functions (and shapes)
+    conditions       `if` conditions decided now or turned into `when` expressions
     fallback         helpers for the tasks no rule covers (creates, read-only, names)
     guards           shell guards that say what a line makes (`[ -f X ] || ...`)
 """

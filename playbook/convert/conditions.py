@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 
 # design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
-# converter sets (`shell_NAME`, see walker.fact_name) or one Ansible gathers. Such a value flows
+# converter sets (`shell_NAME`, see values.fact_name) or one Ansible gathers. Such a value flows
 # into module arguments as is, and a test on it becomes a `when` expression (no task).
 HOST_VALUE = re.compile(r"\{\{ ((?:shell_\w+|ansible_facts\.\w+)) \}\}")
 

@@ -1,5 +1,5 @@
 """Pure helpers for the tasks no rule covers: what a command evidently creates, whether it
-only reads, how its task is named; the walker (``playbook.convert.walker``) builds the
+only reads, how its task is named; the walker (``playbook.convert.tasks``) builds the
 guarded ``command``/``shell`` tasks with them."""
 
 from __future__ import annotations

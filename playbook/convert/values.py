@@ -1,0 +1,297 @@
+"""Words and variables: what a word expands to with the values the walker knows (``$X``,
+``${X:-default}``, ``${X%%.*}``, the pure ``$(basename ...)``), assignments and declarations,
+and the values only the host can work out (``X=$(cmd)``), kept as facts (``fact_name``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from dataclasses import replace
+from typing import Any
+
+from playbook.convert.conditions import HOST_VALUE, host_query
+from playbook.convert.state import Context
+from playbook.convert.tasks import TasksMixin
+from playbook.passes import SHELL, Step, TaskSource
+from playbook.rules.content import literal
+from playbook.shell import Command, Word, parse_script
+
+_PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/)([^}]*)\}")
+_LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
+_SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
+_CAT_FILE = re.compile(r"\$\(\s*cat\s+(\S+)\s*\)|`\s*cat\s+(\S+)\s*`")
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
+# what a login shell has set before the script's first line: a default for these is not taken
+_LOGIN_ENVIRONMENT = frozenset({"HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG",
+                                "LC_ALL", "TERM", "HOSTNAME", "UID", "EUID", "SUDO_USER", "TMPDIR",
+                                "XDG_RUNTIME_DIR", "MAIL", "SHLVL"})
+_VAR_REF = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\})$")
+
+
+class ValuesMixin(TasksMixin):
+    """Substitutes known values into words; records assignments; turns host-only values into facts."""
+
+    # --- words -------------------------------------------------------------------------------
+
+    def substitute_word(self, word: Word) -> str | None:
+        if word.glob:
+            return None
+        out = []
+        for part in word.parts:
+            if not part.expansion:
+                out.append(part.text)
+                continue
+            ref = _VAR_REF.match(part.text)
+            name = (ref.group(1) or ref.group(2)) if ref else ("?" if part.text in ("$?", "${?}") else None)
+            if name is None:
+                value = self.defaulted(part.text)
+                if value is None:
+                    value = self.expanded(part.text)
+                if value is None:
+                    return None
+                out.append(value)
+                continue
+            if name not in self.variables:
+                return None
+            out.append(self.variables[name])
+        return "".join(out)
+
+    def expanded(self, expansion: str) -> str | None:
+        """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
+        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`."""
+        match = _PARAMETER_OP.fullmatch(expansion)
+        if match:
+            name, operator, pattern = match.group(1), match.group(2), match.group(3)
+            value = self.variables.get(name)
+            if value is None or HOST_VALUE.search(value) or "$" in pattern or "`" in pattern:
+                return None
+            return parameter_operation(value, operator, pattern)
+        match = _LENGTH.fullmatch(expansion)
+        if match:
+            value = self.variables.get(match.group(1))
+            return None if value is None else str(len(value))
+        match = _SUBSTITUTION.fullmatch(expansion)
+        if match is None or "$(" in expansion[2:] or expansion.count("`") > 2:
+            return None  # only one level: `$(basename $(dirname x))` is the host's to work out
+        inner = parse_script(match.group(1) or match.group(2) or "").statements
+        command = inner[0].command if len(inner) == 1 else None
+        if command is None or command.redirects or command.assignments:
+            return None
+        argv = self.resolve_words(command.words)
+        if not argv or any(HOST_VALUE.search(a) for a in argv):
+            return None
+        if host_query(argv):
+            return host_query(argv)
+        if argv[0] == "basename" and len(argv) in (2, 3) and not argv[1].startswith("-"):
+            base = posixpath.basename(argv[1].rstrip("/")) or "/"
+            return base[: -len(argv[2])] if len(argv) == 3 and base.endswith(argv[2]) and base != argv[2] else base
+        if argv[0] == "dirname" and len(argv) == 2 and not argv[1].startswith("-"):
+            return posixpath.dirname(argv[1].rstrip("/")) or ("/" if argv[1].startswith("/") else ".")
+        if argv[0] == "echo" and len(argv) >= 2 and not argv[1].startswith("-"):
+            return " ".join(argv[1:])
+        return None
+
+    def defaulted(self, expansion: str) -> str | None:
+        """`${NAME:-word}`: NAME's value when the converter knows it and it is set, else the
+        literal word when NAME is an argument the script was not given or a variable that is
+        neither the script's nor the login environment's; None when it depends on the host."""
+        match = _DEFAULTED.fullmatch(expansion)
+        if match is None or "$" in match.group(3) or "`" in match.group(3):
+            return None
+        name, colon, default = match.group(1), match.group(2), match.group(3)
+        if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
+            default = default[1:-1]
+        if name in self.variables:
+            value = self.variables[name]
+            return default if colon and value == "" else value
+        if name.isdigit() or (name not in self.definitions and name not in self.shell_only
+                              and name not in _LOGIN_ENVIRONMENT):
+            return default
+        return None
+
+    def substitute(self, text: str) -> str | None:
+        """Known variables substituted into text written with $NAME/${NAME}; None if unknown."""
+        unknown = False
+
+        def one(match: re.Match[str]) -> str:
+            nonlocal unknown
+            if match.group(0).startswith("\\"):
+                return match.group(0)[1:]
+            name = match.group(1) or match.group(2)
+            if name is None or name not in self.variables:
+                unknown = True
+                return match.group(0)
+            return self.variables[name]
+
+        result = re.sub(r"\\[$`\\]|\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\}|"
+                        r"[({0#?@*!$-])|`", one, text)
+        return None if unknown else result
+
+    def resolve_words(self, words: tuple[Word, ...], literal_globs: bool = False) -> list[str] | None:
+        values: list[str] = []
+        for word in words:
+            if len(word.parts) == 1 and word.parts[0].expansion and word.parts[0].text in ("$@", "${@}"):
+                if self.arguments is None:
+                    return None
+                values.extend(self.arguments)  # "$@": each argument a word of its own
+                continue
+            value = word.value if literal_globs and word.glob and not any(p.expansion for p in word.parts) \
+                else self.substitute_word(word)
+            if value is None:
+                return None
+            values.append(value)
+        return values
+
+    def heredoc_text(self, command: Command) -> str | None:
+        heredoc = command.heredoc
+        if heredoc is None:
+            return None
+        if heredoc.quoted:
+            return heredoc.body
+        return self.substitute(heredoc.body)
+
+    # --- assignments -------------------------------------------------------------------------
+
+    def declaration(self, ctx: Context, command: Command) -> bool:
+        keyword = command.words[0].value
+        if keyword == "unset" and all(re.fullmatch(r"[A-Za-z_]\w*", w.value) for w in command.words[1:]):
+            for word in command.words[1:]:
+                self.variables.pop(word.value, None)
+                self.definitions.pop(word.value, None)
+                self.environment.pop(word.value, None)
+            return True
+        if keyword not in ("export", "declare", "typeset", "local", "readonly"):
+            self.fallback_shell(ctx, command.text, None)
+            return True
+        export = keyword == "export"
+        if keyword == "local" and self.locals:
+            for word in command.words[1:]:
+                variable = word.value.split("=", 1)[0]
+                self.locals[-1].setdefault(variable, (self.variables.get(variable), self.definitions.get(variable)))
+        for name, word in command.assignments:
+            self.assign(name, word, export=export, ctx=ctx)
+        if export:
+            assigned = {name for name, _ in command.assignments}
+            for word in command.words[1:]:
+                if word.value in self.variables and word.value not in assigned:
+                    self.environment[word.value] = self.variables[word.value]
+        return True
+
+    def assign(self, name: str, word: Word, export: bool, ctx: Context | None = None) -> None:
+        value = self.substitute_word(word)
+        if value is not None:
+            self.variables[name] = value
+            self.definitions.pop(name, None)
+            if export:
+                self.environment[name] = value
+            return
+        self.variables.pop(name, None)
+        self.definitions.pop(name, None)
+        if not export and not word.glob:
+            # the shell computes it (`X=$(lsb_release -cs)`): shell tasks that use it set it first
+            self.definitions[name] = f"{name}={word.raw}"
+            if ctx is not None and any(p.expansion and p.text.startswith(("$(", "`")) and not p.text.startswith("$((")
+                                       for p in word.parts):
+                self.work_out(ctx, name, word)
+        if export:
+            # design: `export PATH=$PATH:/opt/x` -> the remote value via the gathered facts
+            parts = []
+            for part in word.parts:
+                ref = _VAR_REF.match(part.text) if part.expansion else None
+                if not part.expansion:
+                    parts.append(part.text)
+                elif ref and (ref.group(1) or ref.group(2)) in self.variables:
+                    parts.append(self.variables[ref.group(1) or ref.group(2)])
+                elif ref:
+                    parts.append("{{ ansible_env." + (ref.group(1) or ref.group(2)) + " }}")
+                else:
+                    self.warnings.append(f"cannot export {name}: its value needs the shell")
+                    return
+            self.environment[name] = "".join(parts)
+
+    # --- facts: values the host works out ------------------------------------------------
+
+    def work_out(self, ctx: Context, name: str, word: Word) -> None:
+        """`X=$(cmd)`: the command runs once, where the script ran it (a task whose output a
+        fact keeps; `$(cat FILE)` is a slurp), so every later task sees the same value, as the
+        script did (`$(openssl rand -hex 32)` carried into each task would differ each time)."""
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        fact = fact_name(name)
+        read = _CAT_FILE.fullmatch(word.raw.strip('"'))
+        path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
+        if path is not None and path.startswith("/") and not HOST_VALUE.search(path):
+            task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
+                                    "register": f"{fact}_file"}
+            self.finish(ctx, task, "ansible.builtin.slurp", {})
+            self.drafts.append(Step(task, source))
+            value = "{{ " + fact + "_file.content | b64decode | regex_replace('\\n+$', '') }}"
+            fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
+            if ctx.when:
+                fact_task["when"] = ctx.when
+            self.drafts.append(Step(fact_task, source))
+        elif not self.fact_from_arm(ctx, name, ctx.when):
+            return
+        self.variables[name] = "{{ " + fact + " }}"
+        self.definitions.pop(name, None)
+        self.fact_variables[fact] = name
+
+    def fact_from_arm(self, ctx: Context, name: str, when: str | None) -> list[int]:
+        """Tasks at the end of an arm that keep what it set ``name`` to as a fact (the indexes of
+        the tasks made; none when the arm unset it)."""
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        fact = fact_name(name)
+        made: list[int] = []
+        if name in self.variables:
+            task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: self.variables[name]}}
+        elif name in self.definitions:  # `X=$(cat f)`: the shell works it out, the fact keeps it
+            output = f"{fact}_output"
+            check: dict[str, Any] = {"name": f"Work out {name}",
+                                     SHELL: {"cmd": literal(self.shell_script(f'printf "%s" "${name}"')),
+                                             "executable": "/bin/bash"},
+                                     "register": output, "changed_when": False, "check_mode": False}
+            if self.cwd:
+                check[SHELL]["chdir"] = self.cwd
+            self.finish(replace(ctx, when=when), check, SHELL, self.fact_environment(check[SHELL]["cmd"]))
+            made.append(len(self.drafts))
+            self.drafts.append(Step(check, source))
+            task = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: "{{ " + output + ".stdout }}"}}
+        else:
+            return made
+        if when:
+            task["when"] = when
+        made.append(len(self.drafts))
+        self.drafts.append(Step(task, source))
+        return made
+
+
+def fact_name(variable: str) -> str:
+    """The Ansible fact that holds a shell variable set in an arm run on the host."""
+    return "shell_" + re.sub(r"\W", "_", variable.lower())
+
+
+def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
+    """`${X%pattern}` and friends on a known value (glob patterns, as bash matches them)."""
+    if operator == ",,":
+        return value.lower() if not pattern else None
+    if operator == "^^":
+        return value.upper() if not pattern else None
+    if operator in ("/", "//"):
+        old, _, new = pattern.partition("/")
+        if not old or any(c in old for c in "*?[") or old.startswith(("#", "%")):
+            return None
+        return value.replace(old, new) if operator == "//" else value.replace(old, new, 1)
+    cuts = range(len(value) + 1)
+    if operator in ("%", "%%"):  # a suffix: shortest (%) or longest (%%)
+        order = reversed(cuts) if operator == "%" else cuts
+        for cut in order:
+            if fnmatch.fnmatchcase(value[cut:], pattern):
+                return value[:cut]
+        return value
+    order = cuts if operator == "#" else reversed(cuts)  # a prefix: shortest (#) or longest (##)
+    for cut in order:
+        if fnmatch.fnmatchcase(value[:cut], pattern):
+            return value[cut:]
+    return value
