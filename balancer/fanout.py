@@ -39,7 +39,7 @@ from playbook.chunking import Chunk, split_script
 from playbook.errors import PlaybookError
 from playbook.extract import extract_playbook
 from playbook.merge import merge_playbooks
-from playbook.passes import tidy_play, without_called_functions
+from playbook.passes import settled_warnings, tidy_play, without_called_functions
 from playbook.shell import called_names, parse_script
 from playbook.render import render_playbook
 
@@ -107,7 +107,9 @@ class SplitConverter:
             "chunks_processed": len(results),
             "chunks": [r.describe() for r in results],
             "backends": sorted({r.backend for r in results}),
-            "warnings": [w for r in results for w in r.warnings] + list(merged.warnings),
+            # the notes a whole-play pass made untrue (a clone pinned by a checkout in another chunk) go
+            "warnings": settled_warnings([w for r in results for w in r.warnings] + list(merged.warnings),
+                                         [t for play in plays for t in play.get("tasks") or [] if isinstance(t, dict)]),
         }
 
     def split(self, script: str) -> list[Chunk]:

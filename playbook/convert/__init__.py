@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.convert.walker import ShellWalker, lines_with_parse_errors
-from playbook.passes import COMMAND, SHELL, Step, TaskSource, tidy
+from playbook.passes import COMMAND, SHELL, Step, TaskSource, settled_warnings, tidy
 from playbook.shell import Statement, called_names, parse_script
 
 __all__ = ["COMMAND", "SHELL", "Conversion", "TaskSource", "convert_script"]
@@ -86,7 +86,7 @@ def convert_script(script: str, context: str = "") -> Conversion:
     tidied = tidy(converter.drafts)
     return Conversion(tasks=tidied.tasks, sources=[_source(step) for step in tidied.steps],
                       handlers=tidied.handlers, uncovered=converter.uncovered,
-                      warnings=converter.warnings)
+                      warnings=settled_warnings(converter.warnings, tidied.tasks))
 
 
 def _source(step: Step) -> TaskSource:

@@ -22,7 +22,7 @@ from playbook.convert.conditions import (
 )
 from playbook.convert.fallback import fallback_name, strip_leading_sudo
 from playbook.convert.guards import PathCondition
-from playbook.convert.shapes import only_prints, only_reads
+from playbook.convert.shapes import PIPE, only_prints, only_reads
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
@@ -339,7 +339,7 @@ class BranchesMixin(ValuesMixin):
                 # `if ! curl ... | gpg --dearmor -o KEY`: the test itself changes the host
                 task["changed_when"] = True
                 del task["check_mode"]
-            if "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", body):
+            if PIPE.search(body):
                 # a test's status is its pipeline's last command's, as in the script (no pipefail:
                 # `cmd | grep -q x` would fail on SIGPIPE); ignore_errors says so to ansible-lint
                 task["ignore_errors"] = True

@@ -87,3 +87,28 @@ def lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
         if statement.kind == "error" or statement.errors
         for line in range(statement.first_line, statement.last_line + 1)
     }
+
+
+# a pipe as ansible-lint's risky-shell-pipe sees one: any `|` that is not `||` (inside quotes
+# too: `X="$(a | b)"` pipes); a task whose script has one sets pipefail
+PIPE = re.compile(r"(?<!\|)\|(?!\|)")
+
+
+def _service_verb(pipeline: Pipeline) -> tuple[str, str] | None:
+    """(service, verb) of `service X VERB` or `systemctl [--quiet] VERB X`, any redirects aside."""
+    commands = pipeline.commands
+    if len(commands) != 1 or not commands[0].is_simple or pipeline.negated:
+        return None
+    argv = [a for a in commands[0].argv if a not in ("--quiet", "-q")]
+    if len(argv) == 3 and argv[0].endswith("service"):
+        return argv[1], argv[2]
+    if len(argv) == 3 and argv[0].endswith("systemctl"):
+        return argv[2].removesuffix(".service"), argv[1]
+    return None
+
+
+def starts_unless_running(check: Pipeline, start: Pipeline) -> bool:
+    """`service X status || service X start` (or systemctl is-active/start): X is started."""
+    first, second = _service_verb(check), _service_verb(start)
+    return first is not None and second is not None and first[0] == second[0] \
+        and first[1] in ("status", "is-active") and second[1] == "start"

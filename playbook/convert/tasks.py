@@ -13,7 +13,7 @@ from typing import Any
 
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
-from playbook.convert.shapes import uses
+from playbook.convert.shapes import PIPE, uses
 from playbook.convert.state import Context, WalkerState
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules.base import Task
@@ -129,7 +129,7 @@ class TasksMixin(WalkerState):
             # a file an `if` arm sourced ("?" before it) is read when it is there
             prelude[:0] = [f"[ -r {shlex.quote(path[1:])} ] && . {shlex.quote(path[1:])}" if path.startswith("?")
                            else f". {shlex.quote(path)}" for path in dict.fromkeys(self.sourced)]
-        if pipefail and "|" in re.sub(r"'[^']*'|\|\||\"(?:\\.|[^\"])*\"", "", "\n".join([*functions, *definitions, text])):
+        if pipefail and PIPE.search("\n".join([*functions, *definitions, text])):
             prelude.insert(0, "set -o pipefail")
         return "\n".join(prelude + [text.strip()])
 

@@ -32,7 +32,15 @@ from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, download_to_stdout
 from playbook.convert.functions import FunctionsMixin
 from playbook.convert.guards import guard_of_compound, if_condition, is_true, path_condition, test_guard
-from playbook.convert.shapes import exits, inline_script, is_cd, lines_with_parse_errors, only_prints, takes_patterns
+from playbook.convert.shapes import (
+    exits,
+    inline_script,
+    is_cd,
+    lines_with_parse_errors,
+    only_prints,
+    starts_unless_running,
+    takes_patterns,
+)
 from playbook.convert.state import Context
 from playbook.convert.values import parameter_operation
 from playbook.passes import COMMAND
@@ -46,7 +54,7 @@ from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, parse_scri
 __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 
 # commands whose rules read Invocation.globbed: their glob words are passed as written
-_GLOB_AWARE = frozenset({"rm"})
+_GLOB_AWARE = frozenset({"rm", "sed"})
 
 
 @dataclass
@@ -118,6 +126,9 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         # `cd DIR || exit`: a task in a missing directory fails as the script would stop
         if operators == ["||"] and is_cd(pipelines[0]) and exits(pipelines[1]):
             pipelines, operators = pipelines[:1], []
+        # `service X status || service X start`: X runs afterwards, which the service module says
+        if operators == ["||"] and starts_unless_running(pipelines[0], pipelines[1]):
+            pipelines, operators = pipelines[1:], []
         # `install || handle_error $? "..."`, `make || { echo failed; exit 1; }`: the script stops
         # where the command failed, as the play stops at a failed task
         if operators == ["||"] and self.stops_the_script(pipelines[1]):

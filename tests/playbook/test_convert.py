@@ -694,3 +694,22 @@ def test_an_env_prefixed_command_keeps_its_variables_as_the_tasks_environment() 
     ppa, make = conversion.tasks
     assert ppa["ansible.builtin.apt_repository"]["repo"] == "ppa:ondrej/php" and ppa["environment"] == {"LC_ALL": "C.UTF-8"}
     assert make["environment"] == {"FOO": "1"}
+
+
+def test_start_a_service_unless_it_runs_is_the_service_started() -> None:
+    conversion = convert_script("service mariadb status > /dev/null || service mariadb start\n")
+    [task] = conversion.tasks
+    assert task["ansible.builtin.service"] == {"name": "mariadb", "state": "started"}
+
+
+def test_a_pipe_anywhere_in_a_shell_tasks_script_sets_pipefail() -> None:
+    conversion = convert_script('PASS="$(head -c 99 /dev/urandom | tr -dc a-z | head -c 13)"\necho "$PASS" > /tmp/p\n'
+                                'wc -l /etc/passwd|awk "{print \\$1}" > /tmp/n\n')
+    assert conversion.tasks[0][SHELL]["cmd"].startswith("set -o pipefail\n")  # the pipe is inside quotes
+    assert conversion.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\n")  # no spaces around it
+
+
+def test_a_clone_pinned_by_a_later_checkout_drops_the_pin_warning() -> None:
+    conversion = convert_script("git clone https://github.com/x/y.git /opt/y\ncd /opt/y\ngit checkout v1.2\n")
+    assert [t["ansible.builtin.git"]["version"] for t in conversion.tasks] == ["v1.2"]
+    assert not any("version: HEAD" in w or "git checkout" in w for w in conversion.warnings)
