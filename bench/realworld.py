@@ -39,6 +39,8 @@ EQUIVALENT = [
     {"ansible.builtin.service", "ansible.builtin.systemd", "ansible.builtin.systemd_service"},
     {"ansible.builtin.dnf", "ansible.builtin.yum", "ansible.builtin.package"},
     {"ansible.builtin.copy", "ansible.builtin.template"},
+    # a `sed -i` edit: issue 8 takes replace or lineinfile, whichever says the edit faithfully
+    {"ansible.builtin.lineinfile", "ansible.builtin.replace"},
     {"ansible.builtin.command", "ansible.builtin.shell"},
 ]
 
