@@ -14,8 +14,8 @@ from typing import Any  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
+from common.logs import configure_logging, log_format_from_env, logging_options  # noqa: E402
 from common.serving import (  # noqa: E402
-    configure_logging,
     gunicorn_options,
     lazy_app,
     serve,
@@ -27,11 +27,12 @@ from worker.web import create_app  # noqa: E402
 
 settings = settings_or_exit(WorkerSettings.from_env, "app.py")
 server_limits = settings_or_exit(lambda: server_limits_from_env(drain_timeout_default_s=settings.llm_timeout_s), "app.py")
+log_format = settings_or_exit(log_format_from_env, "app.py")
 
 
 def server_options() -> dict[str, Any]:
     """gunicorn's options for this worker: one gevent process with the shared server limits."""
-    return gunicorn_options(settings.port, server_limits)
+    return {**gunicorn_options(settings.port, server_limits), **logging_options(log_format)}
 
 
 def build_app() -> Flask:
@@ -42,5 +43,5 @@ __getattr__ = lazy_app(build_app)  # `gunicorn app:app` builds it in the serving
 
 
 if __name__ == "__main__":
-    configure_logging()
+    configure_logging(log_format)
     serve(build_app, server_options())

@@ -167,7 +167,8 @@ class SplitConverter:
         for attempt in range(1, self.retries + 2):
             try:
                 forwarded = self.proxy.forward(
-                    Job("POST", "/generate", model, json=body), exclude=frozenset(tried), cancel=cancel
+                    Job("POST", "/generate", model, json=body, model_optional=engine != "llm"),
+                    exclude=frozenset(tried), cancel=cancel,
                 )
             except NoBackendAvailable as exc:
                 if not tried and not exc.extra.get("tried"):

@@ -15,30 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from balancer.state import CancelSignal
+from common.tracing import REQUEST_ID_HEADER, request_id_from
+
+__all__ = ["REQUEST_ID_HEADER", "JobBoard", "JobView", "Ticket", "request_id_from", "ticket_in"]
 
 log = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "X-Request-Id"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._~:@+=-]{1,128}")
-
-
-def request_id_from(header: str | None) -> str:
-    """The client's request id when it is a plain token (letters, digits, ``._~:@+=-``, at most
-    128); else a new one. Anything else (blanks, quotes, control characters) is not echoed back."""
-    value = (header or "").strip()
-    if _REQUEST_ID.fullmatch(value):
-        return value
-    return uuid.uuid4().hex
 
 
 @dataclass(eq=False)
@@ -52,6 +41,9 @@ class Ticket:
     gone: CancelSignal | None = None
     finished: float | None = None
     status: int | None = None
+    # what travels with the job to its workers (X-Request-Id, X-Forwarded-For, Forwarded: balancer.tracing)
+    forward_headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    queue_wait_s: float = 0.0  # seconds its leases waited for a slot at the balancer, summed (balancer.metrics)
 
     def is_set(self) -> bool:
         return self.gone is not None and self.gone.is_set()

@@ -230,6 +230,18 @@ class BackendPool:
                     unregister()
             return Lease(self, waiter.backend.spec.url, self.clock() - start)
 
+    def routable_model(self, model: str | None) -> str | None:
+        """The model to route a job by when the job can run without it (the rules engine, or hybrid
+        with every line covered): ``model`` when some backend may have it, else None (any backend;
+        the worker then answers without the model, or says why it cannot)."""
+        if model is None:
+            return None
+        with self._lock:
+            missing = bool(self._backends) and all(
+                b.models is not None and not has_model(b.models, model) for b in self._backends.values()
+            )
+        return None if missing else model
+
     def _wake(self, waiter: _Waiter) -> None:
         """A waiting job's cancel signal was set: let it look (called back outside the pool's lock)."""
         with self._lock:

@@ -99,6 +99,7 @@ class Job:
     json: Any = None
     data: Mapping[str, str] | None = None
     files: Mapping[str, FileField] | None = None
+    model_optional: bool = False  # the job can run without the model (rules/hybrid): any backend will do when none has it
 
     def to(self, url: str, timeout_s: float) -> WorkerRequest:
         """This job as a request to the worker at ``url``."""
@@ -130,6 +131,7 @@ class Proxy:
     timeout_s: float
     retries: int
     probe: Callable[[str], HealthReport] = _no_probe  # asks a silent worker whether it is alive
+    on_retry: Callable[[str], None] | None = None  # told the backend a job leaves for another (metrics)
 
     def forward(
         self, job: Job, *, exclude: frozenset[str] = frozenset(), cancel: CancelSignal | None = None
@@ -143,9 +145,10 @@ class Proxy:
         tried: list[str] = []
         last_reply: Forwarded | None = None  # the last 503: "not here", with its Retry-After
         last_error: ApiError | None = None
+        model = self.pool.routable_model(job.model) if job.model_optional else job.model
         for attempt in range(1, self.retries + 2):
             try:
-                lease = self.pool.acquire(job.model, exclude=exclude | set(tried), cancel=cancel, retry=attempt > 1)
+                lease = self.pool.acquire(model, exclude=exclude | set(tried), cancel=cancel, retry=attempt > 1)
             except NoBackendAvailable:
                 if attempt == 1:
                     raise
@@ -154,6 +157,8 @@ class Proxy:
                 if cancel is not None and cancel.is_set():
                     raise ClientGone("the client disconnected before its job was sent to a worker")
                 tried.append(lease.url)
+                if len(tried) > 1 and self.on_retry is not None:
+                    self.on_retry(tried[-2])
                 sent_at = time.monotonic()
                 try:
                     reply = self.client.send(job.to(lease.url, self.timeout_s), cancel=cancel)

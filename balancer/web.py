@@ -25,14 +25,19 @@ from balancer.fanout import SplitConverter
 from balancer.health import HealthMonitor
 from balancer.history import History
 from balancer.jobs import REQUEST_ID_HEADER, JobBoard, request_id_from
+from balancer.metrics import BalancerMetrics, MeteredPool, PoolCollector
 from balancer.pool import BackendPool
 from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import ConfigError, Settings
 from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
 from balancer.status import aggregate
+from balancer.tracing import TracingClient
 from common.disconnect import watch_disconnect
 from common.errors import ApiError, NotFound
 from common.lifecycle import Lifecycle
+from common.logs import annotate
+from common.metrics import HttpMetrics, install_metrics, new_registry
+from common.tracing import forwarding_headers
 from common.http import (
     engine_field,
     install_json_errors,
@@ -68,6 +73,8 @@ class Balancer:
     splitter: SplitConverter
     jobs: JobBoard
     history: History
+    metrics: BalancerMetrics
+    http_metrics: HttpMetrics
 
     @classmethod
     def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
@@ -76,7 +83,9 @@ class Balancer:
             pool_size=settings.max_queue + settings.total_slots + 16,
             hosts=len(settings.backends),
         )
-        pool = BackendPool(
+        registry = new_registry()
+        metrics = BalancerMetrics(registry)
+        pool = MeteredPool(
             settings.backends,
             max_queue=settings.max_queue,
             queue_timeout_s=settings.queue_timeout_s,
@@ -88,11 +97,15 @@ class Balancer:
                 max_ejection_percent=settings.max_ejection_percent,
             ),
             health=HealthPolicy(rise=settings.health_rise, fall=settings.health_fall),
+            metrics=metrics,
         )
+        registry.register(PoolCollector(pool))
         health = HealthMonitor(pool, client, interval_s=settings.health_interval_s, timeout_s=settings.health_timeout_s)
-        proxy = Proxy(pool, client, timeout_s=settings.timeout_s, retries=settings.retries, probe=health.probe)
+        proxy = Proxy(pool, TracingClient(client), timeout_s=settings.timeout_s, retries=settings.retries,
+                      probe=health.probe, on_retry=metrics.retry)
         splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries, max_chunks=settings.max_chunks)
-        return cls(settings, pool, client, health, proxy, splitter, JobBoard(pool.waiting_signals), History(pool.snapshot))
+        return cls(settings, pool, client, health, proxy, splitter, JobBoard(pool.waiting_signals), History(pool.snapshot),
+                   metrics, HttpMetrics(registry, "balancer"))
 
 
 def create_app(settings: Settings | None = None, *, client: WorkerClient | None = None) -> Flask:
@@ -113,6 +126,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     app.extensions["balancer"] = balancer
     install_json_errors(app)
     install_admin(app, settings, balancer.pool)
+    install_metrics(app, balancer.http_metrics)
 
     def reload() -> None:
         try:
@@ -132,9 +146,13 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
 
     def tracked(run: Callable[[CancelSignal], Response], *, split: bool = False) -> Response:
         """Run one job under a ticket (its cancel signal): ``GET /jobs/<request id>`` tells where it is."""
-        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         with watch_disconnect(request.environ) as gone:
             ticket = balancer.jobs.open(g.request_id, request.path, gone, split=split)
+            ticket.forward_headers.update(
+                forwarding_headers(request.headers.get("X-Forwarded-For"), request.headers.get("Forwarded"),
+                                   request.remote_addr, request.scheme),
+                **{REQUEST_ID_HEADER: g.request_id},
+            )
             status = 500
             try:
                 response = run(ticket)
@@ -142,12 +160,23 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
                 return response
             except ApiError as exc:
                 status = exc.status
+                tried = exc.extra.get("tried")
+                if isinstance(tried, list) and tried:
+                    annotate(request.environ, backend=",".join(map(str, tried)), attempts=len(tried))
                 raise
             finally:
                 balancer.jobs.close(ticket, status)
+                elapsed = (ticket.finished or ticket.started) - ticket.started
+                balancer.metrics.observe_job(request.path, split, elapsed)
+                annotate(request.environ, queue_wait=round(ticket.queue_wait_s, 6))
 
     def forward(job: Job) -> Response:
-        return tracked(lambda cancel: relay(balancer.proxy.forward(job, cancel=cancel)))
+        def run(cancel: CancelSignal) -> Response:
+            forwarded = balancer.proxy.forward(job, cancel=cancel)
+            annotate(request.environ, backend=forwarded.backend, attempts=forwarded.attempts)
+            return relay(forwarded)
+
+        return tracked(run)
 
     def convert_split(
         commands: str, model: str, engine: str | None, *, lint: bool, context: str = "", extra: dict[str, Any] | None = None
@@ -156,14 +185,26 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
             result = balancer.splitter.convert_split(
                 commands, model=model, engine=engine, gone=cancel, lint=lint, context=context
             )
+            chunks = result.get("chunks", [])
+            for chunk in chunks:
+                balancer.metrics.chunk_duration.observe(chunk.get("elapsed", 0.0))
+            annotate(request.environ, backend=",".join(result.get("backends", [])),
+                     attempts=sum(chunk.get("attempts", 1) for chunk in chunks))
             return split_reply({**result, **(extra or {})})
 
         return tracked(run, split=True)
+
+    @app.before_request
+    def request_id() -> None:
+        """Every request has an id: the client's X-Request-Id when it is a plain token, else a new one."""
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
 
     @app.after_request
     def request_id_header(response: Response) -> Response:
         if "request_id" in g and REQUEST_ID_HEADER not in response.headers:
             response.headers[REQUEST_ID_HEADER] = g.request_id
+        if "request_id" in g:
+            annotate(request.environ, request_id=g.request_id)
         return response
 
     def forward_json(path: str, body: dict[str, Any], model: str) -> Response:
@@ -211,7 +252,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         body = {k: v for k, v in body.items() if k != "split"}
         if engine:
             body["engine"] = engine
-        return forward_json("/generate", body, model)
+        return forward(Job("POST", "/generate", model, json={**body, "model": model}, model_optional=engine != "llm"))
 
     @app.post("/upload")
     def upload() -> Response:
@@ -223,7 +264,7 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
             return convert_split(script.text, model, engine, lint=lint, extra={"filename": script.filename})
         form = {"model": model, **({"engine": engine} if engine else {}), **({"lint": "true"} if lint else {})}
         files = {"file": (script.filename or "script.sh", script.raw, script.mimetype)}
-        return forward(Job("POST", "/upload", model, data=form, files=files))
+        return forward(Job("POST", "/upload", model, data=form, files=files, model_optional=engine != "llm"))
 
     @app.post("/explain")
     def explain() -> Response:

@@ -5,7 +5,9 @@
 valid playbook the model is asked again with the concrete error, at most
 ``generate_attempts`` times, all within the same slot. ``hybrid`` (the default) takes the
 rules' tasks and asks the model once for the lines no rule covers (see ``worker.hybrid``);
-when the LLM is unreachable it answers with the rules' result and a warning.
+a script the rules cover entirely never looks at the model (it need not be installed), and
+when the LLM is unreachable or the model is not installed it answers with the rules' result
+and a warning naming the reason.
 Every returned playbook is validated and the report is part of the reply.
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from common.errors import InvalidPlaybook, LLMError, LLMTimeout, LLMUnavailable
+from common.errors import InvalidPlaybook, LLMError, LLMTimeout, LLMUnavailable, ModelNotFound
 from playbook.convert import convert_script
 from playbook.errors import PlaybookError
 from playbook.extract import extract_playbook
@@ -108,9 +110,9 @@ class WorkerService:
         """
         if engine == "rules":
             return self._generate_rules(commands, context, lint)
-        self.catalog.require(model)  # a model nobody has is a 404 even when no line needs it
-        if engine == "hybrid":
+        if engine == "hybrid":  # the model matters only for the lines no rule covers
             return self._generate_hybrid(commands, context, model, cancel, lint)
+        self.catalog.require(model)
         return self._generate_llm(commands, context, model, cancel, lint)
 
     def explain(self, playbook: str, model: str, cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -175,7 +177,9 @@ class WorkerService:
         warnings = [w for w in conversion.warnings if not _about_gap(w, gaps)]
         try:
             run = self._run("generate", model, cancel, lambda tally: self._convert_gaps(gaps, context, model, cancel, tally))
-        except (LLMUnavailable, LLMTimeout, LLMError) as exc:
+        except (LLMUnavailable, LLMTimeout, LLMError, ModelNotFound) as exc:
+            # design: a model installed nowhere is the LLM being unusable for this job, as when it is
+            # down: the rules' playbook with a warning naming it (the uncovered lines stay guarded commands)
             log.warning("hybrid: LLM failed (%s); answering with the rules result", exc.message)
             warnings = [*conversion.warnings, f"the LLM could not be used ({exc.message}); {_labels(gaps)} kept as guarded commands from the rules engine"]
             reply = self._finish([conversion.play()], warnings, lint)

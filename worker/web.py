@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, Response, jsonify, request, send_from_directory
+from flask import Flask, Response, g, jsonify, request, send_from_directory
 
 from common.disconnect import watch_disconnect
 from common.errors import Draining, NotFound
@@ -22,9 +22,13 @@ from common.http import (
     uploaded_script,
 )
 from common.lifecycle import Lifecycle
+from common.logs import annotate
+from common.metrics import HttpMetrics, install_metrics, new_registry
+from common.tracing import REQUEST_ID_HEADER, request_id_from
 from validation.validator import PlaybookValidator
 from worker.jobs import JobQueue
 from worker.llm import LLMClient
+from worker.metrics import MeteredLLM, MeteredSyntaxChecker, QueueCollector, WorkerMetrics
 from worker.models import ModelCatalog
 from worker.service import WorkerService
 from worker.settings import WorkerSettings
@@ -54,9 +58,12 @@ def create_app(
 ) -> Flask:
     """The worker app; tests pass their own settings, a FakeLLM and a shared validator."""
     settings = settings or WorkerSettings.from_env()
-    llm = llm or build_llm(settings)
+    registry = new_registry()
+    metrics = WorkerMetrics(registry)
+    llm = MeteredLLM(llm or build_llm(settings), metrics)
     if validator is None:
-        validator = PlaybookValidator(syntax_check=settings.syntax_check)
+        syntax = MeteredSyntaxChecker(metrics) if settings.syntax_check else None
+        validator = PlaybookValidator(syntax=syntax, syntax_check=settings.syntax_check)
         validator.warm_up()
     catalog = ModelCatalog(llm, settings.models_refresh_s).start()
     queue = JobQueue(settings.slots, settings.max_queue, timeout_s=settings.queue_timeout_s)
@@ -68,6 +75,25 @@ def create_app(
     app.extensions["worker"] = service
     install_json_errors(app)
     draining = threading.Event()
+    app.extensions["metrics"] = metrics
+    registry.register(QueueCollector(queue, draining.is_set))
+    install_metrics(app, HttpMetrics(registry, "worker"))
+
+    @app.before_request
+    def request_id() -> None:
+        """Every request has an id: the balancer's (or client's) X-Request-Id when it is a plain token, else a new one."""
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+
+    @app.after_request
+    def request_id_header(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers.setdefault(REQUEST_ID_HEADER, g.request_id)
+            annotate(request.environ, request_id=g.request_id, forwarded_for=request.headers.get("X-Forwarded-For"))
+        return response
+
+    def measured(kind: str, reply: dict[str, Any]) -> dict[str, Any]:
+        metrics.observe_reply(kind, reply)
+        return reply
 
     def drain(timeout_s: float) -> None:
         """SIGTERM: take no new jobs, finish the running and queued ones (at most ``timeout_s``)."""
@@ -131,7 +157,7 @@ def create_app(
         lint = optional_bool(body.get("lint"), "lint")
         context = optional_text(body, "context", "")
         with watch_disconnect(request.environ) as gone:
-            return jsonify(service.generate(commands, model_of(body), engine, gone, lint=lint, context=context))
+            return jsonify(measured("generate", service.generate(commands, model_of(body), engine, gone, lint=lint, context=context)))
 
     @app.post("/upload")
     def upload() -> Response:
@@ -140,7 +166,7 @@ def create_app(
         lint = optional_bool(request.form.get("lint"), "lint")
         model = request.form.get("model", "").strip() or settings.default_model
         with watch_disconnect(request.environ) as gone:
-            result = service.generate(script.text, model, engine, gone, lint=lint)
+            result = measured("generate", service.generate(script.text, model, engine, gone, lint=lint))
         return jsonify({**result, "filename": script.filename})
 
     @app.post("/explain")
@@ -148,20 +174,20 @@ def create_app(
         body = json_body(request)
         playbook = require_text(body, "playbook")
         with watch_disconnect(request.environ) as gone:
-            return jsonify(service.explain(playbook, model_of(body), gone))
+            return jsonify(measured("explain", service.explain(playbook, model_of(body), gone)))
 
     @app.post("/generate-code")
     def generate_code() -> Response:
         body = json_body(request)
         description = require_text(body, "description")
         with watch_disconnect(request.environ) as gone:
-            return jsonify(service.generate_code(description, model_of(body), gone))
+            return jsonify(measured("generate-code", service.generate_code(description, model_of(body), gone)))
 
     @app.post("/explain-code")
     def explain_code() -> Response:
         body = json_body(request)
         code = require_text(body, "code")
         with watch_disconnect(request.environ) as gone:
-            return jsonify(service.explain_code(code, model_of(body), gone))
+            return jsonify(measured("explain-code", service.explain_code(code, model_of(body), gone)))
 
     return app

@@ -96,12 +96,21 @@ def test_split_upload_uses_the_form_field(make_app: Callable[..., Flask], farm: 
     assert all(job["path"] == "/generate" for worker in farm.workers.values() for job in worker.jobs)
 
 
-def test_split_for_a_model_nobody_has_is_404(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+def test_split_for_a_model_nobody_has_is_404_with_the_llm_engine(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    app = make_app()
+    app.extensions["balancer"].health.check_once()
+    response = app.test_client().post("/generate", json={"commands": SCRIPT_35, "model": "nope:1b", "split": True, "engine": "llm"})
+    assert response.status_code == 404 and "nope:1b" in response.json["error"]
+    assert farm.job_calls() == []
+
+
+def test_split_for_a_model_nobody_has_still_runs_hybrid_chunks(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+    """The workers decide: a chunk the rules cover needs no model (the balancer routes it to any backend)."""
     app = make_app()
     app.extensions["balancer"].health.check_once()
     response = app.test_client().post("/generate", json={"commands": SCRIPT_35, "model": "nope:1b", "split": True})
-    assert response.status_code == 404 and "nope:1b" in response.json["error"]
-    assert farm.job_calls() == []
+    assert response.status_code == 200, response.json
+    assert response.json["chunks_processed"] == 4
 
 
 def test_split_of_only_comments_is_400(make_app: Callable[..., Flask], farm: FakeFarm) -> None:

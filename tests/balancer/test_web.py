@@ -133,12 +133,28 @@ def test_every_worker_down_is_503_with_retry_after(make_app: Callable[..., Flask
     assert "connection refused" in response.json["error"]
 
 
-def test_model_nobody_has_is_404_without_forwarding(make_app: Callable[..., Flask], farm: FakeFarm) -> None:
+@pytest.mark.parametrize(("path", "body"), [("/generate", {**GENERATE, "engine": "llm"}), ("/explain", {"playbook": "- hosts: all"})])
+def test_model_nobody_has_is_404_without_forwarding(
+    make_app: Callable[..., Flask], farm: FakeFarm, path: str, body: dict[str, str]
+) -> None:
     app = make_app()
     app.extensions["balancer"].health.check_once()
-    response = app.test_client().post("/generate", json={**GENERATE, "model": "llama9:70b"})
+    response = app.test_client().post(path, json={**body, "model": "llama9:70b"})
     assert response.status_code == 404 and "llama9:70b" in response.json["error"]
     assert farm.job_calls() == []
+
+
+@pytest.mark.parametrize("engine", [None, "hybrid", "rules"])
+def test_a_conversion_that_may_need_no_model_goes_to_a_worker_when_none_has_it(
+    make_app: Callable[..., Flask], farm: FakeFarm, engine: str | None
+) -> None:
+    """The rules engine needs no model, nor hybrid for a script the rules cover: the worker decides (README's first curl)."""
+    app = make_app()
+    app.extensions["balancer"].health.check_once()
+    body = {**GENERATE, "model": "llama9:70b", **({"engine": engine} if engine else {})}
+    response = app.test_client().post("/generate", json=body)
+    assert response.status_code == 200, response.json
+    assert len(farm.job_calls()) == 1
 
 
 def post_in_thread(app: Flask, path: str, body: dict[str, object], results: list[int]) -> threading.Thread:

@@ -130,9 +130,30 @@ def test_context_is_shown_to_the_model_but_not_to_convert(make_client: Client) -
     assert "make" in to_convert and "cd /opt/app" not in to_convert
 
 
-def test_hybrid_with_an_unknown_model_is_a_404_even_when_the_rules_cover_everything(make_client: Client) -> None:
+def test_hybrid_needs_no_model_when_the_rules_cover_everything(make_client: Client) -> None:
+    """README's first curl on a farm without that model: every line has a rule, so the model is never asked."""
+    llm = FakeLLM(lambda model, messages: pytest.fail("no LLM call expected"), models=["smollm2"])
+    commands = "sudo apt-get install -y nginx\nsudo systemctl enable --now nginx"
+    reply = make_client(llm).post("/generate", json={"commands": commands, "model": "codellama:13b", "engine": "hybrid"})
+    assert reply.status_code == 200, reply.json
+    assert reply.json["llm_lines"] == [] and "ansible.builtin.apt" in reply.json["playbook"]
+    assert llm.calls == []
+
+
+def test_hybrid_with_a_model_not_installed_answers_with_the_rules_and_names_the_model(make_client: Client) -> None:
     llm = FakeLLM(lambda model, messages: pytest.fail("no LLM call expected"), models=["codellama:13b"])
-    reply = make_client(llm).post("/generate", json={"commands": "apt-get install -y nginx", "model": "nosuch:1b", "engine": "hybrid"})
+    reply = make_client(llm).post("/generate", json={"commands": "apt-get install -y nginx\nfrobnicate --all", "model": "nosuch:1b", "engine": "hybrid"})
+    assert reply.status_code == 200, reply.json
+    assert reply.json["engine"] == "rules" and reply.json["llm_lines"] == []
+    assert any("nosuch:1b" in warning and "line 2" in warning for warning in reply.json["warnings"]), reply.json["warnings"]
+    assert llm.calls == []
+
+
+@pytest.mark.parametrize("path", ["/generate", "/explain"])
+def test_a_job_that_needs_the_model_is_a_404_naming_it(make_client: Client, path: str) -> None:
+    llm = FakeLLM(lambda model, messages: pytest.fail("no LLM call expected"), models=["codellama:13b"])
+    body = {"commands": "apt-get install -y nginx", "engine": "llm"} if path == "/generate" else {"playbook": "- hosts: all"}
+    reply = make_client(llm).post(path, json={**body, "model": "nosuch:1b"})
     assert reply.status_code == 404 and "nosuch:1b" in reply.json["error"]
     assert llm.calls == [], "the 404 came from the model catalog, not from an LLM call"
 

@@ -61,7 +61,7 @@ def test_every_endpoint_answers_per_the_contract(seed_worker: ServiceProcess, ol
         assert reply.status_code == 200, reply.text
         assert reply.json()[answer].startswith("Explanation:") and reply.json()["total_tokens"] > 0
 
-    unknown = post(seed_worker, "/generate", json={"commands": "ls", "model": "nosuch:7b"})
+    unknown = post(seed_worker, "/generate", json={"commands": "ls", "model": "nosuch:7b", "engine": "llm"})
     assert unknown.status_code == 404 and "nosuch:7b" in unknown.json()["error"]
 
 
