@@ -113,3 +113,12 @@ def test_forwarding_headers_append_the_client() -> None:
 def test_an_unusable_incoming_chain_is_dropped(chain: str) -> None:
     headers = forwarding_headers(chain, chain, "10.0.0.1", "gopher")
     assert headers == {"X-Forwarded-For": "10.0.0.1", "Forwarded": "for=10.0.0.1;proto=http"}
+
+
+def test_the_readme_lists_the_log_settings_for_both_services() -> None:
+    from common.logs import LOG_SETTINGS
+    from tests.procs import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, default, _doc in LOG_SETTINGS:
+        assert readme.count(f"| `{name}` | `{default}` |") == 2, f"{name} is not in both settings tables"
