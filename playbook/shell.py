@@ -17,7 +17,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 import tree_sitter
@@ -234,8 +234,12 @@ MAX_NESTING = 24
 _HEREDOC_SEMICOLON = re.compile(r"(<<-?\s*(?:'\w+'|\"\w+\"|\w+))\s*;[ \t]*$", re.MULTILINE)
 
 
+@lru_cache(maxsize=64)
 def parse_script(script: str) -> Script:
-    """Parse a shell script into top-level statements; never raises on bad syntax."""
+    """Parse a shell script into top-level statements; never raises on bad syntax.
+
+    The result is immutable and cached by text: a split parses the whole script to cut it and
+    again to see which functions it calls, and a worker may see the same chunk twice."""
     normalised = script.replace("\r\n", "\n")
     # tree-sitter-bash reads `cat > f <<EOF;` as the delimiter `EOF;`, and the heredoc then runs
     # to the end of the script; bash reads `EOF` and a `;` that ends the (empty) rest of the line
