@@ -12,19 +12,18 @@ turns it into a message and a non-zero exit, never a silent fallback.
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from common.config import ConfigError, check_range, describe, read_env, setting
+from common.config import is_int as _is_int
 from common.contract import DEFAULT_MODEL
 
-
-class ConfigError(ValueError):
-    """The balancer's configuration is malformed; the message says which setting and why."""
+__all__ = ["BackendSpec", "ConfigError", "Settings", "load_backends_file", "normalize_url"]
 
 
 @dataclass(frozen=True)
@@ -46,39 +45,35 @@ class BackendSpec:
             raise ConfigError(f"backend {self.url}: 'weight' must be an integer >= 1, not {self.weight!r}")
 
 
-def _setting(env: str, default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"env": env, "doc": doc})
-
 
 @dataclass(frozen=True)
 class Settings:
     """The balancer's configuration; ``from_env`` builds it, ``__post_init__`` validates it."""
 
-    backends: tuple[BackendSpec, ...] = field(default=(), metadata={"env": "BACKENDS", "doc": "worker URLs"})
-    chunk_size: int = _setting("CHUNK_SIZE", 10, "lines per chunk in split mode")
-    timeout_s: float = _setting("TIMEOUT", 600.0, "seconds to wait for a worker's reply to one job")
-    port: int = _setting("PORT", 5000, "TCP port the balancer listens on")
-    max_queue: int = _setting("MAX_QUEUE", 100, "jobs that may wait for a free slot; 0 = 503 at once when all busy")
-    queue_timeout_s: float = _setting("QUEUE_TIMEOUT", 600.0, "seconds a job may wait for a slot before 503")
-    health_interval_s: float = _setting("HEALTH_INTERVAL", 2.0, "seconds between health checks; 0 = no background checks")
-    health_timeout_s: float = _setting("HEALTH_TIMEOUT", 1.0, "seconds one health probe may take")
-    connect_timeout_s: float = _setting("CONNECT_TIMEOUT", 3.0, "seconds to open a connection to a worker")
-    retries: int = _setting("RETRIES", 3, "extra attempts, each on another backend, after a refused connection, a 503 or a backend fault")
-    health_rise: int = _setting("HEALTH_RISE", 2, "good health checks in a row that bring an offline backend back")
-    health_fall: int = _setting("HEALTH_FALL", 3, "failed health checks in a row that take a backend offline")
-    outlier_failures: int = _setting("OUTLIER_FAILURES", 3, "failed jobs in a row that eject a backend (outlier detection)")
-    ejection_time_s: float = _setting("EJECTION_TIME", 30.0, "seconds of the first ejection; each later one doubles it")
-    max_ejection_time_s: float = _setting("MAX_EJECTION_TIME", 600.0, "longest ejection in seconds")
-    max_ejection_percent: int = _setting("MAX_EJECTION_PERCENT", 50, "most backends ejected at once, in percent of all")
-    admin_token: str = field(
-        default="", repr=False,
-        metadata={"env": "ADMIN_TOKEN", "doc": "bearer token for /admin; unset: /admin answers loopback clients only"},
-    )
-    backends_file: str = _setting("BACKENDS_FILE", "", "a backends.json; reloaded on SIGHUP and POST /admin/reload")
-    max_chunks: int = _setting("MAX_CHUNKS", 200, "most chunks one split request may make; beyond it 413")
-    retry_after_s: int = _setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
-    max_content_length: int = _setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
-    default_model: str = _setting("DEFAULT_MODEL", DEFAULT_MODEL, "model used when a request names none")
+    backends: tuple[BackendSpec, ...] = setting("BACKENDS", (), "worker URLs (or `BACKENDS_FILE`)",
+                                                shown="the list in `app_distributed.py`")
+    chunk_size: int = setting("CHUNK_SIZE", 10, "lines per chunk in split mode")
+    timeout_s: float = setting("TIMEOUT", 600.0, "seconds to wait for a worker's reply to one job")
+    port: int = setting("PORT", 5000, "TCP port the balancer listens on")
+    max_queue: int = setting("MAX_QUEUE", 100, "jobs that may wait for a free slot; 0 = 503 at once when all busy")
+    queue_timeout_s: float = setting("QUEUE_TIMEOUT", 600.0, "seconds a job may wait for a slot before 503")
+    health_interval_s: float = setting("HEALTH_INTERVAL", 2.0, "seconds between health checks; 0 = no background checks")
+    health_timeout_s: float = setting("HEALTH_TIMEOUT", 1.0, "seconds one health probe may take")
+    connect_timeout_s: float = setting("CONNECT_TIMEOUT", 3.0, "seconds to open a connection to a worker")
+    retries: int = setting("RETRIES", 3, "extra attempts, each on another backend, after a refused connection, a 503 or a backend fault")
+    health_rise: int = setting("HEALTH_RISE", 2, "good health checks in a row that bring an offline backend back")
+    health_fall: int = setting("HEALTH_FALL", 3, "failed health checks in a row that take a backend offline")
+    outlier_failures: int = setting("OUTLIER_FAILURES", 3, "failed jobs in a row that eject a backend (outlier detection)")
+    ejection_time_s: float = setting("EJECTION_TIME", 30.0, "seconds of the first ejection; each later one doubles it")
+    max_ejection_time_s: float = setting("MAX_EJECTION_TIME", 600.0, "longest ejection in seconds")
+    max_ejection_percent: int = setting("MAX_EJECTION_PERCENT", 50, "most backends ejected at once, in percent of all")
+    admin_token: str = setting("ADMIN_TOKEN", "", "bearer token for /admin; unset: /admin answers loopback clients only",
+                               repr=False)
+    backends_file: str = setting("BACKENDS_FILE", "", "a backends.json; reloaded on SIGHUP and POST /admin/reload")
+    max_chunks: int = setting("MAX_CHUNKS", 200, "most chunks one split request may make; beyond it 413")
+    retry_after_s: int = setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
+    max_content_length: int = setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
+    default_model: str = setting("DEFAULT_MODEL", DEFAULT_MODEL, "model used when a request names none")
 
     def __post_init__(self) -> None:
         if not self.backends:
@@ -87,24 +82,24 @@ class Settings:
         duplicates = sorted({u for u in urls if urls.count(u) > 1})
         if duplicates:
             raise ConfigError(f"BACKENDS lists {', '.join(duplicates)} more than once")
-        _check_range("CHUNK_SIZE", self.chunk_size, 1)
-        _check_range("TIMEOUT", self.timeout_s, 0.001)
-        _check_range("PORT", self.port, 1, 65535)
-        _check_range("MAX_QUEUE", self.max_queue, 0)
-        _check_range("QUEUE_TIMEOUT", self.queue_timeout_s, 0.001)
-        _check_range("HEALTH_INTERVAL", self.health_interval_s, 0)
-        _check_range("HEALTH_TIMEOUT", self.health_timeout_s, 0.001)
-        _check_range("CONNECT_TIMEOUT", self.connect_timeout_s, 0.001)
-        _check_range("RETRIES", self.retries, 0)
-        _check_range("HEALTH_RISE", self.health_rise, 1)
-        _check_range("HEALTH_FALL", self.health_fall, 1)
-        _check_range("OUTLIER_FAILURES", self.outlier_failures, 1)
-        _check_range("EJECTION_TIME", self.ejection_time_s, 0.001)
-        _check_range("MAX_EJECTION_TIME", self.max_ejection_time_s, self.ejection_time_s)
-        _check_range("MAX_EJECTION_PERCENT", self.max_ejection_percent, 0, 100)
-        _check_range("MAX_CHUNKS", self.max_chunks, 1)
-        _check_range("RETRY_AFTER", self.retry_after_s, 1)
-        _check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
+        check_range("CHUNK_SIZE", self.chunk_size, 1)
+        check_range("TIMEOUT", self.timeout_s, 0.001)
+        check_range("PORT", self.port, 1, 65535)
+        check_range("MAX_QUEUE", self.max_queue, 0)
+        check_range("QUEUE_TIMEOUT", self.queue_timeout_s, 0.001)
+        check_range("HEALTH_INTERVAL", self.health_interval_s, 0)
+        check_range("HEALTH_TIMEOUT", self.health_timeout_s, 0.001)
+        check_range("CONNECT_TIMEOUT", self.connect_timeout_s, 0.001)
+        check_range("RETRIES", self.retries, 0)
+        check_range("HEALTH_RISE", self.health_rise, 1)
+        check_range("HEALTH_FALL", self.health_fall, 1)
+        check_range("OUTLIER_FAILURES", self.outlier_failures, 1)
+        check_range("EJECTION_TIME", self.ejection_time_s, 0.001)
+        check_range("MAX_EJECTION_TIME", self.max_ejection_time_s, self.ejection_time_s)
+        check_range("MAX_EJECTION_PERCENT", self.max_ejection_percent, 0, 100)
+        check_range("MAX_CHUNKS", self.max_chunks, 1)
+        check_range("RETRY_AFTER", self.retry_after_s, 1)
+        check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
         if not self.default_model.strip():
             raise ConfigError("DEFAULT_MODEL is empty")
 
@@ -122,15 +117,7 @@ class Settings:
         env = os.environ if env is None else env
         defaults = dict(defaults or {})
         values: dict[str, Any] = {"backends": _backends_from(env, defaults)}
-        for f in fields(cls):
-            name = f.metadata["env"]
-            if f.name == "backends":
-                continue
-            parse = _PARSERS[type(f.default)]
-            if env.get(name, "").strip():
-                values[f.name] = parse(name, env[name].strip())
-            elif name in defaults:
-                values[f.name] = parse(name, defaults[name])
+        values.update(read_env(cls, env, defaults, skip=("backends",)))
         return cls(**values)
 
     def reload_backends(self, env: Mapping[str, str] | None = None) -> tuple[BackendSpec, ...]:
@@ -151,7 +138,7 @@ class Settings:
     @classmethod
     def describe(cls) -> list[tuple[str, Any, str]]:
         """(env name, default, doc) of every setting, for the README and ``--help``."""
-        return [(f.metadata["env"], f.default, f.metadata["doc"]) for f in fields(cls)]
+        return describe(cls)
 
 
 def normalize_url(url: Any) -> str:
@@ -217,48 +204,3 @@ def _backend_list(items: Any, where: str = "'backends'") -> tuple[BackendSpec, .
         else:
             raise ConfigError(f"{where}: entry {item!r} must be a URL string or an object with 'url'")
     return tuple(specs)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_range(name: str, value: float, low: float, high: float | None = None) -> None:
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise ConfigError(f"{name} must be {bound}, not {value!r}")
-
-
-def _parse_int(name: str, value: Any) -> int:
-    if _is_int(value):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"{name} must be an integer, not {value!r}")
-
-
-def _parse_float(name: str, value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from None
-    else:
-        raise ConfigError(f"{name} must be a number of seconds, not {value!r}")
-    if not math.isfinite(number):
-        raise ConfigError(f"{name} must be a finite number, not {value!r}")
-    return number
-
-
-def _parse_str(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{name} must be a string, not {value!r}")
-    return value.strip()
-
-
-_PARSERS: dict[type, Callable[[str, Any], Any]] = {int: _parse_int, float: _parse_float, str: _parse_str}

@@ -27,6 +27,7 @@ from typing import Any
 
 from gunicorn.config import AccessLogFormat
 
+from common.config import one_of
 from common.serving import AccessLogger
 
 # (env name, default, doc): declared once; the entry points read it, the README lists it
@@ -42,12 +43,10 @@ _ACCESS_ORDER = ("request_id", "method", "path", "status", "duration", "bytes", 
 
 
 def log_format_from_env(env: Mapping[str, str] | None = None) -> str:
-    """LOG_FORMAT, checked; ValueError names a bad value (the entry point exits with status 2)."""
+    """LOG_FORMAT, checked; ConfigError names a bad value (the entry point exits with status 2)."""
     env = os.environ if env is None else env
-    value = env.get("LOG_FORMAT", "").strip().lower() or "text"
-    if value not in LOG_FORMATS:
-        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {env.get('LOG_FORMAT')!r}")
-    return value
+    raw = env.get("LOG_FORMAT", "").strip()
+    return one_of(LOG_FORMATS)("LOG_FORMAT", raw) if raw else "text"
 
 
 def annotate(environ: dict[str, Any], **fields: Any) -> None:

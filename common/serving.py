@@ -27,6 +27,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.config import AccessLogFormat
 
+from common.config import ConfigError, parse_float
 from common.green_worker import ServerLimits, ServingWorker
 
 T = TypeVar("T")
@@ -42,7 +43,7 @@ SERVER_SETTINGS: tuple[tuple[str, str, float | None, str], ...] = (
 
 
 def server_limits_from_env(*, drain_timeout_default_s: float, env: Mapping[str, str] | None = None) -> ServerLimits:
-    """The shared server settings from the environment; ValueError names a bad one."""
+    """The shared server settings from the environment; ConfigError names a bad one."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     for name, attr, default, _doc in SERVER_SETTINGS:
@@ -50,12 +51,9 @@ def server_limits_from_env(*, drain_timeout_default_s: float, env: Mapping[str, 
         if not raw:
             values[attr] = drain_timeout_default_s if default is None else default
             continue
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be a number, got {raw!r}") from None
-        if not math.isfinite(number) or number <= 0:
-            raise ValueError(f"{name} must be a positive number, got {raw!r}")
+        number = parse_float(name, raw)
+        if number <= 0:
+            raise ConfigError(f"{name} must be a positive number, not {raw!r}")
         values[attr] = int(number) if isinstance(default, int) else number
     return ServerLimits(**values)
 
