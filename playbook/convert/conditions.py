@@ -55,19 +55,10 @@ def host_expression(text: str) -> str | None:
     except ValueError:
         return None
     words = [re.sub(r"@@host(\d+)@@", lambda m: values[int(m.group(1))], w) for w in words]
-    if words[:1] == ["["] and words[-1:] == ["]"]:
-        words = words[1:-1]
-    elif words[:1] == ["[["] and words[-1:] == ["]]"]:
-        if len(words) == 5 and words[2] in ("==", "=", "!=") and _GLOB.search(words[3]):
-            return None
-        words = words[1:-1]
-    elif words[:1] == ["test"]:
-        words = words[1:]
-    else:
+    unwrapped = _test_operands(words)
+    if unwrapped is None:
         return None
-    negated = False
-    while words[:1] == ["!"]:
-        negated, words = not negated, words[1:]
+    negated, words = unwrapped
     if not any(HOST_VALUE.search(w) for w in words):
         return None
     expression: str | None = None
@@ -112,21 +103,31 @@ def decide(text: str) -> bool | None:
         return True
     if words == ["false"]:
         return False
+    unwrapped = _test_operands(words)
+    if unwrapped is None:
+        return None
+    negated, words = unwrapped
+    verdict = _expression(words)
+    return None if verdict is None else verdict != negated
+
+
+def _test_operands(words: list[str]) -> tuple[bool, list[str]] | None:
+    """The operands of `[ ... ]`, `[[ ... ]]` or `test ...` and whether `!` negates them;
+    None for anything else, or for `[[ $x == a* ]]`, which matches a pattern."""
     if words[:1] == ["["] and words[-1:] == ["]"]:
         words = words[1:-1]
     elif words[:1] == ["[["] and words[-1:] == ["]]"]:
         if len(words) == 5 and words[2] in ("==", "=", "!=") and _GLOB.search(words[3]):
-            return None  # `[[ $x == a* ]]` matches a pattern
+            return None
         words = words[1:-1]
     elif words[:1] == ["test"]:
         words = words[1:]
     else:
         return None
-    negate = False
+    negated = False
     while words[:1] == ["!"]:
-        negate, words = not negate, words[1:]
-    verdict = _expression(words)
-    return None if verdict is None else verdict != negate
+        negated, words = not negated, words[1:]
+    return negated, words
 
 
 def _expression(words: list[str]) -> bool | None:
