@@ -139,11 +139,11 @@ class BranchesMixin(ValuesMixin):
             return False
         # a subshell's cd and variables end with it; a block's hold only when its guard held, which
         # is known on the host, not here: later lines see the state from before the block
-        self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
+        self.restore_shell_state(snapshot)
         self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
-        made = self.drafts[snapshot[0] + 1:]
+        made = self.drafts[snapshot.drafts + 1:]
         if not made:  # nothing to guard (the block only set state): no stat either
-            del self.drafts[snapshot[0]]
+            del self.drafts[snapshot.drafts]
             return True
         if len(made) == 1 and made[0].module in (COMMAND, SHELL) and not condition.exists and not ctx.when:
             # one command that runs when the path is absent: `creates` says it without a stat
@@ -151,7 +151,7 @@ class BranchesMixin(ValuesMixin):
             task.pop("when", None)
             task.pop("changed_when", None)
             task[made[0].module]["creates"] = condition.path
-            del self.drafts[snapshot[0]]
+            del self.drafts[snapshot.drafts]
         return True
 
     def conditional(self, ctx: Context, compound: Command) -> bool:
@@ -245,7 +245,7 @@ class BranchesMixin(ValuesMixin):
                                         "ansible.builtin.set_fact": {fact_name(n): v for n, v in defaults.items()}}
                 if ctx.when:
                     task["when"] = ctx.when
-                self.drafts.insert(snapshot[0], Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
+                self.drafts.insert(snapshot.drafts, Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
             if "PWD" in changed:
                 self.cwd = None
         return True

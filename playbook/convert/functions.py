@@ -63,10 +63,10 @@ class FunctionsMixin(TasksMixin):
                                      f"its arguments given as -e {fact_name(name + '_1')}=...")
         if not self.call(name, body, arguments, ctx):
             self.fallback_shell(ctx, f"{name} \"$@\"", None)
-        for draft in self.drafts[snapshot[0]:]:
+        for draft in self.drafts[snapshot.drafts:]:
             draft.task["tags"] = ["never", name]
-        self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
-        self.ended_at, self.sourced = snapshot[7], sourced  # its `exit` ends the tagged run, not the play
+        self.restore_shell_state(snapshot)
+        self.ended_at, self.sourced = snapshot.ended_at, sourced  # its `exit` ends the tagged run, not the play
 
     def prints_only(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
         """Whether function ``name`` only prints (a logging helper): its statements set variables,

@@ -5,6 +5,7 @@ tried and rolled back. Every mixin of the walker builds on ``WalkerState``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from playbook.passes import Step
 from playbook.shell import Statement
@@ -22,7 +23,18 @@ class Context:
     when: str | None = None  # a guard (`[ -f X ] || ( ... )`) the tasks run under
 
 
-Snapshot = tuple[int, int, int, dict[str, str], dict[str, str], str | None, dict[str, str], int | None]
+class Snapshot(NamedTuple):
+    """What ``restore`` rolls back to: how many drafts, warnings and uncovered statements there
+    were, and the shell state then."""
+
+    drafts: int
+    warnings: int
+    uncovered: int
+    variables: dict[str, str]
+    environment: dict[str, str]
+    cwd: str | None
+    definitions: dict[str, str]
+    ended_at: int | None
 
 
 # design: the walker is one class split by job into mixins, each building on this state with
@@ -66,16 +78,16 @@ class WalkerState:
             moved = replace(inner, first_line=ctx.statement.first_line,
                             last_line=ctx.statement.last_line)
             self.statement(moved, become=ctx.become, when=ctx.when)
-        fell_back = any(d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot[0]:]) \
-            or len(self.uncovered) != snapshot[2]
+        fell_back = any(d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot.drafts:]) \
+            or len(self.uncovered) != snapshot.uncovered
         if (fell_back and not fallbacks) or any(s.kind == "error" for s in statements):
             self.restore(snapshot)
             return False
         return True
 
     def snapshot(self) -> Snapshot:
-        return (len(self.drafts), len(self.warnings), len(self.uncovered), dict(self.variables),
-                dict(self.environment), self.cwd, dict(self.definitions), self.ended_at)
+        return Snapshot(len(self.drafts), len(self.warnings), len(self.uncovered), dict(self.variables),
+                        dict(self.environment), self.cwd, dict(self.definitions), self.ended_at)
 
     def restore(self, snapshot: Snapshot) -> None:
         drafts, warnings, uncovered, variables, environment, cwd, definitions, ended_at = snapshot
@@ -84,6 +96,12 @@ class WalkerState:
         del self.uncovered[uncovered:]
         self.variables, self.environment, self.cwd = variables, environment, cwd
         self.definitions, self.ended_at = definitions, ended_at
+
+    def restore_shell_state(self, snapshot: Snapshot) -> None:
+        """The shell's variables, environment, directory and computed variables as they were at
+        ``snapshot``, keeping the tasks made since (a block whose effects end with it)."""
+        self.variables, self.environment = snapshot.variables, snapshot.environment
+        self.cwd, self.definitions = snapshot.cwd, snapshot.definitions
 
     def warn(self, statement: Statement, message: str) -> None:
         span = f"{statement.first_line}" if statement.first_line == statement.last_line \

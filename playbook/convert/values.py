@@ -155,12 +155,6 @@ class ValuesMixin(TasksMixin):
 
     def declaration(self, ctx: Context, command: Command) -> bool:
         keyword = command.words[0].value
-        if keyword == "unset" and all(re.fullmatch(r"[A-Za-z_]\w*", w.value) for w in command.words[1:]):
-            for word in command.words[1:]:
-                self.variables.pop(word.value, None)
-                self.definitions.pop(word.value, None)
-                self.environment.pop(word.value, None)
-            return True
         if keyword not in ("export", "declare", "typeset", "local", "readonly"):
             self.fallback_shell(ctx, command.text, None)
             return True

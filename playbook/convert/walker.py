@@ -386,8 +386,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             sourced = list(self.sourced)
             if not self.try_statements(compound.body, ctx, fallbacks=True):
                 return False
-            self.variables, self.environment, self.cwd, self.definitions = snapshot[3], snapshot[4], snapshot[5], snapshot[6]
-            self.ended_at, self.sourced = snapshot[7], sourced
+            self.restore_shell_state(snapshot)
+            self.ended_at, self.sourced = snapshot.ended_at, sourced
             return True
         if compound.node_type == "compound_statement":
             return self.try_statements(compound.body, ctx, fallbacks=True)

@@ -713,3 +713,8 @@ def test_a_clone_pinned_by_a_later_checkout_drops_the_pin_warning() -> None:
     conversion = convert_script("git clone https://github.com/x/y.git /opt/y\ncd /opt/y\ngit checkout v1.2\n")
     assert [t["ansible.builtin.git"]["version"] for t in conversion.tasks] == ["v1.2"]
     assert not any("version: HEAD" in w or "git checkout" in w for w in conversion.warnings)
+
+
+def test_unset_forgets_a_variable() -> None:
+    conversion = convert_script('X=/a\nunset X\nmkdir -p "$X/b"\n')
+    assert modules(conversion) == [SHELL]
