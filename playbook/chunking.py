@@ -37,7 +37,7 @@ class Chunk:
 
 # commands whose only effect is the shell's own state: what later lines run with
 STATE_COMMANDS = frozenset({"cd", "pushd", "popd", "export", "set", "shopt", "umask", "alias", "readonly", "declare",
-                            "typeset", "source", "."})
+                            "typeset", "source", ".", "deactivate"})
 
 
 def sets_shell_state(statement: Statement) -> bool:

@@ -58,6 +58,7 @@ class WalkerState:
     arguments: list[str] | None = None  # "$@" of the function being inlined (None: the script's, unknown)
     calling: list[str] = field(default_factory=list)  # the functions being inlined, innermost last
     directories: list[str | None] = field(default_factory=list)  # the `pushd` stack
+    virtualenv: str | None = None  # the Python virtual environment `source .../bin/activate` entered
     uncalled: set[str] = field(default_factory=set)  # functions the script defines and never runs
     fact_variables: dict[str, str] = field(default_factory=dict)  # fact -> the shell variable it holds
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value

@@ -46,6 +46,9 @@ class TasksMixin(WalkerState):
             self.warn(ctx.statement, task.note)
         if task.role == "no-op":
             return
+        if task.module == "ansible.builtin.pip" and self.virtualenv and "virtualenv" not in task.args \
+                and "executable" not in task.args:
+            task = replace(task, args={**task.args, "virtualenv": self.virtualenv})  # pip after `activate`
         data = task.as_dict()
         module = task.module
         if module in (COMMAND, SHELL):

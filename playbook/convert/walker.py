@@ -28,6 +28,7 @@ import shlex
 from dataclasses import dataclass, replace
 
 from playbook.convert.branches import BranchesMixin
+from playbook.convert.conditions import HOST_VALUE as _FACT
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, download_to_stdout
 from playbook.convert.functions import FunctionsMixin
@@ -318,11 +319,16 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             for variable, expression in held.items():
                 script = script.replace("{{ " + expression + " }}", "${" + variable + "}")
                 self.variables[variable] = "{{ " + expression + " }}"
+            # a child shell: its cd, variables, activate and exit end with it
+            before = self.snapshot()
+            virtualenv, sourced = self.virtualenv, list(self.sourced)
             for inner in parse_script(script).statements:
                 moved = replace(inner, first_line=ctx.statement.first_line,
                                 last_line=ctx.statement.last_line)
                 self.statement(moved, become=sub_ctx.become or user is not None, when=ctx.when,
                                become_user=None if become_user == "root" else become_user)
+            self.restore_shell_state(before)
+            self.ended_at, self.virtualenv, self.sourced = before.ended_at, virtualenv, sourced
             for variable in held:
                 self.variables.pop(variable, None)
             return True
@@ -361,6 +367,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
                                 line=ctx.statement.first_line, globbed=globbed)
+        if self.virtual_environment(invocation):
+            return True
         found = apply_rules(invocation)
         if found is None:
             if not fallback:
@@ -372,6 +380,28 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def virtual_environment(self, invocation: Invocation) -> bool:
+        """`source DIR/bin/activate`: later commands run with DIR/bin first on PATH and
+        VIRTUAL_ENV set (as activate does), and pip installs into DIR; `deactivate` undoes it.
+        Without this, `pip install` after an activate became the pip module on the system
+        Python: a wrong playbook in silence."""
+        argv = invocation.argv
+        if invocation.name == "deactivate" and len(argv) == 1 and self.virtualenv is not None:
+            self.virtualenv = None
+            self.environment.pop("VIRTUAL_ENV", None)
+            self.environment.pop("PATH", None)
+            return True
+        if invocation.name not in (".", "source") or len(argv) != 2 or not argv[1].endswith("/bin/activate"):
+            return False
+        script = invocation.path(argv[1])
+        if script is None or _FACT.search(script):
+            return False
+        venv = posixpath.dirname(posixpath.dirname(script))
+        self.virtualenv = venv
+        self.environment["VIRTUAL_ENV"] = venv
+        self.environment["PATH"] = f"{venv}/bin:" + "{{ ansible_env.PATH }}"
         return True
 
     def unrolled(self, ctx: Context, compound: Command) -> bool:

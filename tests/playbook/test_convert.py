@@ -718,3 +718,18 @@ def test_a_clone_pinned_by_a_later_checkout_drops_the_pin_warning() -> None:
 def test_unset_forgets_a_variable() -> None:
     conversion = convert_script('X=/a\nunset X\nmkdir -p "$X/b"\n')
     assert modules(conversion) == [SHELL]
+
+
+def test_pip_after_activate_installs_into_that_virtual_environment_until_deactivate() -> None:
+    conversion = convert_script("cd /opt/app\npython3 -m venv venv\nsource venv/bin/activate\npip install flask\n"
+                                "python manage.py migrate\ndeactivate\npip install requests\n")
+    _, flask, migrate, requests = conversion.tasks
+    assert flask["ansible.builtin.pip"] == {"name": "flask", "virtualenv": "/opt/app/venv"}
+    assert migrate["environment"] == {"VIRTUAL_ENV": "/opt/app/venv", "PATH": "/opt/app/venv/bin:{{ ansible_env.PATH }}"}
+    assert requests["ansible.builtin.pip"] == {"name": "requests"} and "environment" not in requests
+
+
+def test_bash_c_runs_in_a_child_shell_whose_state_ends_with_it() -> None:
+    conversion = convert_script('bash -c "source /opt/env/bin/activate; cd /tmp"\npip install flask\n./run.sh\n')
+    pip, run = conversion.tasks
+    assert pip["ansible.builtin.pip"] == {"name": "flask"} and "chdir" not in run[COMMAND]
