@@ -154,18 +154,7 @@ class FarmLogger(AccessLogger):
         if self.cfg.access_log_format != AccessLogFormat.default:
             super().access(resp, req, environ, request_time)
             return
-        status = resp.status
-        if isinstance(status, str):
-            status = status.split(None, 1)[0]
-        sent = getattr(resp, "sent", None)
-        request_line = f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}"
-        fields = (environ.get("REMOTE_ADDR", "-"), self._get_user(environ) or "-", self._now(), request_line,
-                  status, "-" if sent is None else sent, environ.get("HTTP_REFERER", "-"), environ.get("HTTP_USER_AGENT", "-"))
-        quoted = [value.replace('"', '\\"') if isinstance(value, str) else value for value in fields]
-        try:
-            self.access_log.info('%s - %s %s "%s" %s %s "%s" "%s"%s', *quoted, _text_suffix(facts))
-        except Exception:
-            self.exception("access log line failed")
+        self.combined_line(resp, environ, _text_suffix(facts))
 
 
 def logger_class(fmt: str) -> type[FarmLogger]:

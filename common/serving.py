@@ -102,6 +102,10 @@ class AccessLogger(glogging.Logger):
         if self.cfg.access_log_format != AccessLogFormat.default:
             super().access(resp, req, environ, request_time)
             return
+        self.combined_line(resp, environ)
+
+    def combined_line(self, resp: Any, environ: dict[str, Any], suffix: str = "") -> None:
+        """gunicorn's default (combined) access line from the values it names, then ``suffix``."""
         status = resp.status
         if isinstance(status, str):
             status = status.split(None, 1)[0]
@@ -111,7 +115,7 @@ class AccessLogger(glogging.Logger):
                   status, "-" if sent is None else sent, environ.get("HTTP_REFERER", "-"), environ.get("HTTP_USER_AGENT", "-"))
         quoted = [value.replace('"', '\\"') if isinstance(value, str) else value for value in fields]
         try:
-            self.access_log.info('%s - %s %s "%s" %s %s "%s" "%s"', *quoted)
+            self.access_log.info('%s - %s %s "%s" %s %s "%s" "%s"%s', *quoted, suffix)
         except Exception:
             self.exception("access log line failed")
 
