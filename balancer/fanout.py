@@ -183,10 +183,6 @@ class SplitConverter:
             except ApiError as exc:
                 problem = exc.message
                 break
-            # the slot is free again and a chunk waiting for it has been handed it: let that chunk be
-            # sent before this one's reply is parsed (under gevent the parse would hold the CPU first;
-            # with K chunks finishing together, the last handoff waited for K parses)
-            time.sleep(0)
             tried.update(forwarded.tried)
             status = forwarded.reply.status
             problem = f"worker {forwarded.backend} answered {_problem(status, forwarded.reply.body)}"
