@@ -31,6 +31,12 @@ HOST_QUERIES: dict[tuple[str, ...], str] = {
     ("lsb_release", "-is"): "distribution", ("lsb_release", "-si"): "distribution",
     ("lsb_release", "--id", "--short"): "distribution", ("lsb_release", "--short", "--id"): "distribution",
     ("lsb_release", "-rs"): "distribution_version", ("lsb_release", "-sr"): "distribution_version",
+    ("lsb_release", "-s", "-c"): "distribution_release", ("lsb_release", "-c", "-s"): "distribution_release",
+    ("lsb_release", "-s", "-i"): "distribution", ("lsb_release", "-i", "-s"): "distribution",
+    ("lsb_release", "-s", "-r"): "distribution_version", ("lsb_release", "-r", "-s"): "distribution_version",
+    # who runs the command that expands it: facts are gathered as the connecting user, as a
+    # script's `sudo X "$(whoami)"` expands it before sudo
+    ("whoami",): "user_id", ("id", "-un"): "user_id", ("id", "-nu"): "user_id",
 }
 
 

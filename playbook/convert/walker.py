@@ -319,10 +319,27 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             for variable, expression in held.items():
                 script = script.replace("{{ " + expression + " }}", "${" + variable + "}")
                 self.variables[variable] = "{{ " + expression + " }}"
+            inner_statements = parse_script(script).statements
+            if stdin is not None:
+                # `cat <<EOF | su - postgres -c psql`: the piped text is the inner command's
+                # input; it reaches one simple command, never a script (the pipe stays whole)
+                single = inner_statements[0].command if len(inner_statements) == 1 else None
+                if single is None or not single.is_simple:
+                    for variable in held:
+                        self.variables.pop(variable, None)
+                    if fallback:
+                        self.fallback_shell(ctx, self.command_text(command), None, become=command.become)
+                    return fallback
+                inner_ctx = replace(sub_ctx, become=sub_ctx.become or user is not None,
+                                    become_user=None if become_user == "root" else become_user)
+                done = self.command(inner_ctx, single, stdin, fallback)
+                for variable in held:
+                    self.variables.pop(variable, None)
+                return done
             # a child shell: its cd, variables, activate and exit end with it
             before = self.snapshot()
             virtualenv, sourced = self.virtualenv, list(self.sourced)
-            for inner in parse_script(script).statements:
+            for inner in inner_statements:
                 moved = replace(inner, first_line=ctx.statement.first_line,
                                 last_line=ctx.statement.last_line)
                 self.statement(moved, become=sub_ctx.become or user is not None, when=ctx.when,

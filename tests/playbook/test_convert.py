@@ -733,3 +733,14 @@ def test_bash_c_runs_in_a_child_shell_whose_state_ends_with_it() -> None:
     conversion = convert_script('bash -c "source /opt/env/bin/activate; cd /tmp"\npip install flask\n./run.sh\n')
     pip, run = conversion.tasks
     assert pip["ansible.builtin.pip"] == {"name": "flask"} and "chdir" not in run[COMMAND]
+
+
+@pytest.mark.parametrize(("script", "fact"), [
+    ('CODENAME="$(lsb_release -s -c)"\necho "deb http://x/ $CODENAME main" > /etc/apt/sources.list.d/x.list\n',
+     "{{ ansible_facts.distribution_release }}"),
+    ('ME=$(whoami)\nsudo usermod -aG docker "$ME"\n', "{{ ansible_facts.user_id }}"),
+])
+def test_a_command_that_prints_a_gathered_fact_is_that_fact_with_no_task(script: str, fact: str) -> None:
+    conversion = convert_script(script)
+    assert len(conversion.tasks) == 1 and fact in str(conversion.tasks[0])
+    assert not any("ansible.builtin.shell" in t for t in conversion.tasks)
