@@ -18,7 +18,9 @@ from dataclasses import dataclass
 # design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
 # converter sets (`shell_NAME`, see values.fact_name) or one Ansible gathers. Such a value flows
 # into module arguments as is, and a test on it becomes a `when` expression (no task).
-HOST_VALUE = re.compile(r"\{\{ ((?:shell_\w+|ansible_facts\.\w+)) \}\}")
+# a variable the script reads and never sets is the host's environment's, empty when unset
+ENVIRONMENT_VALUE = r"ansible_env\.\w+ \| default"
+HOST_VALUE = re.compile(r"\{\{ ((?:shell_\w+|ansible_facts\.\w+|" + ENVIRONMENT_VALUE + r")) \}\}")
 
 # commands whose output is a gathered fact: `$(uname -m)` is {{ ansible_facts.architecture }}
 HOST_QUERIES: dict[tuple[str, ...], str] = {

@@ -35,7 +35,7 @@ _NO_ENVIRONMENT = frozenset({
 _RUNS_BUILD_TOOLS = ("community.general.make", "ansible.builtin.pip", "community.general.composer",
                      "community.general.npm", "community.general.gem")
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
-_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+)) (?:\}\}|\)\))")  # also as fallback_name writes it
+_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default)) (?:\}\}|\)\))")  # also as fallback_name writes it
 
 
 class TasksMixin(WalkerState):

@@ -72,11 +72,25 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         if self.depth >= MAX_NESTING:  # a function calling functions calling ... : one shell task
             self.fallback_shell(ctx, statement.text, None)
             return
+        outer, self.current = self.current, statement
         self.depth += 1
         try:
             self.walk(ctx, statement, become, when)
         finally:
             self.depth -= 1
+            self.current = outer
+
+    def arithmetic(self, statement: Statement, expression: str) -> None:
+        """`((count++))`: arithmetic on shell variables changes nothing on the host (no task);
+        what it assigns is unknown afterwards."""
+        for name in re.findall(r"(?<![\w$])([A-Za-z_]\w*)\s*(?:\+\+|--|[-+*/%]?=(?!=))|(?:\+\+|--)\s*([A-Za-z_]\w*)", expression):
+            variable = name[0] or name[1]
+            self.variables.pop(variable, None)
+            self.definitions.pop(variable, None)
+            self.shell_only.add(variable)
+        if re.search(r"\w\s*(?:\+\+|--)\s*$", expression.strip()):
+            self.warn(statement, f"(({expression.strip()})) only counts in a shell variable: no task (its status is "
+                                 "1 when the old value was 0, which would stop a script run with set -e)")
 
     def walk(self, ctx: Context, statement: Statement, become: bool, when: str | None) -> None:
         if statement.kind == "error":
@@ -91,6 +105,10 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             return
         if statement.kind == "compound":
             compound = statement.commands[0]
+            arithmetic = re.fullmatch(r"\(\((.*)\)\)", statement.text.strip(), re.DOTALL)
+            if compound.node_type == "compound_statement" and arithmetic and not compound.redirects:
+                self.arithmetic(statement, arithmetic.group(1))
+                return
             if not compound.redirects and self.unrolled(ctx, compound):
                 return
             guarded_if = if_condition(statement.text) if compound.node_type == "if_statement" else None

@@ -90,7 +90,7 @@ class Task:
 # A value the walker knows only on the host reaches the rules as a Jinja expression it wrote
 # itself (`{{ shell_name }}` for what a shell task registered, `{{ ansible_env.X }}`,
 # `{{ ansible_facts.x }}`): Ansible must evaluate those, unlike `{{` text from the script.
-RUNTIME_VALUE = re.compile(r"\{\{ (?:shell_\w+|ansible_env\.\w+|ansible_facts\.\w+)(?:\.stdout)? \}\}")
+RUNTIME_VALUE = re.compile(r"\{\{ (?:shell_\w+|ansible_env\.\w+|ansible_facts\.\w+)(?:\.stdout| \| default)? \}\}")
 
 
 def has_runtime_value(text: str) -> bool:

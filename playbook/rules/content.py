@@ -24,7 +24,7 @@ _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f",
 def literal(text: str) -> str:
     """Text Ansible must not template: wrap anything that looks like Jinja in raw tags, except
     the converter's own `{{ shell_NAME }}` and `{{ ansible_facts.NAME }}` (values the host knows)."""
-    pieces = re.split(r"(\{\{ (?:shell_\w+|ansible_facts\.\w+) \}\})", text)
+    pieces = re.split(r"(\{\{ (?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default) \}\})", text)
     return "".join(piece if index % 2 else _raw(piece) for index, piece in enumerate(pieces))
 
 
