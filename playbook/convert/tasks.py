@@ -206,4 +206,7 @@ class TasksMixin(WalkerState):
         for draft in self.drafts:
             name = draft.task.get("name")
             if isinstance(name, str) and ("{{" in name or "((" in name):
-                draft.task["name"] = _NAMED_VALUE.sub(plain, name)
+                name = draft.task["name"] = _NAMED_VALUE.sub(plain, name)
+            if isinstance(name, str) and re.search(r"\{[{%#]|[}%#]\}", name):
+                # the script's own `{{X}}` (`sed 's/{{VERSION}}/...'`): Ansible would template it
+                draft.task["name"] = name.replace("{", "(").replace("}", ")")

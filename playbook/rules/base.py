@@ -42,7 +42,7 @@ class Invocation:
         """An absolute (or ~) path for `value`, using cwd for relative ones; None if unknowable."""
         if value.startswith(("/", "~")):
             return posixpath.normpath(value) if value.startswith("/") else value
-        if value.startswith("{{ shell_"):  # a variable an `if` arm set on the host: its absolute path
+        if value.startswith(("{{ shell_", "{{ ansible_env.")):  # a value the host holds: its absolute path
             return value
         if self.cwd is None:
             return None

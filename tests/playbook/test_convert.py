@@ -778,3 +778,13 @@ def test_arithmetic_on_a_shell_variable_makes_no_task_and_the_variable_unknown()
     conversion = convert_script('N=1\n((N++))\necho "$N" > /etc/n\n')
     assert modules(conversion) == [SHELL]
     assert conversion.warnings[0].startswith("line 2: ((N++)) only counts in a shell variable")
+
+
+def test_a_task_name_never_holds_the_scripts_own_template_braces() -> None:
+    conversion = convert_script('sed -i "s/{{RUBY_VERSION}}/3.3/g" /opt/app/Dockerfile\n')
+    assert conversion.tasks[0]["name"] == "Replace ((RUBY_VERSION)) in /opt/app/Dockerfile"
+
+
+def test_a_path_from_the_environment_is_a_module_path() -> None:
+    conversion = convert_script("sed -i 's/^A=.*/A=1/' \"$CONF\"\n")
+    assert conversion.tasks[0]["ansible.builtin.replace"]["path"] == "{{ ansible_env.CONF | default }}"
