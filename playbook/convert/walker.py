@@ -119,6 +119,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
                     return
             if not compound.redirects and self.fails_unless(ctx, compound):
                 return
+            if not compound.redirects and self.restart_or_start(ctx, compound):
+                return
             if compound.branches and not compound.redirects and self.conditional(ctx, compound):
                 return
             self.fallback_shell(ctx, statement.text, guard_of_compound(statement.text))

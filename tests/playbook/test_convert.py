@@ -788,3 +788,19 @@ def test_a_task_name_never_holds_the_scripts_own_template_braces() -> None:
 def test_a_path_from_the_environment_is_a_module_path() -> None:
     conversion = convert_script("sed -i 's/^A=.*/A=1/' \"$CONF\"\n")
     assert conversion.tasks[0]["ansible.builtin.replace"]["path"] == "{{ ansible_env.CONF | default }}"
+
+
+@pytest.mark.parametrize("check", ["service mariadb status > /dev/null", "systemctl is-active --quiet mariadb"])
+def test_restart_if_running_else_start_is_a_start_then_a_restart(check: str) -> None:
+    conversion = convert_script(
+        f"if {check}; then\n  echo restarting\n  if ! service mariadb restart; then\n    service mariadb status\n"
+        "    exit 1\n  fi\nelse\n  service mariadb start\n  if ! service mariadb start; then\n    exit 1\n  fi\nfi\n")
+    assert [(t["name"], t["ansible.builtin.service"]["state"]) for t in conversion.tasks] == [
+        ("Start mariadb", "started"), ("Restart mariadb", "restarted")]
+
+
+def test_an_if_on_a_service_status_that_does_more_than_start_it_is_checked_on_the_host() -> None:
+    conversion = convert_script("if service nginx status; then\n  service nginx restart\nelse\n"
+                                "  apt-get install -y nginx\nfi\n")
+    assert [next(iter(t.keys() - {"name", "when", "register", "changed_when", "failed_when", "check_mode"}))
+            for t in conversion.tasks] == [SHELL, "ansible.builtin.service", "ansible.builtin.apt"]
