@@ -403,7 +403,7 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             heredoc = None if herestring is None else herestring + "\n"
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
-                                line=ctx.statement.first_line, globbed=globbed)
+                                line=ctx.statement.first_line, globbed=globbed, user=sub_ctx.become_user)
         if self.virtual_environment(invocation):
             return True
         found = apply_rules(invocation)

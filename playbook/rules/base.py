@@ -29,6 +29,9 @@ class Invocation:
     # indexes into argv of words the shell would expand as globs (unquoted *, ?, [) that the
     # walker passed through as written; a rule that cannot use a pattern must decline them
     globbed: frozenset[int] = frozenset()
+    # the user named to run it (`sudo -u U`, `su U -c`), whose `~` the command's paths mean;
+    # None: the connecting user or root, which the rule cannot tell apart
+    user: str | None = None
 
     @property
     def name(self) -> str:

@@ -1137,3 +1137,18 @@ def test_sed_inserts_a_value_worked_out_on_the_host_as_written_and_says_so() -> 
     assert task.note == ("{{ shell_db_pass }} goes in as written; sed would have read a `\\`, `&` or its delimiter "
                          "in the value as its own syntax")
     assert task.name == "Replace DB_PASSWORD=.*$ in /srv/.env"
+
+
+@pytest.mark.parametrize(("script", "key"), [
+    ('K=$(cat /tmp/k)\nsudo -u bob -H bash -c "echo \\"$K\\" | sudo tee -a ~/.ssh/authorized_keys"\n', "{{ shell_k }}"),
+    ('echo "ssh-ed25519 AAAA x" | sudo -u bob tee -a ~/.ssh/authorized_keys\n', "ssh-ed25519 AAAA x"),
+])
+def test_a_key_added_to_a_named_users_authorized_keys_is_authorized_key(script: str, key: str) -> None:
+    task = convert_script(script).tasks[-1]
+    assert task["ansible.posix.authorized_key"] == {"user": "bob", "key": key, "state": "present"}
+
+
+def test_a_key_added_to_the_callers_own_authorized_keys_is_a_line() -> None:
+    # whose `~` it is (the connecting user, or root under sudo) is not the rule's to guess
+    task = convert_script('K=$(cat /tmp/k)\necho "$K" | tee -a ~/.ssh/authorized_keys\n').tasks[-1]
+    assert "ansible.builtin.lineinfile" in task
