@@ -75,9 +75,8 @@ class LeanServer:
         fast = getattr(getattr(worker.wsgi, "wsgi_app", None), "routes", None)
         if not isinstance(fast, Mapping) or not fast:
             return None
-        if (cfg.is_ssl or cfg.proxy_protocol or not cfg.keepalive or os.environ.get("SCRIPT_NAME")
-                or cfg.access_log_format != AccessLogFormat.default
-                or getattr(cfg, "http2_cleartext", None) not in (None, "off", "", False)
+        if (cfg.is_ssl or _on(cfg.proxy_protocol) or not cfg.keepalive or os.environ.get("SCRIPT_NAME")
+                or cfg.access_log_format != AccessLogFormat.default or _on(getattr(cfg, "http2_cleartext", None))
                 or cfg.pre_request.__module__ != "gunicorn.config" or cfg.post_request.__module__ != "gunicorn.config"):
             return None
         routes = frozenset((method.encode("ascii"), path.encode("ascii")) for method, path in fast)
@@ -224,6 +223,11 @@ class LeanServer:
         conn.sendall("".join(lines).encode("latin-1") + payload)
         worker.log.access(_Resp(status, len(payload), kept), None, environ, datetime.now() - started)
         return keep_alive
+
+
+def _on(setting: Any) -> bool:
+    """Whether a gunicorn setting that may be a bool or a word (``"off"``) is on."""
+    return setting not in (None, False, "", "off")
 
 
 def _no_write(data: bytes) -> None:

@@ -147,3 +147,15 @@ def test_a_plain_request_is_read() -> None:
 def test_the_lean_path_is_off_for_an_app_without_fast_routes() -> None:
     worker = SimpleNamespace(wsgi=SimpleNamespace(wsgi_app=object()), cfg=SimpleNamespace())
     assert LeanServer.for_worker(worker) is None  # an app without fast routes (the worker's)
+
+
+def test_the_balancer_serves_its_fast_routes_lean() -> None:
+    from gunicorn.config import Config
+
+    from balancer.settings import BackendSpec, Settings
+    from balancer.web import create_app
+
+    app = create_app(Settings(backends=(BackendSpec("http://127.0.0.1:9"),), health_interval_s=0))
+    worker = SimpleNamespace(wsgi=app, cfg=Config())  # gunicorn's defaults, as the services run them
+    lean = LeanServer.for_worker(worker)
+    assert lean is not None and (b"POST", b"/generate") in lean.routes
