@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from common.apikeys import KeyFileError, KeyRing
 from common.config import ConfigError, check_range, describe, read_env, setting
 from common.config import is_int as _is_int
 from common.contract import DEFAULT_MODEL
@@ -74,6 +76,14 @@ class Settings:
     retry_after_s: int = setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
     default_model: str = setting("DEFAULT_MODEL", DEFAULT_MODEL, "model used when a request names none")
+    api_keys_file: str = setting("API_KEYS_FILE", "", "a JSON file of API key digests, roles and limits: every "
+                                 "request but the open ones needs a key ([security](#security)); reloaded on SIGHUP")
+    worker_ca: str = setting("WORKER_CA", "", "a PEM CA that https workers' certificates must chain to "
+                             "(default: the system's trusted CAs)")
+    worker_client_cert: str = setting("WORKER_CLIENT_CERT", "", "a PEM client certificate shown to https workers (mutual TLS)")
+    worker_client_key: str = setting("WORKER_CLIENT_KEY", "", "the PEM private key of `WORKER_CLIENT_CERT`")
+    worker_token: str = setting("WORKER_TOKEN", "", "a shared secret sent to every worker as `X-Worker-Token` "
+                                "(the workers' `WORKER_TOKEN`)", repr=False)
 
     def __post_init__(self) -> None:
         if not self.backends:
@@ -102,6 +112,24 @@ class Settings:
         check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
         if not self.default_model.strip():
             raise ConfigError("DEFAULT_MODEL is empty")
+        if bool(self.worker_client_cert) != bool(self.worker_client_key):
+            raise ConfigError("WORKER_CLIENT_CERT and WORKER_CLIENT_KEY go together: set both or neither")
+        for name, path in (("API_KEYS_FILE", self.api_keys_file), ("WORKER_CA", self.worker_ca),
+                           ("WORKER_CLIENT_CERT", self.worker_client_cert), ("WORKER_CLIENT_KEY", self.worker_client_key)):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{name} {path}: no such file")
+        if self.api_keys_file:
+            try:
+                KeyRing.load(self.api_keys_file)
+            except KeyFileError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def worker_tls(self) -> ssl.SSLContext:
+        """The TLS context for https workers: WORKER_CA (else the system's CAs) and the client certificate."""
+        context = ssl.create_default_context(cafile=self.worker_ca or None)
+        if self.worker_client_cert:
+            context.load_cert_chain(self.worker_client_cert, self.worker_client_key)
+        return context
 
     @property
     def total_slots(self) -> int:
