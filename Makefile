@@ -7,13 +7,18 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench soak verify profile system-deps browser clean
+.PHONY: run test install bench soak verify profile system-deps browser redis clean
 
 install: $(STAMP) system-deps $(VENV)/bin/ansiblectl
 
-# Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`; chromium for the browser tests
-system-deps: browser
+# Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`; chromium for the browser tests;
+# redis-server for the shared-state tests (STATE_URL; tests start their own instance and stop it)
+system-deps: browser redis
 	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
+
+redis:
+	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
 
 # the browser tests (tests/browser) drive Debian's chromium through Playwright: browser builds cannot be downloaded here
 browser:
@@ -34,7 +39,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devtools.farm
 
-test: $(STAMP) browser
+test: $(STAMP) browser redis
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -m "not chroot"

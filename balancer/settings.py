@@ -76,6 +76,10 @@ class Settings:
     retry_after_s: int = setting("RETRY_AFTER", 10, "Retry-After seconds on 503 from the balancer")
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes")
     default_model: str = setting("DEFAULT_MODEL", DEFAULT_MODEL, "model used when a request names none")
+    state_url: str = setting("STATE_URL", "", "`redis://host:port/db`: keep slots, health and the queue in Redis, shared "
+                             "by several balancers; unset: in this process's memory", repr=False)
+    lease_ttl_s: float = setting("LEASE_TTL", 15.0, "seconds a slot taken through STATE_URL stays taken when its "
+                                 "balancer stops renewing it (dies)")
     api_keys_file: str = setting("API_KEYS_FILE", "", "a JSON file of API key digests, roles and limits: every "
                                  "request but the open ones needs a key ([security](#security)); reloaded on SIGHUP")
     worker_ca: str = setting("WORKER_CA", "", "a PEM CA that https workers' certificates must chain to "
@@ -112,6 +116,9 @@ class Settings:
         check_range("MAX_CONTENT_LENGTH", self.max_content_length, 1)
         if not self.default_model.strip():
             raise ConfigError("DEFAULT_MODEL is empty")
+        check_range("LEASE_TTL", self.lease_ttl_s, 1)
+        if self.state_url:
+            check_state_url(self.state_url)
         if bool(self.worker_client_cert) != bool(self.worker_client_key):
             raise ConfigError("WORKER_CLIENT_CERT and WORKER_CLIENT_KEY go together: set both or neither")
         for name, path in (("API_KEYS_FILE", self.api_keys_file), ("WORKER_CA", self.worker_ca),
@@ -167,6 +174,29 @@ class Settings:
     def describe(cls) -> list[tuple[str, Any, str]]:
         """(env name, default, doc) of every setting, for the README and ``--help``."""
         return describe(cls)
+
+
+def check_state_url(url: str) -> None:
+    """STATE_URL must name a Redis server (``redis://``, ``rediss://`` or ``unix://``); ConfigError if not."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"redis", "rediss", "unix"} or (parts.scheme != "unix" and not parts.hostname):
+        raise ConfigError(f"STATE_URL must look like redis://host:6379/0, not {redact_url(url)!r}")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"STATE_URL {redact_url(url)!r} has an invalid port") from None
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ConfigError(f"STATE_URL {redact_url(url)!r}: the database must be a number, like /0")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url.strip())
+    if parts.password is None:
+        return url.strip()
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 def normalize_url(url: Any) -> str:

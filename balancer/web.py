@@ -116,7 +116,7 @@ class Balancer:
         keys = KeyStore(settings.api_keys_file) if settings.api_keys_file else None
         # a job holds its key's unit at most this long: its wait, then every attempt (a dead balancer's units expire)
         job_lifetime_s = settings.queue_timeout_s + (settings.retries + 1) * settings.timeout_s + 60
-        limits = KeyLimits(getattr(settings, "state_url", "") if keys else "", job_lifetime_s=job_lifetime_s)
+        limits = KeyLimits(settings.state_url if keys else "", job_lifetime_s=job_lifetime_s)
         return cls(settings, pool, client, health, proxy, splitter, JobBoard(pool.waiting_signals), History(pool.snapshot),
                    metrics, HttpMetrics(registry, "balancer"), keys, limits)
 

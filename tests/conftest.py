@@ -10,6 +10,7 @@ import pytest
 
 from tests.certs import CertFiles, make_certs
 from tests.procs import ServiceProcess, free_port, python_service
+from tests.redis_server import RedisServer
 from validation.validator import PlaybookValidator
 
 
@@ -47,6 +48,23 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     yield start
     for worker in reversed(started):
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session (Debian's; ``make install`` installs it)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test (restarted first if a test killed it)."""
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server.url
 
 
 def pytest_report_header() -> str:
