@@ -170,3 +170,16 @@ def test_a_client_that_leaves_cancels_its_job_on_the_https_worker(farm: TlsFarm)
     # the client left: the balancer drops its TLS connection to the worker, which stops the LLM
     wait_until(lambda: farm.emulator.stats()["cancelled"] == 1, 15, what="the LLM call cancelled")
     wait_until(lambda: farm.status()["in_flight"] == 0, 10, what="the balancer's slot given back")
+
+
+def test_the_cli_reads_the_https_balancer_with_its_ca(farm: TlsFarm) -> None:
+    import io
+
+    from cli.main import EXIT_OK, EXIT_UNREACHABLE, main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--url", farm.balancer.url, "--cacert", farm.certs.ca, "status"], stdout=out, stderr=err) == EXIT_OK
+    assert farm.worker.url in out.getvalue()
+    assert main(["--url", farm.balancer.url, "--cacert", farm.certs.rogue_ca, "status"],
+                stdout=io.StringIO(), stderr=err) == EXIT_UNREACHABLE
+    assert "CERTIFICATE_VERIFY_FAILED" in err.getvalue()
