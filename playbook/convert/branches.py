@@ -22,7 +22,7 @@ from playbook.convert.conditions import (
 )
 from playbook.convert.fallback import fallback_name, strip_leading_sudo
 from playbook.convert.guards import PathCondition
-from playbook.convert.shapes import PIPE, only_prints, only_reads
+from playbook.convert.shapes import PIPE, only_prints, only_reads, service_verb
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
@@ -52,14 +52,42 @@ class BranchesMixin(ValuesMixin):
         last = branch.body[-1]
         if len(last.pipelines) != 1 or last.operators or not self.stops_the_script(last.pipelines[0]):
             return False
-        if not all(s.command is not None and (only_prints(s.command) or _MESSAGE.fullmatch(s.command.name or ""))
-                   for s in branch.body[:-1]):
+        if not all(s.command is not None and (only_prints(s.command) or only_reads(s.command)
+                                              or _MESSAGE.fullmatch(s.command.name or ""))
+                   for s in branch.body[:-1]):  # `service x status` shows why, and changes nothing
             return False
         statement = condition[0]
         positive = replace(statement, pipelines=(replace(statement.pipelines[0], negated=False),),
                            text=re.sub(r"^\s*!\s*", "", statement.text), first_line=ctx.statement.first_line,
                            last_line=ctx.statement.last_line)
         self.statement(positive, become=ctx.become, when=ctx.when, become_user=ctx.become_user)
+        return True
+
+    def restart_or_start(self, ctx: Context, compound: Command) -> bool:
+        """`if service X status; then service X restart; else service X start; fi` (or systemctl
+        is-active): X runs afterwards, restarted if it ran. The else arm's start, then the first
+        arm's restart, with no check on the host: a start leaves a running X alone, and a restart
+        folded into a handler later still finds X started."""
+        branches = compound.branches
+        if compound.node_type != "if_statement" or len(branches) != 2 or branches[1].condition is not None:
+            return False
+        condition = branches[0].condition or ()
+        if len(condition) != 1 or len(condition[0].pipelines) != 1 or condition[0].operators:
+            return False
+        checked = service_verb(condition[0].pipelines[0])
+        if checked is None or checked[1] not in ("status", "is-active"):
+            return False
+        snapshot = self.snapshot()
+        for branch, states in ((branches[1], ("started",)), (branches[0], ("restarted",))):
+            before = len(self.drafts)
+            if not branch.body or not self.try_statements(branch.body, ctx):
+                self.restore(snapshot)
+                return False
+            made = self.drafts[before:]
+            if not made or not all(_manages_service(step, checked[0], states, ctx.when) for step in made):
+                self.restore(snapshot)
+                return False
+            del self.drafts[before + 1:]  # `service x start` twice (the second under `if !`): once
         return True
 
     def stops_the_script(self, pipeline: Pipeline) -> bool:
@@ -364,3 +392,11 @@ class BranchesMixin(ValuesMixin):
         while name in taken:
             name, n = f"{base}_stat_{n}", n + 1
         return name
+
+
+def _manages_service(step: Step, unit: str, states: tuple[str, ...], when: str | None) -> bool:
+    """True when ``step`` is a service task on ``unit`` to one of ``states``, under ``when`` only."""
+    args = step.args
+    return step.module in ("ansible.builtin.service", "ansible.builtin.systemd_service", "ansible.builtin.systemd") \
+        and isinstance(args, dict) and str(args.get("name", "")).removesuffix(".service") == unit \
+        and args.get("state") in states and set(args) <= {"name", "state"} and step.task.get("when") == when

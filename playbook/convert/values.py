@@ -52,10 +52,25 @@ class ValuesMixin(TasksMixin):
                     return None
                 out.append(value)
                 continue
+            if name not in self.variables and name in self.inputs and quoted(word.raw, part.text):
+                # unquoted, the shell would split the value into words (`$APT install x`)
+                out.append(self.environment_value(name))
+                continue
             if name not in self.variables:
                 return None
             out.append(self.variables[name])
         return "".join(out)
+
+    def environment_value(self, name: str) -> str:
+        """A variable the script reads and never sets: the host's environment's value, as the
+        script would have read it (empty when unset), said once in a warning."""
+        value = "{{ ansible_env." + name + " | default }}"
+        self.fact_variables[value[3:-3]] = name
+        if self.current is not None and not any(f"`${name}`" in w for w in self.warnings):
+            self.warn(self.current, f"reads `${name}`, which the script never sets: the playbook takes it from "
+                                    "the host's environment (ansible_env, empty when unset); pass it there or "
+                                    "replace it with a play variable")
+        return value
 
     def expanded(self, expansion: str) -> str | None:
         """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
@@ -119,6 +134,8 @@ class ValuesMixin(TasksMixin):
             if match.group(0).startswith("\\"):
                 return match.group(0)[1:]
             name = match.group(1) or match.group(2)
+            if name is not None and name not in self.variables and name in self.inputs:
+                return self.environment_value(name)
             if name is None or name not in self.variables:
                 unknown = True
                 return match.group(0)
@@ -259,6 +276,12 @@ class ValuesMixin(TasksMixin):
         made.append(len(self.drafts))
         self.drafts.append(Step(task, source))
         return made
+
+
+def quoted(raw: str, reference: str) -> bool:
+    """True when every ``reference`` (`$X`, `${X}`) in the word ``raw`` is inside double quotes."""
+    outside = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', "", raw)
+    return reference in raw and reference not in outside
 
 
 def fact_name(variable: str) -> str:

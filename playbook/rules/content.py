@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from playbook.rules import rule
-from playbook.rules.base import Invocation, Task, no_op, parse_options
+from playbook.rules.base import RUNTIME_VALUE, Invocation, Task, no_op, parse_options
 from playbook.rules.files import FILE_MODE
 
 _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r",
@@ -24,7 +24,7 @@ _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f",
 def literal(text: str) -> str:
     """Text Ansible must not template: wrap anything that looks like Jinja in raw tags, except
     the converter's own `{{ shell_NAME }}` and `{{ ansible_facts.NAME }}` (values the host knows)."""
-    pieces = re.split(r"(\{\{ (?:shell_\w+|ansible_facts\.\w+) \}\})", text)
+    pieces = re.split(r"(\{\{ (?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default) \}\})", text)
     return "".join(piece if index % 2 else _raw(piece) for index, piece in enumerate(pieces))
 
 
@@ -84,7 +84,9 @@ def write_content(inv: Invocation, dest: str, content: str, append: bool) -> lis
     if path is None:
         return None
     for special in (_cron_d, _sysctl, _fstab, _authorized_keys, _hostname, _apt_source, _yum_repo):
-        tasks = special(path, content, append)
+        # `sudo -u U ... tee -a ~/.ssh/authorized_keys`: U's file
+        owned = f"~{inv.user}{path[1:]}" if special is _authorized_keys and inv.user and path.startswith("~/") else path
+        tasks = special(owned, content, append)
         if tasks is not None:
             return tasks
     lines = content.splitlines()
@@ -247,8 +249,9 @@ def _authorized_keys(path: str, content: str, append: bool) -> list[Task] | None
         return None
     keys = _meaningful(content)
     if not keys or not all(re.match(r"^(ssh-|ecdsa-|sk-|no-|command=|from=|restrict)", k)
-                           for k in keys):
-        return None
+                           or (append and RUNTIME_VALUE.fullmatch(k)) for k in keys):
+        return None  # a value the host holds is a key when it is a whole line added to the file
+    keys = [literal(k) for k in keys]
     if append:
         return [Task(f"Authorize an SSH key for {user}", "ansible.posix.authorized_key",
                      {"user": user, "key": key, "state": "present"}, role="config", path=path)

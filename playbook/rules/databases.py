@@ -125,14 +125,25 @@ def mysql(inv: Invocation) -> list[Task] | None:
     return _noted(tasks, _MYSQL_NOTE) if tasks else [no_op("FLUSH PRIVILEGES: the mysql modules apply privileges at once")]
 
 
+# CREATE DATABASE's options -> community.postgresql.postgresql_db's parameters
+_PG_DB_OPTIONS = {"owner": "owner", "encoding": "encoding", "template": "template",
+                  "lc_collate": "lc_collate", "lc_ctype": "lc_ctype"}
+
+
+def without_comments(sql: str) -> str:
+    """SQL with its whole-line `--` comments dropped (what psql and mysql read from a file)."""
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
 def _pg_statement(sql: str, database: str | None) -> Task | None:
-    match = re.fullmatch(rf"(?i)create database {_NAME}(?: (?:with )?owner\s*=?\s*{_NAME})?(?: encoding\s*=?\s*'?(\w+)'?)?", sql)
+    match = re.fullmatch(rf"(?i)create database {_NAME}(?: with)?((?: \w+\s*=?\s*(?:'[^']*'|[\w.$-]+))*)", sql)
     if match:
         args: dict[str, Any] = {"name": match.group(1), "state": "present"}
-        if match.group(2):
-            args["owner"] = match.group(2)
-        if match.group(3):
-            args["encoding"] = match.group(3)
+        for option, value in re.findall(r"(\w+)\s*=?\s*('[^']*'|[\w.$-]+)", match.group(2) or ""):
+            key = _PG_DB_OPTIONS.get(option.lower())
+            if key is None:
+                return None  # CONNECTION LIMIT, TABLESPACE, ...: not said by the module
+            args[key] = value.strip("'")
         return Task(f"Create the PostgreSQL database {match.group(1)}", PG_DB, args)
     match = re.fullmatch(rf"(?i)drop database(?: if exists)? {_NAME}", sql)
     if match:
@@ -157,8 +168,17 @@ def _pg_statement(sql: str, database: str | None) -> Task | None:
 
 @rule("psql")
 def psql(inv: Invocation) -> list[Task] | None:
-    opts = parse_options(inv.args, takes_value="cdUhp", long_value=("--command", "--dbname", "--username", "--host", "--port"))
+    opts = parse_options(inv.args, takes_value="cdUhpfv",
+                         long_value=("--command", "--dbname", "--username", "--host", "--port", "--file", "--set"))
     sql = opts.get("-c", "--command")
+    known = {"-d", "--dbname", "-U", "--username", "-h", "--host", "-p", "--port", "-q", "--quiet", "-X"}
+    if sql is None and inv.stdin is not None and all(f in known or (f in ("-v", "--set") and str(v).startswith(
+            "ON_ERROR_STOP=")) for f, v in opts.flags):
+        # `psql <<EOF ... EOF`, `cat <<EOF | su - postgres -c psql`: the statements it reads;
+        # a meta-command (`\c db`) is psql's own and is not mapped
+        sql = without_comments(inv.stdin)
+        if any(line.lstrip().startswith("\\") for line in sql.splitlines()):
+            return None
     if not sql or opts.positionals[1:]:
         return None
     database = opts.get("-d", "--dbname") or (opts.positionals[0] if opts.positionals else None)

@@ -817,6 +817,37 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                                      'update_cache': False},
   'become': True,
   'name': 'Add the apt repository https://apache.jfrog.io/artifactory/couchdb-deb/ jammy'}]),
+    ('pkg install -y parallels-tools',
+     [{'name': 'Install parallels-tools',
+       'community.general.pkgng': {'name': 'parallels-tools', 'state': 'present'}}]),
+    ('pkg delete -y nano vim',
+     [{'name': 'Remove nano and vim',
+       'community.general.pkgng': {'name': ['nano', 'vim'], 'state': 'absent'}}]),
+    ('gem install puppet:7.22.0 xmlrpc',
+     [{'name': 'Install the puppet gem',
+       'community.general.gem': {'name': 'puppet', 'state': 'present', 'user_install': False, 'version': '7.22.0'}},
+      {'name': 'Install the xmlrpc gem',
+       'community.general.gem': {'name': 'xmlrpc', 'state': 'present', 'user_install': False}}]),
+    ('systemctl link -f /lib/systemd/system/munin.service',
+     [{'name': 'Link the unit munin.service into /etc/systemd/system',
+       'ansible.builtin.file': {'src': '/lib/systemd/system/munin.service',
+                                'dest': '/etc/systemd/system/munin.service', 'state': 'link', 'force': True}},
+      {'name': 'Reload the systemd configuration', 'ansible.builtin.systemd_service': {'daemon_reload': True}}]),
+    ('sudo gpasswd -a "$(whoami)" docker',
+     [{'name': 'Add ansible_facts.user_id to the docker group',
+       'ansible.builtin.user': {'name': '{{ ansible_facts.user_id }}', 'groups': ['docker'], 'append': True},
+       'become': True}]),
+    ("cat << EOF | su - postgres -c psql\n-- Create the user:\nCREATE USER app WITH PASSWORD 'pw';\n"
+     "CREATE DATABASE app WITH OWNER=app\n  LC_COLLATE='en_US.utf8'\n  LC_CTYPE='en_US.utf8'\n"
+     "  ENCODING='UTF8'\n  TEMPLATE=template0;\nEOF",
+     [{'name': 'Create the PostgreSQL user app',
+       'community.postgresql.postgresql_user': {'name': 'app', 'state': 'present', 'password': 'pw'},
+       'become': True, 'become_user': 'postgres', 'no_log': True},
+      {'name': 'Create the PostgreSQL database app',
+       'community.postgresql.postgresql_db': {'name': 'app', 'state': 'present', 'owner': 'app',
+                                              'lc_collate': 'en_US.utf8', 'lc_ctype': 'en_US.utf8',
+                                              'encoding': 'UTF8', 'template': 'template0'},
+       'become': True, 'become_user': 'postgres'}]),
 ]
 
 
@@ -826,6 +857,9 @@ _PG = "the community.postgresql modules need psycopg2 on the host (apt install p
 _APT_KEY = ("apt-key is deprecated on current Debian and Ubuntu; prefer a key file in /etc/apt/keyrings "
             "and signed-by in the repository line")
 NOTES = {
+    "cat << EOF | su - postgres -c psql\n-- Create the user:\nCREATE USER app WITH PASSWORD 'pw';\n"
+    "CREATE DATABASE app WITH OWNER=app\n  LC_COLLATE='en_US.utf8'\n  LC_CTYPE='en_US.utf8'\n"
+    "  ENCODING='UTF8'\n  TEMPLATE=template0;\nEOF": [f"line 1-9: {_PG}"],
     '/usr/bin/mysqladmin -u root create wordpress': [f"line 1: {_MYSQL}"],
     'mariadb --user="root" --password="secret" -e "GRANT ALL ON *.* TO root@\'localhost\' IDENTIFIED BY \'secret\' WITH GRANT OPTION;"': [f"line 1: {_MYSQL}"],
     'mysql -e "CREATE USER IF NOT EXISTS \'app\'@\'%\' IDENTIFIED BY \'pw\'; CREATE USER \'bs\'@\'localhost\' IDENTIFIED WITH mysql_native_password BY \'x\'"': [f"line 1: {_MYSQL}"],
@@ -866,6 +900,18 @@ def test_lines_that_need_no_task(script: str) -> None:
     assert conversion.tasks == [] and conversion.warnings == [] and conversion.uncovered == []
 
 
+@pytest.mark.parametrize("script", [
+    "sudo -u postgres psql <<EOF\n\\c app\nCREATE USER a;\nEOF\n",  # a psql meta-command
+    "psql -v x=1 <<EOF\nCREATE USER a;\nEOF\n",  # a variable the SQL may read
+    "cat <<EOF | su - postgres -c 'psql; touch /tmp/done'\nCREATE USER a;\nEOF\n",  # the pipe feeds a script
+])
+def test_sql_read_from_a_heredoc_that_does_not_map_stays_whole(script: str) -> None:
+    conversion = convert_script(script)
+    assert len(conversion.tasks) == 1 and "ansible.builtin.shell" in conversion.tasks[0]
+    assert "CREATE USER a;" in conversion.tasks[0]["ansible.builtin.shell"]["cmd"]
+    assert conversion.warnings[0].startswith("line 1-")
+
+
 def test_every_rule_has_a_case() -> None:
     from playbook.rules import registered
 
@@ -882,6 +928,9 @@ def test_every_rule_has_a_case() -> None:
     ("shutdown -r +5 'going down'\n", "a delay and a message"),
     ("apt-get install -y --allow-remove-essential nodejs\n", "the module cannot let apt remove an essential package"),
     ('sudo -u postgres psql -c "VACUUM FULL"\n', "no module says VACUUM"),
+    ("CREATE='CREATE DATABASE d CONNECTION LIMIT 5'; psql -c \"$CREATE\"\n", "an option the module does not say"),
+    ("gem install puppet:'>=7'\n", "a requirement, not one version"),
+    ("systemctl link unit.service\n", "a relative unit file"),
     ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
     ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n", "which hosts is a query"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
@@ -1039,7 +1088,7 @@ def test_sed_takes_a_gathered_word_fact_in_its_replacement(script: str, replace:
     'sed -i "s/$(uname -m)/x/" /etc/app.conf',  # in the regex, `.` and the like would match
     'sed -i "s.x.$(uname -m)." /etc/app.conf',  # a delimiter the value may hold
     'sed -i "s/x/{{y}}$(hostname -f)/" /etc/app.conf',  # raw text next to it: not templated
-    'sed -i "s/x/$(whoami)/" /etc/app.conf',  # not a gathered fact
+    'sed -i "s/x/$(date +%s)/" /etc/app.conf',  # not a gathered fact
 ])
 def test_sed_declines_a_fact_where_its_characters_could_mean_something(script: str) -> None:
     assert "ansible.builtin.replace" not in convert_script(script + "\n").tasks[-1]
@@ -1088,3 +1137,18 @@ def test_sed_inserts_a_value_worked_out_on_the_host_as_written_and_says_so() -> 
     assert task.note == ("{{ shell_db_pass }} goes in as written; sed would have read a `\\`, `&` or its delimiter "
                          "in the value as its own syntax")
     assert task.name == "Replace DB_PASSWORD=.*$ in /srv/.env"
+
+
+@pytest.mark.parametrize(("script", "key"), [
+    ('K=$(cat /tmp/k)\nsudo -u bob -H bash -c "echo \\"$K\\" | sudo tee -a ~/.ssh/authorized_keys"\n', "{{ shell_k }}"),
+    ('echo "ssh-ed25519 AAAA x" | sudo -u bob tee -a ~/.ssh/authorized_keys\n', "ssh-ed25519 AAAA x"),
+])
+def test_a_key_added_to_a_named_users_authorized_keys_is_authorized_key(script: str, key: str) -> None:
+    task = convert_script(script).tasks[-1]
+    assert task["ansible.posix.authorized_key"] == {"user": "bob", "key": key, "state": "present"}
+
+
+def test_a_key_added_to_the_callers_own_authorized_keys_is_a_line() -> None:
+    # whose `~` it is (the connecting user, or root under sudo) is not the rule's to guess
+    task = convert_script('K=$(cat /tmp/k)\necho "$K" | tee -a ~/.ssh/authorized_keys\n').tasks[-1]
+    assert "ansible.builtin.lineinfile" in task
