@@ -13,12 +13,15 @@ A missing or unknown key is 401, a user key on an admin path 403. Jobs (POST on 
 endpoint) count against the key's ``rate_per_minute`` (429 with Retry-After past it); status
 reads do not, so a client polling its job's place never runs out. The key itself is never
 logged or put in a metric label: only its ``name``, which the access line carries as ``key``.
+This hook is not ``mirrored`` (``common.fastpath``): with keys on, every request goes through
+Flask and so through it; the fast path cannot skip it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from flask import Flask, g, request
 
@@ -29,6 +32,7 @@ from common.logs import annotate
 
 log = logging.getLogger(__name__)
 
+ENVIRON_KEY = "ansible_farm.api_key"  # the request's ApiKey, in its WSGI environ (no app context needed)
 OPEN_PATHS = frozenset({"/healthz", "/metrics", "/", "/status"})
 JOB_PATHS = frozenset({"/generate", "/upload", "/explain", "/generate-code", "/explain-code"})
 
@@ -77,7 +81,7 @@ def install_auth(app: Flask, store: KeyStore, limits: KeyLimits, *, admin_token:
                 return  # the admin blueprint checks ADMIN_TOKEN itself (401 when it is not that either)
             raise Unauthorized("this balancer needs an API key: send Authorization: Bearer <key>"
                                if token is None else "unknown API key")
-        g.api_key = key
+        request.environ[ENVIRON_KEY] = key
         annotate(request.environ, key=key.name)
         if admin_path:
             if not key.is_admin:
@@ -88,9 +92,9 @@ def install_auth(app: Flask, store: KeyStore, limits: KeyLimits, *, admin_token:
             limits.count_request(key)
 
 
-def current_key() -> ApiKey | None:
-    """The API key of this request (None when keys are off, or on an open path)."""
-    key = g.get("api_key")
+def current_key(environ: dict[str, Any]) -> ApiKey | None:
+    """The API key of the request whose WSGI environ this is (None when keys are off, or on an open path)."""
+    key = environ.get(ENVIRON_KEY)
     return key if isinstance(key, ApiKey) else None
 
 
