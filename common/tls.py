@@ -42,10 +42,6 @@ class ServerTls:
             except (ssl.SSLError, OSError) as exc:
                 raise ConfigError(f"TLS_CERT/TLS_KEY/TLS_CLIENT_CA cannot be used: {exc}") from None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.cert)
-
     def gunicorn_options(self) -> dict[str, Any]:
         """gunicorn's TLS options (none when serving plain HTTP)."""
         if not self.cert:
