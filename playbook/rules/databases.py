@@ -12,9 +12,11 @@ from typing import Any
 
 from playbook.rules import rule
 from playbook.rules.base import Invocation, Task, no_op, parse_options
+from playbook.rules.content import literal
 
 MYSQL_DB = "community.mysql.mysql_db"
 MYSQL_USER = "community.mysql.mysql_user"
+MYSQL_QUERY = "community.mysql.mysql_query"
 PG_DB = "community.postgresql.postgresql_db"
 PG_USER = "community.postgresql.postgresql_user"
 PG_PRIVS = "community.postgresql.postgresql_privs"
@@ -101,6 +103,27 @@ def _noted(tasks: list[Task], note: str) -> list[Task]:
     return [Task(t.name, t.module, t.args, t.extra, t.role, note=note if i == 0 else None) for i, t in enumerate(tasks)]
 
 
+_CLIENT_COMMAND = re.compile(r"(?i)(?:source|delimiter|\\\S|system|connect|use)\b")
+
+
+def _mysql_query(sql: list[str], login: dict[str, Any], database: str | None) -> list[Task] | None:
+    """Statements no module says (`UPDATE mysql.user ...`, `DELETE FROM mysql.db ...`): all of
+    them, as written and in order, through community.mysql.mysql_query, as `mysql -e` ran them;
+    never half of them through modules and the rest nowhere. The client's own commands
+    (`source`, `use`, `\\G`) decline."""
+    if not sql or any(_CLIENT_COMMAND.match(s) for s in sql):
+        return None
+    sql = [literal(s) for s in sql]  # `{{` in the SQL is the script's, not Ansible's
+    args: dict[str, Any] = {"query": sql if len(sql) > 1 else sql[0], **login}
+    if database:
+        args["login_db"] = database
+    extra = {"no_log": True} if re.search(r"(?i)password|identified", " ".join(sql)) else {}
+    first = sql[0] if len(sql[0]) <= 40 else sql[0][:40].rstrip() + "..."
+    more = f" and {len(sql) - 1} more" if len(sql) > 1 else ""
+    return _noted([Task(f"Run in MySQL: {first}{more}", MYSQL_QUERY, args, extra)],
+                  _MYSQL_NOTE + "; mysql_query runs the statements as written each time (not idempotent)")
+
+
 @rule("mysql", "mariadb")
 def mysql(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="euhPDS", long_value=("--execute", "--user", "--host", "--password", "--database"))
@@ -119,7 +142,8 @@ def mysql(inv: Invocation) -> list[Task] | None:
     for statement in statements(sql):
         task = _mysql_statement(statement)
         if task is None:
-            return None
+            return _mysql_query(statements(sql), login, opts.positionals[0] if opts.positionals else
+                                opts.get("-D", "--database"))
         if task.role != "no-op":
             tasks.append(Task(task.name, task.module, {**task.args, **login}, task.extra))
     return _noted(tasks, _MYSQL_NOTE) if tasks else [no_op("FLUSH PRIVILEGES: the mysql modules apply privileges at once")]

@@ -931,8 +931,8 @@ def test_every_rule_has_a_case() -> None:
     ("CREATE='CREATE DATABASE d CONNECTION LIMIT 5'; psql -c \"$CREATE\"\n", "an option the module does not say"),
     ("gem install puppet:'>=7'\n", "a requirement, not one version"),
     ("systemctl link unit.service\n", "a relative unit file"),
-    ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
-    ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n", "which hosts is a query"),
+    ('mysql -e "source /tmp/dump.sql"\n', "the client's own command"),
+    ('mysql -e "USE app; DELETE FROM t"\n', "the client's own command"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
     ("cp -r /a /b\n", "cp -r depends on whether /b exists"),
     ("sed -i 's/a/b/2' /f\n", "the second match of a line"),
@@ -1152,3 +1152,16 @@ def test_a_key_added_to_the_callers_own_authorized_keys_is_a_line() -> None:
     # whose `~` it is (the connecting user, or root under sudo) is not the rule's to guess
     task = convert_script('K=$(cat /tmp/k)\necho "$K" | tee -a ~/.ssh/authorized_keys\n').tasks[-1]
     assert "ansible.builtin.lineinfile" in task
+
+
+@pytest.mark.parametrize(("script", "query"), [
+    # half a statement list through modules would run the other half nowhere: all of it, in order
+    ('mysql -e "CREATE DATABASE a; SELECT 1"\n', ["CREATE DATABASE a", "SELECT 1"]),
+    ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n",  # which hosts is a query
+     "DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')"),
+    ('mysql -e "UPDATE t SET v=\'{{x}}\'"\n', "{% raw %}UPDATE t SET v='{{x}}'{% endraw %}"),
+])
+def test_sql_no_module_says_runs_whole_through_mysql_query(script: str, query: Any) -> None:
+    conversion = convert_script(script)
+    assert [t["community.mysql.mysql_query"]["query"] for t in conversion.tasks] == [query]
+    assert "not idempotent" in conversion.warnings[0]
