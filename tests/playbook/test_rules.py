@@ -1165,3 +1165,12 @@ def test_sql_no_module_says_runs_whole_through_mysql_query(script: str, query: A
     conversion = convert_script(script)
     assert [t["community.mysql.mysql_query"]["query"] for t in conversion.tasks] == [query]
     assert "not idempotent" in conversion.warnings[0]
+
+
+def test_a_repository_line_holding_a_value_the_host_knows_is_still_the_repository_module() -> None:
+    conversion = convert_script(
+        'echo "deb http://ppa.launchpad.net/nginx/stable/ubuntu $(lsb_release -sc) main" | sudo tee /etc/apt/sources.list.d/nginx.list\n'
+        'A=$(uname -m)\nprintf "[x]\\nname=X $A\\nbaseurl=https://h/$A\\nenabled=1\\n" > /etc/yum.repos.d/x.repo\n')
+    assert conversion.tasks[0]["ansible.builtin.apt_repository"]["repo"] == \
+        "deb http://ppa.launchpad.net/nginx/stable/ubuntu {{ ansible_facts.distribution_release }} main"
+    assert conversion.tasks[1]["ansible.builtin.yum_repository"]["baseurl"] == "https://h/{{ ansible_facts.architecture }}"
