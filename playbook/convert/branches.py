@@ -301,10 +301,33 @@ class BranchesMixin(ValuesMixin):
             return any(fnmatch.fnmatchcase(subject, p.value) if p.glob else subject == p.value
                        for p in branch.patterns)
         condition = branch.condition or ()
+        if len(condition) == 1 and condition[0].kind == "list" and condition[0].operators:
+            return self.decided_chain(condition[0])
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.condition_text(condition[0].text)
         return None if text is None or HOST_VALUE.search(text) else decide(text)
+
+    def decided_chain(self, statement: Statement) -> bool | None:
+        """`[[ "$V" == 20.x ]] || [[ "$V" == 22.x ]]` on known values: decided as bash runs the
+        list (left to right; `a || b` skips b once a held, `a && b` once a failed)."""
+        result: bool | None = None
+        for index, pipeline in enumerate(statement.pipelines):
+            command = pipeline.commands[0] if len(pipeline.commands) == 1 else None
+            if command is None or pipeline.negated or command.redirects \
+                    or (command.node_type != "test_command" and command.name not in ("[", "[[", "test")):
+                return None
+            operator = statement.operators[index - 1] if index else None
+            if operator not in (None, "&&", "||"):
+                return None
+            if (operator == "||" and result) or (operator == "&&" and result is False):
+                continue  # bash does not run it; the result stands
+            text = self.condition_text(command.text)
+            verdict = None if text is None or HOST_VALUE.search(text) else decide(text)
+            if verdict is None:
+                return None
+            result = verdict
+        return result
 
     def host_condition(self, branch: Branch) -> str | None:
         """A `when` expression for an arm whose test compares values the host knows (facts):
@@ -319,10 +342,34 @@ class BranchesMixin(ValuesMixin):
             if any(t is None for t in tests):
                 return None
             return " or ".join(f"({t})" if len(tests) > 1 else str(t) for t in tests)
+        if len(condition) == 1 and condition[0].kind == "list" and condition[0].operators:
+            return self.host_chain(condition[0])
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.condition_text(condition[0].text)
         return None if text is None else host_expression(text)
+
+    def host_chain(self, statement: Statement) -> str | None:
+        """`[ "$X" = true ] || [ "$X" = 1 ]`: each test a `when` expression, joined as bash
+        reads `&&` and `||` (left to right, neither first)."""
+        expression: str | None = None
+        for index, pipeline in enumerate(statement.pipelines):
+            command = pipeline.commands[0] if len(pipeline.commands) == 1 else None
+            if command is None or pipeline.negated or command.redirects \
+                    or (command.node_type != "test_command" and command.name not in ("[", "[[", "test")):
+                return None
+            text = self.condition_text(command.text)
+            test = host_expression(text) if text is not None else None
+            if test is None and text is not None and not HOST_VALUE.search(text):
+                known = decide(text)  # a test on values known now
+                test = None if known is None else str(known).lower()
+            if test is None:
+                return None
+            operator = {"&&": "and", "||": "or"}.get(statement.operators[index - 1]) if index else None
+            if index and operator is None:
+                return None
+            expression = f"({test})" if expression is None else f"({expression} {operator} ({test}))"
+        return expression
 
     def condition_text(self, text: str) -> str | None:
         """A test's text with what the converter knows put in: variables, and the substitutions

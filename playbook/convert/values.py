@@ -21,7 +21,7 @@ _PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/
 _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
 _CAT_FILE = re.compile(r"\$\(\s*cat\s+(\S+)\s*\)|`\s*cat\s+(\S+)\s*`")
-_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-((?:[^{}]|\$\{[^{}]*\})*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
 _LOGIN_ENVIRONMENT = frozenset({"HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG",
                                 "LC_ALL", "TERM", "HOSTNAME", "UID", "EUID", "SUDO_USER", "TMPDIR",
@@ -112,11 +112,17 @@ class ValuesMixin(TasksMixin):
         literal word when NAME is an argument the script was not given or a variable that is
         neither the script's nor the login environment's; None when it depends on the host."""
         match = _DEFAULTED.fullmatch(expansion)
-        if match is None or "$" in match.group(3) or "`" in match.group(3):
+        if match is None or "`" in match.group(3) or "$(" in match.group(3):
             return None
         name, colon, default = match.group(1), match.group(2), match.group(3)
         if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
             default = default[1:-1]
+        if "$" in default:  # `${HOME_DIR:-/home/${USER}}`: the default's own variables, when known
+            if default.startswith("'") or HOST_VALUE.search(self.substitute(default) or "{{ unknown }}"):
+                return None
+            default = self.substitute(default)
+            if default is None:
+                return None
         if name in self.variables:
             value = self.variables[name]
             return default if colon and value == "" else value

@@ -804,3 +804,8 @@ def test_an_if_on_a_service_status_that_does_more_than_start_it_is_checked_on_th
                                 "  apt-get install -y nginx\nfi\n")
     assert [next(iter(t.keys() - {"name", "when", "register", "changed_when", "failed_when", "check_mode"}))
             for t in conversion.tasks] == [SHELL, "ansible.builtin.service", "ansible.builtin.apt"]
+
+
+def test_a_default_that_names_a_known_variable_is_worked_out() -> None:
+    conversion = convert_script('U=${SSH_USERNAME:-vagrant}\nH=${SSH_USER_HOME:-/home/${U}}\nmkdir -p "$H/.ssh"\n')
+    assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/home/vagrant/.ssh"
