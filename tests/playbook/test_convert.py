@@ -809,3 +809,9 @@ def test_an_if_on_a_service_status_that_does_more_than_start_it_is_checked_on_th
 def test_a_default_that_names_a_known_variable_is_worked_out() -> None:
     conversion = convert_script('U=${SSH_USERNAME:-vagrant}\nH=${SSH_USER_HOME:-/home/${U}}\nmkdir -p "$H/.ssh"\n')
     assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/home/vagrant/.ssh"
+
+
+def test_curl_of_a_host_without_a_scheme_piped_to_sh_is_a_download_over_http() -> None:
+    conversion = convert_script("curl -sSL get.docker.com | sh\n")
+    assert conversion.tasks[0]["ansible.builtin.get_url"]["url"] == "http://get.docker.com"
+    assert conversion.tasks[1]["ansible.builtin.command"]["cmd"] == "sh /tmp/get.docker.com"
