@@ -74,7 +74,7 @@ class ValuesMixin(TasksMixin):
 
     def expanded(self, expansion: str) -> str | None:
         """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
-        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`."""
+        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`, `$(cat <<EOF ...)`."""
         match = _PARAMETER_OP.fullmatch(expansion)
         if match:
             name, operator, pattern = match.group(1), match.group(2), match.group(3)
@@ -93,6 +93,12 @@ class ValuesMixin(TasksMixin):
         command = inner[0].command if len(inner) == 1 else None
         if command is None or command.redirects or command.assignments:
             return None
+        if command.heredoc is not None:
+            if [w.raw for w in command.words] != ["cat"]:
+                return None
+            # `sql=$(cat <<SQL ... SQL)`: the heredoc's text, its last newlines cut as $( ) does
+            text = self.heredoc_text(command)
+            return None if text is None or HOST_VALUE.search(text) else text.rstrip("\n")
         argv = self.resolve_words(command.words)
         if not argv or any(HOST_VALUE.search(a) for a in argv):
             return None

@@ -61,11 +61,12 @@ def _mysql_statement(sql: str) -> Task | None:
     match = re.fullmatch(rf"(?i)drop (?:database|schema)(?: if exists)? {_NAME}", sql)
     if match:
         return Task(f"Drop the MySQL database {match.group(1)}", MYSQL_DB, {"name": match.group(1), "state": "absent"})
+    # MariaDB's `IDENTIFIED WITH plugin USING PASSWORD('pw')` says `BY 'pw'`
     match = re.fullmatch(rf"(?i)(create|alter) user( if not exists)? {_ACCOUNT} identified"
-                         rf"(?: with (\w+))? by {_QUOTED}", sql)
+                         rf"(?: with (\w+))? (?:by {_QUOTED}|using password\({_QUOTED}\))", sql)
     if match:
         args = {"name": match.group(3), "host": match.group(4) or "%", "state": "present"}
-        secret = match.group(6).replace("''", "'")
+        secret = (match.group(6) if match.group(6) is not None else match.group(7)).replace("''", "'")
         if match.group(5):  # IDENTIFIED WITH mysql_native_password BY '...': that plugin, that password
             args.update({"plugin": match.group(5), "plugin_auth_string": secret})
         else:
@@ -128,8 +129,6 @@ def _mysql_query(sql: list[str], login: dict[str, Any], database: str | None) ->
 def mysql(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="euhPDS", long_value=("--execute", "--user", "--host", "--password", "--database"))
     sql = opts.get("-e", "--execute")
-    if not sql or opts.positionals[1:]:
-        return None
     login: dict[str, Any] = {}
     if opts.get("-u", "--user"):
         login["login_user"] = opts.get("-u", "--user")
@@ -138,12 +137,26 @@ def mysql(inv: Invocation) -> list[Task] | None:
         login["login_password"] = password
     if opts.get("-h", "--host"):
         login["login_host"] = opts.get("-h", "--host")
+    database = opts.positionals[0] if opts.positionals else opts.get("-D", "--database")
+    read = [r.target for r in inv.redirects if r.op == "<" and r.fd in (None, 0)]
+    if not sql and len(read) == 1 and inv.stdin is None and not opts.positionals[1:]:
+        # `mysql -u root -p"pw" < /srv/init.sql`: the file's statements, imported as mysql_db does
+        # (with the client, into the database named or, as `all`, wherever the file says)
+        target = inv.path(read[0])
+        known = {"-u", "--user", "-p", "--password", "-h", "--host", "-D", "--database"}
+        flags = parse_options([a for a in inv.args if not (a.startswith("-p") and len(a) > 2)],
+                              takes_value="uhD", long_value=("--user", "--host", "--password", "--database")).flags
+        if target is None or any(f not in known for f, _ in flags):
+            return None
+        return _noted([Task(f"Import {target} into MySQL", MYSQL_DB,
+                            {"name": database or "all", "state": "import", "target": target, **login})], _MYSQL_NOTE)
+    if not sql or opts.positionals[1:]:
+        return None
     tasks = []
     for statement in statements(sql):
         task = _mysql_statement(statement)
         if task is None:
-            return _mysql_query(statements(sql), login, opts.positionals[0] if opts.positionals else
-                                opts.get("-D", "--database"))
+            return _mysql_query(statements(sql), login, database)
         if task.role != "no-op":
             tasks.append(Task(task.name, task.module, {**task.args, **login}, task.extra))
     return _noted(tasks, _MYSQL_NOTE) if tasks else [no_op("FLUSH PRIVILEGES: the mysql modules apply privileges at once")]

@@ -819,6 +819,17 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
   'name': 'Add the apt repository https://apache.jfrog.io/artifactory/couchdb-deb/ jammy'}]),
     ('update-rc.d -f apparmor remove',
      [{'name': 'Disable apparmor at boot', 'ansible.builtin.service': {'name': 'apparmor', 'enabled': False}}]),
+    ('mysql -u "root" -p"root" < "/srv/database/init.sql"',
+     [{'name': 'Import /srv/database/init.sql into MySQL',
+       'community.mysql.mysql_db': {'name': 'all', 'state': 'import', 'target': '/srv/database/init.sql',
+                                    'login_user': 'root', 'login_password': 'root'}}]),
+    ("sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
+     "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"",
+     [{'name': 'Create the MySQL user root',
+       'community.mysql.mysql_user': {'name': 'root', 'host': 'localhost', 'state': 'present',
+                                      'plugin': 'mysql_native_password', 'plugin_auth_string': 'root',
+                                      'login_user': 'root', 'login_password': 'root'},
+       'no_log': True}]),
     ('pkg install -y parallels-tools',
      [{'name': 'Install parallels-tools',
        'community.general.pkgng': {'name': 'parallels-tools', 'state': 'present'}}]),
@@ -859,6 +870,9 @@ _PG = "the community.postgresql modules need psycopg2 on the host (apt install p
 _APT_KEY = ("apt-key is deprecated on current Debian and Ubuntu; prefer a key file in /etc/apt/keyrings "
             "and signed-by in the repository line")
 NOTES = {
+    'mysql -u "root" -p"root" < "/srv/database/init.sql"': [f"line 1: {_MYSQL}"],
+    "sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
+    "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"": [f"line 6: {_MYSQL}"],
     "cat << EOF | su - postgres -c psql\n-- Create the user:\nCREATE USER app WITH PASSWORD 'pw';\n"
     "CREATE DATABASE app WITH OWNER=app\n  LC_COLLATE='en_US.utf8'\n  LC_CTYPE='en_US.utf8'\n"
     "  ENCODING='UTF8'\n  TEMPLATE=template0;\nEOF": [f"line 1-9: {_PG}"],
@@ -934,6 +948,7 @@ def test_every_rule_has_a_case() -> None:
     ("gem install puppet:'>=7'\n", "a requirement, not one version"),
     ("systemctl link unit.service\n", "a relative unit file"),
     ("update-rc.d apparmor remove\n", "without -f update-rc.d refuses while the init script is there"),
+    ("mysql -u root --force < /tmp/x.sql\n", "--force goes on past errors; the import stops"),
     ('mysql -e "source /tmp/dump.sql"\n', "the client's own command"),
     ('mysql -e "USE app; DELETE FROM t"\n', "the client's own command"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
