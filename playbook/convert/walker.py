@@ -58,6 +58,33 @@ __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 _GLOB_AWARE = frozenset({"rm", "sed"})
 
 
+def hold_value(script: str, value: str, variable: str) -> str:
+    """``script`` with each ``value`` read through ``$variable`` instead; inside single quotes
+    (`'${X}'` in `bash -c "... '${X}' ..."`, which the outer shell expanded before the inner
+    one ran) the quote is closed around it, so the inner shell still sees the value."""
+    out: list[str] = []
+    quote: str | None = None
+    i = 0
+    while i < len(script):
+        if script.startswith(value, i):
+            reference = "${" + variable + "}"
+            out.append("'\"" + reference + "\"'" if quote == "'" else reference)
+            i += len(value)
+            continue
+        char = script[i]
+        if char == "\\" and quote != "'":
+            out.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 @dataclass
 class ShellWalker(BranchesMixin, FunctionsMixin):
     """Walks statements in script order; ``drafts`` are the tasks made so far."""
@@ -337,7 +364,7 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             # variable of its own, so the inner parse keeps it one word
             held = {f"__host_value_{n}": value for n, value in enumerate(dict.fromkeys(HOST_VALUE.findall(script)))}
             for variable, expression in held.items():
-                script = script.replace("{{ " + expression + " }}", "${" + variable + "}")
+                script = hold_value(script, "{{ " + expression + " }}", variable)
                 self.variables[variable] = "{{ " + expression + " }}"
             inner_statements = parse_script(script).statements
             if stdin is not None:

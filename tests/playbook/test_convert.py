@@ -815,3 +815,15 @@ def test_curl_of_a_host_without_a_scheme_piped_to_sh_is_a_download_over_http() -
     conversion = convert_script("curl -sSL get.docker.com | sh\n")
     assert conversion.tasks[0]["ansible.builtin.get_url"]["url"] == "http://get.docker.com"
     assert conversion.tasks[1]["ansible.builtin.command"]["cmd"] == "sh /tmp/get.docker.com"
+
+
+def test_runuser_runs_its_command_as_that_user() -> None:
+    conversion = convert_script("runuser -u odoo -- mkdir -p /opt/odoo/addons\n")
+    assert conversion.tasks[0]["become_user"] == "odoo" and conversion.tasks[0]["become"] is True
+
+
+def test_a_host_value_in_single_quotes_of_an_inner_script_is_still_the_value() -> None:
+    # the outer shell expanded ${V} inside the double quotes before the inner bash read '...'
+    conversion = convert_script('V=$(cat /etc/v)\nrunuser -u odoo -- bash -lc "\n'
+                                "git clone https://github.com/odoo/odoo.git --depth 1 --branch '${V}' /opt/src\n\"\n")
+    assert conversion.tasks[-1]["ansible.builtin.git"]["version"] == "{{ shell_v }}"
