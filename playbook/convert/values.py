@@ -14,6 +14,7 @@ from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
+from playbook.rules.base import parse_options
 from playbook.rules.content import literal
 from playbook.shell import Command, Word, parse_script
 
@@ -254,11 +255,62 @@ class ValuesMixin(TasksMixin):
             if ctx.when:
                 fact_task["when"] = ctx.when
             self.drafts.append(Step(fact_task, source))
+        elif self.fetched(ctx, name, word):
+            pass
         elif not self.fact_from_arm(ctx, name, ctx.when):
             return
         self.variables[name] = "{{ " + fact + " }}"
         self.definitions.pop(name, None)
         self.fact_variables[fact] = name
+
+    def fetched(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(curl -s URL [-H 'K: V'])`, `X=$(curl -s URL | jq -r '.a.b')`: the body (or that
+        field of it) fetched by the uri module, as curl got it (redirects only with -L, any
+        status without -f), and kept as a fact."""
+        match = _SUBSTITUTION.fullmatch(word.raw.strip('"'))
+        inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
+        pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
+            and not inner[0].operators else None
+        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 2 \
+                or any(not c.is_simple or c.redirects for c in pipeline.commands):
+            return False
+        argv = self.resolve_words(pipeline.commands[0].words)
+        if not argv or argv[0] != "curl":
+            return False
+        opts = parse_options(argv[1:], takes_value="H", long_value=("--header",))
+        urls = [p for p in opts.positionals if re.match(r"https?://", p)]
+        if len(urls) != 1 or len(opts.positionals) != 1 or HOST_VALUE.search(urls[0]) \
+                or any(f not in ("-s", "-S", "-L", "-f", "-k", "-H", "--silent", "--show-error", "--location",
+                                 "--fail", "--insecure", "--header") for f, _ in opts.flags):
+            return False
+        fact = fact_name(name)
+        value = "{{ " + fact + "_response.content | regex_replace('\\n+$', '') }}"
+        if len(pipeline.commands) == 2:
+            jq = self.resolve_words(pipeline.commands[1].words)
+            if not jq or len(jq) != 3 or jq[0] != "jq" or jq[1] != "-r" \
+                    or not re.fullmatch(r"(?:\.[A-Za-z_]\w*)+", jq[2]):
+                return False  # without -r jq prints JSON (a quoted string), not the value
+            value = "{{ " + fact + "_response.json" + jq[2] + " | default('null') }}"  # jq's null when absent
+        args: dict[str, Any] = {"url": urls[0], "return_content": True}
+        headers = [h.split(":", 1) for h in opts.all("-H", "--header")]
+        if any(len(h) != 2 for h in headers):
+            return False
+        if headers:
+            args["headers"] = {k.strip(): v.strip() for k, v in headers}
+        if not opts.has("-L", "--location"):
+            args["follow_redirects"] = "none"
+        if not opts.has("-f", "--fail"):  # curl prints the body of an error page too and succeeds
+            args["status_code"] = [200, 201, 202, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 500, 502, 503]
+        if opts.has("-k", "--insecure"):
+            args["validate_certs"] = False
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        for task in ({"name": f"Fetch {urls[0]}", "ansible.builtin.uri": args, "register": f"{fact}_response"},
+                     {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        return True
 
     def fact_from_arm(self, ctx: Context, name: str, when: str | None) -> list[int]:
         """Tasks at the end of an arm that keep what it set ``name`` to as a fact (the indexes of

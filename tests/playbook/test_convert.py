@@ -827,3 +827,22 @@ def test_a_host_value_in_single_quotes_of_an_inner_script_is_still_the_value() -
     conversion = convert_script('V=$(cat /etc/v)\nrunuser -u odoo -- bash -lc "\n'
                                 "git clone https://github.com/odoo/odoo.git --depth 1 --branch '${V}' /opt/src\n\"\n")
     assert conversion.tasks[-1]["ansible.builtin.git"]["version"] == "{{ shell_v }}"
+
+
+def test_a_value_fetched_with_curl_is_the_uri_module_and_a_fact() -> None:
+    conversion = convert_script("tag=$(curl -s https://api.github.com/repos/o/r/releases/latest | jq -r '.tag_name')\n"
+                                'echo "$tag" > /etc/tag\n')
+    fetch, keep, write = conversion.tasks
+    assert fetch["ansible.builtin.uri"]["url"] == "https://api.github.com/repos/o/r/releases/latest"
+    assert fetch["ansible.builtin.uri"]["follow_redirects"] == "none" and fetch["register"] == "shell_tag_response"
+    assert keep["ansible.builtin.set_fact"] == {"shell_tag": "{{ shell_tag_response.json.tag_name | default('null') }}"}
+    assert write["ansible.builtin.copy"]["content"] == "{{ shell_tag }}\n"
+
+
+@pytest.mark.parametrize("line", [
+    "tag=$(curl -s https://h/x | jq '.tag_name')\n",  # without -r jq prints JSON
+    "tag=$(curl -s -X POST https://h/x)\n",
+    "tag=$(curl -s https://h/x | grep -o 'v[0-9.]*')\n",
+])
+def test_other_fetches_are_worked_out_by_the_shell(line: str) -> None:
+    assert "ansible.builtin.uri" not in str(convert_script(line).tasks)
