@@ -870,3 +870,28 @@ def test_a_variable_set_on_every_path_that_goes_on_is_known_after_the_if() -> No
     conversion = convert_script('if [ "$(uname -m)" = x86_64 ]; then\n  A=amd64\nelif [ "$(uname -m)" = aarch64 ]; then\n'
                                 '  A=arm64\nelse\n  echo unsupported\n  exit 1\nfi\nmkdir -p "/opt/$A"\n')
     assert conversion.tasks[-1]["ansible.builtin.file"]["path"] == "/opt/{{ shell_a }}"
+
+
+def test_an_operation_on_a_host_value_is_a_fact_worked_out_by_jinja() -> None:
+    conversion = convert_script('V=$(cat /etc/v)\nS="${V%%.*}"\ncat > /etc/x <<EOF\nseries=${S} name=${NAME:-odoo}\nEOF\n')
+    assert conversion.tasks[2]["ansible.builtin.set_fact"] == {
+        "shell_s": "{{ shell_v | regex_replace('(?s)^(.*?)\\\\..*$', '\\\\1') }}"}
+    assert conversion.tasks[3]["ansible.builtin.copy"]["content"] == "series={{ shell_s }} name=odoo\n"
+
+
+@pytest.mark.parametrize("operator", ["%", "%%", "#", "##"])
+@pytest.mark.parametrize("pattern", [".*", "*.", "*/", "/*", "*.tar.gz", "a?", "[ab]*", "*"])
+def test_jinja_operations_say_what_bash_does(operator: str, pattern: str) -> None:
+    import re
+
+    import jinja2
+
+    from playbook.convert.values import jinja_operation, parameter_operation
+
+    environment = jinja2.Environment()
+    environment.filters["regex_replace"] = lambda value, regex, keep: re.sub(regex, keep, value)
+    for value in ("18.0.1", "a/b/c.tar.gz", "noext", "..x.", "abc", ""):
+        expression = jinja_operation("v", operator, pattern)
+        assert expression is not None
+        got = environment.from_string("{{ " + expression + " }}").render(v=value)
+        assert got == parameter_operation(value, operator, pattern), (value, expression)
