@@ -13,18 +13,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, g, jsonify, request, send_from_directory
 
 from balancer.admin import install_admin, reload_backends
+from balancer.auth import KeyStore, current_key, install_auth
 from balancer.client import HttpWorkerClient, WorkerClient
 from balancer.fanout import SplitConverter
 from balancer.health import HealthMonitor
 from balancer.history import History
 from balancer.jobs import REQUEST_ID_HEADER, JobBoard, request_id_from
+from balancer.limits import KeyLimits
 from balancer.metrics import BalancerMetrics, MeteredPool, MeteredSharedPool, PoolCollector
 from balancer.pool import BackendPool
 from balancer.shared_pool import SharedPool
@@ -35,7 +38,10 @@ from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
 from balancer.status import aggregate
 from balancer.tracing import TracingClient
 from common.disconnect import watch_disconnect
-from common.errors import ApiError, NotFound
+from common.apikeys import KeyFileError
+from common.errors import ApiError, BadRequest, NotFound
+from common.fastpath import Fallback, FastPath, FastRequest, Reply, flask_response, json_reply, mirrored
+from common.worker_token import WORKER_TOKEN_HEADER
 from common.lifecycle import Lifecycle
 from common.logs import annotate
 from common.metrics import HttpMetrics, install_metrics, new_registry
@@ -44,6 +50,7 @@ from common.http import (
     engine_field,
     install_json_errors,
     json_body,
+    json_object,
     optional_bool,
     optional_text,
     require_text,
@@ -51,6 +58,7 @@ from common.http import (
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", Response, Reply)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
@@ -77,6 +85,8 @@ class Balancer:
     history: History
     metrics: BalancerMetrics
     http_metrics: HttpMetrics
+    keys: KeyStore | None
+    limits: KeyLimits
 
     @classmethod
     def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
@@ -84,6 +94,8 @@ class Balancer:
             connect_timeout_s=settings.connect_timeout_s,
             pool_size=settings.max_queue + settings.total_slots + 16,
             hosts=len(settings.backends),
+            ssl_context=settings.worker_tls(),
+            headers={WORKER_TOKEN_HEADER: settings.worker_token} if settings.worker_token else None,
         )
         registry = new_registry()
         metrics = BalancerMetrics(registry)
@@ -113,8 +125,12 @@ class Balancer:
         proxy = Proxy(pool, TracingClient(client), timeout_s=settings.timeout_s, retries=settings.retries,
                       probe=health.probe, on_retry=metrics.retry)
         splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries, max_chunks=settings.max_chunks)
+        keys = KeyStore(settings.api_keys_file) if settings.api_keys_file else None
+        # a job holds its key's unit at most this long: its wait, then every attempt (a dead balancer's units expire)
+        job_lifetime_s = settings.queue_timeout_s + (settings.retries + 1) * settings.timeout_s + 60
+        limits = KeyLimits(settings.state_url if keys else "", job_lifetime_s=job_lifetime_s)
         return cls(settings, pool, client, health, proxy, splitter, JobBoard(pool.waiting_signals), History(pool.snapshot),
-                   metrics, HttpMetrics(registry, "balancer"))
+                   metrics, HttpMetrics(registry, "balancer"), keys, limits)
 
 
 def create_app(settings: Settings | None = None, *, client: WorkerClient | None = None) -> Flask:
@@ -140,6 +156,14 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     install_metrics(app, balancer.http_metrics)
 
     def reload() -> None:
+        """SIGHUP: API_KEYS_FILE and BACKENDS_FILE read anew, each on its own (a bad one keeps its running state)."""
+        if balancer.keys is not None:
+            try:
+                balancer.keys.reload()
+            except KeyFileError as exc:
+                log.error("SIGHUP: API keys not reloaded, the running ones stay: %s", exc)
+        if balancer.keys is not None and not settings.backends_file:
+            return  # nothing else to reload: the backends come from BACKENDS or app_distributed.py
         try:
             reload_backends(settings, balancer.pool)
         except ConfigError as exc:
@@ -155,14 +179,27 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     def engine_of(value: Any) -> str | None:
         return engine_field(value, None)  # absent: the worker's own default
 
-    def tracked(run: Callable[[CancelSignal], Response], *, split: bool = False) -> Response:
-        """Run one job under a ticket (its cancel signal): ``GET /jobs/<request id>`` tells where it is."""
-        with watch_disconnect(request.environ) as gone:
-            ticket = balancer.jobs.open(g.request_id, request.path, gone, split=split)
+    def tracked(environ: dict[str, Any], request_id: str, path: str, run: Callable[[CancelSignal], R], *,
+                split: bool = False) -> R:
+        """Run one job under a ticket (its cancel signal): ``GET /jobs/<request id>`` tells where it is.
+
+        With API keys, a single job holds one unit of its key's max_concurrent while it is in
+        progress (429 when none is free); a split holds its own (``convert_split``).
+        """
+        key = current_key(environ)
+        with ExitStack() as stack:
+            if key is not None and not split:
+                stack.enter_context(balancer.limits.job(key))
+            return tracked_job(environ, request_id, path, run, split)
+
+    def tracked_job(environ: dict[str, Any], request_id: str, path: str, run: Callable[[CancelSignal], R],
+                    split: bool) -> R:
+        with watch_disconnect(environ) as gone:
+            ticket = balancer.jobs.open(request_id, path, gone, split=split)
             ticket.forward_headers.update(
-                forwarding_headers(request.headers.get("X-Forwarded-For"), request.headers.get("Forwarded"),
-                                   request.remote_addr, request.scheme),
-                **{REQUEST_ID_HEADER: g.request_id},
+                forwarding_headers(environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_FORWARDED"),
+                                   environ.get("REMOTE_ADDR"), environ.get("wsgi.url_scheme", "http")),
+                **{REQUEST_ID_HEADER: request_id},
             )
             status = 500
             try:
@@ -173,29 +210,36 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
                 status = exc.status
                 tried = exc.extra.get("tried")
                 if isinstance(tried, list) and tried:
-                    annotate(request.environ, backend=",".join(map(str, tried)), attempts=len(tried))
+                    annotate(environ, backend=",".join(map(str, tried)), attempts=len(tried))
                 raise
             finally:
                 balancer.jobs.close(ticket, status)
                 elapsed = (ticket.finished or ticket.started) - ticket.started
-                balancer.metrics.observe_job(request.path, split, elapsed)
-                annotate(request.environ, queue_wait=round(ticket.queue_wait_s, 6))
+                balancer.metrics.observe_job(path, split, elapsed)
+                annotate(environ, queue_wait=round(ticket.queue_wait_s, 6))
 
-    def forward(job: Job) -> Response:
-        def run(cancel: CancelSignal) -> Response:
+    def forward_reply(environ: dict[str, Any], request_id: str, path: str, job: Job) -> Reply:
+        """The worker's reply to ``job`` as ours (ApiError when no worker gave one)."""
+        def run(cancel: CancelSignal) -> Reply:
             forwarded = balancer.proxy.forward(job, cancel=cancel)
-            annotate(request.environ, backend=forwarded.backend, attempts=forwarded.attempts)
+            annotate(environ, backend=forwarded.backend, attempts=forwarded.attempts)
             return relay(forwarded)
 
-        return tracked(run)
+        return tracked(environ, request_id, path, run)
+
+    def forward(job: Job) -> Response:
+        return flask_response(forward_reply(request.environ, g.request_id, request.path, job))
 
     def convert_split(
         commands: str, model: str, engine: str | None, *, lint: bool, context: str = "", extra: dict[str, Any] | None = None
     ) -> Response:
         def run(cancel: CancelSignal) -> Response:
-            result = balancer.splitter.convert_split(
-                commands, model=model, engine=engine, gone=cancel, lint=lint, context=context
-            )
+            key = current_key(request.environ)
+            with ExitStack() as stack:
+                admit = stack.enter_context(balancer.limits.split(key)).unit if key is not None else None
+                result = balancer.splitter.convert_split(
+                    commands, model=model, engine=engine, gone=cancel, lint=lint, context=context, admit=admit
+                )
             chunks = result.get("chunks", [])
             for chunk in chunks:
                 balancer.metrics.chunk_duration.observe(chunk.get("elapsed", 0.0))
@@ -203,14 +247,47 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
                      attempts=sum(chunk.get("attempts", 1) for chunk in chunks))
             return split_reply({**result, **(extra or {})})
 
-        return tracked(run, split=True)
+        return tracked(request.environ, g.request_id, request.path, run, split=True)
+
+    def plain_generate(body: dict[str, Any]) -> Job | None:
+        """The job a ``/generate`` body asks for; None when it asks for a split. BadRequest for bad fields."""
+        require_text(body, "commands")
+        model = model_of(body.get("model"))
+        engine = engine_of(body.get("engine"))
+        if optional_bool(body.get("split"), "split"):
+            return None
+        body = {k: v for k, v in body.items() if k != "split"}
+        if engine:
+            body["engine"] = engine
+        return Job("POST", "/generate", model, json={**body, "model": model}, model_optional=engine != "llm")
+
+    def healthz_reply() -> Reply:
+        return json_reply({"status": "ok", "total_backends": len(balancer.pool.urls)})
+
+    def queue_status_reply() -> Reply:
+        return json_reply(aggregate(balancer.pool.snapshot()))
+
+    def fast_generate(req: FastRequest) -> Reply:
+        """``POST /generate`` of one job, its input valid; anything else (a split, a refusal) is Flask's."""
+        try:
+            job = plain_generate(json_object(req.body, "/generate"))
+        except BadRequest:
+            raise Fallback from None
+        if job is None:
+            raise Fallback
+        return forward_reply(req.environ, req.request_id, "/generate", job)
 
     @app.before_request
+    @mirrored
     def request_id() -> None:
         """Every request has an id: the client's X-Request-Id when it is a plain token, else a new one."""
         g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
 
+    if balancer.keys is not None:  # after the request id, so a 401 carries one too
+        install_auth(app, balancer.keys, balancer.limits, admin_token=settings.admin_token)
+
     @app.after_request
+    @mirrored
     def request_id_header(response: Response) -> Response:
         if "request_id" in g and REQUEST_ID_HEADER not in response.headers:
             response.headers[REQUEST_ID_HEADER] = g.request_id
@@ -245,25 +322,23 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return jsonify({"status": "ok", "total_backends": len(balancer.pool.urls)})
+        return flask_response(healthz_reply())
 
     @app.get("/queue-status")
     def queue_status() -> Response:
-        return jsonify(aggregate(balancer.pool.snapshot()))
+        return flask_response(queue_status_reply())
 
     @app.post("/generate")
     def generate() -> Response:
         body = json_body(request)
+        job = plain_generate(body)
+        if job is not None:
+            return forward(job)
         commands = require_text(body, "commands")
         model = model_of(body.get("model"))
         engine = engine_of(body.get("engine"))
-        if optional_bool(body.get("split"), "split"):
-            lint = optional_bool(body.get("lint"), "lint")
-            return convert_split(commands, model, engine, lint=lint, context=optional_text(body, "context", ""))
-        body = {k: v for k, v in body.items() if k != "split"}
-        if engine:
-            body["engine"] = engine
-        return forward(Job("POST", "/generate", model, json={**body, "model": model}, model_optional=engine != "llm"))
+        lint = optional_bool(body.get("lint"), "lint")
+        return convert_split(commands, model, engine, lint=lint, context=optional_text(body, "context", ""))
 
     @app.post("/upload")
     def upload() -> Response:
@@ -295,6 +370,10 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         require_text(body, "code")
         return forward_json("/explain-code", body, model_of(body.get("model")))
 
+    # the hottest routes skip Flask's per-request machinery (common.fastpath); the views above
+    # still answer them whenever the fast path declines (HEAD, bad input, a split)
+    FastPath.install(app, {("POST", "/generate"): fast_generate, ("GET", "/queue-status"): lambda _: queue_status_reply(),
+                           ("GET", "/healthz"): lambda _: healthz_reply()}, metrics=balancer.http_metrics)
     return app
 
 
@@ -307,21 +386,17 @@ def page(name: str, what: str) -> Response:
     return response
 
 
-def relay(forwarded: Forwarded) -> Response:
+def relay(forwarded: Forwarded) -> Reply:
     """The worker's reply as ours: same status and JSON body, plus X-Backend."""
     reply = forwarded.reply
+    headers = (("X-Backend", forwarded.backend),) + ((("Retry-After", reply.retry_after),) if reply.retry_after else ())
     if "json" in reply.content_type.lower():
-        response = Response(reply.body, status=reply.status, content_type=reply.content_type)
-    else:  # never pass on an HTML error page; say what came back instead
-        text = reply.body[:200].decode("utf-8", "replace")
-        response = _json_error(
-            502 if reply.status < 400 else reply.status,
-            f"worker {forwarded.backend} answered HTTP {reply.status} with {reply.content_type}: {text}",
-        )
-    response.headers["X-Backend"] = forwarded.backend
-    if reply.retry_after:
-        response.headers["Retry-After"] = reply.retry_after
-    return response
+        return Reply(reply.status, reply.body, reply.content_type, headers)
+    # never pass on an HTML error page; say what came back instead
+    text = reply.body[:200].decode("utf-8", "replace")
+    message = f"worker {forwarded.backend} answered HTTP {reply.status} with {reply.content_type}: {text}"
+    return Reply(502 if reply.status < 400 else reply.status, json.dumps({"error": message}).encode(), "application/json",
+                 headers)
 
 
 def split_reply(result: dict[str, Any]) -> Response:

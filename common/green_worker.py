@@ -40,10 +40,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 import gevent
 from gevent.local import local as greenlet_local
+from gunicorn import util as gunicorn_util
 from gunicorn.http import errors as parse_errors
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -251,6 +253,8 @@ class ServingWorker(GeventWorker):
         self._current = greenlet_local()
         self._draining = False
         _raise_open_files_limit(self.limits.max_connections + 512)
+        _freeze_settings(self.cfg)
+        gunicorn_util.http_date = _http_date  # the same text, formatted once a second instead of per reply
         super().init_process()
 
     def init_signals(self) -> None:
@@ -354,6 +358,33 @@ class ServingWorker(GeventWorker):
             self._lifecycle().reload()
         except Exception as exc:
             log.error("SIGHUP: reload failed; the running configuration stays", exc_info=exc)
+
+
+def _freeze_settings(cfg: Any) -> None:
+    """Make gunicorn's settings plain attributes of ``cfg`` in the serving process.
+
+    gunicorn looks each setting up through ``Config.__getattr__`` (a dict lookup and a method
+    call) a dozen times per request; nothing changes them once the worker runs (SIGHUP here
+    reloads the app's own configuration, and under gunicorn's CLI it replaces the process)."""
+    for name, setting in cfg.settings.items():
+        if not hasattr(type(cfg), name):  # a property of Config computes from settings: left alone
+            object.__setattr__(cfg, name, setting.get())
+
+
+_date_second = -1
+_date_text = ""
+
+
+def _http_date(timestamp: float | None = None) -> str:
+    """gunicorn's ``util.http_date`` (the Date header), computed once per second."""
+    global _date_second, _date_text
+    if timestamp is not None:
+        return formatdate(timestamp, localtime=False, usegmt=True)
+    second = int(time.time())
+    if second != _date_second:
+        _date_text = formatdate(second, localtime=False, usegmt=True)
+        _date_second = second
+    return _date_text
 
 
 def _raise_open_files_limit(wanted: int) -> None:

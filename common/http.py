@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from common.contract import ENGINES
 from common.errors import ApiError, BadRequest
+from common.fastpath import mirrored
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def install_json_errors(app: Flask) -> None:
         return response
 
     @app.after_request
+    @mirrored  # a fast route never redirects
     def _json_redirects(response: Response) -> Response:
         # werkzeug answers routing redirects (e.g. an empty path -> "/") with an HTML page
         if 300 <= response.status_code < 400 and response.mimetype == "text/html":
@@ -61,7 +63,11 @@ def install_json_errors(app: Flask) -> None:
 
 def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, or BadRequest saying what is wrong with it."""
-    raw = request.get_data(cache=True)
+    return json_object(request.get_data(cache=True), request.path)
+
+
+def json_object(raw: bytes, path: str) -> dict[str, Any]:
+    """``raw`` as the JSON object a request to ``path`` must send, or BadRequest saying what is wrong."""
     if not raw:
         raise BadRequest("request body is empty; send a JSON object with Content-Type: application/json")
     try:
@@ -76,7 +82,7 @@ def json_body(request: Request) -> dict[str, Any]:
         raise BadRequest("request body is nested too deeply; send a flat JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest(f"request body must be a JSON object, not {type(body).__name__}")
-    for name, check in OPTIONAL_FIELDS.get(request.path, {}).items():
+    for name, check in OPTIONAL_FIELDS.get(path, {}).items():
         check(body.get(name), name)
     return body
 

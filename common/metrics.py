@@ -78,7 +78,10 @@ def endpoint_label() -> str:
 def install_metrics(app: Flask, metrics: HttpMetrics, *, on_response: Callable[[Response], None] | None = None) -> None:
     """Count every request of ``app`` and serve ``GET /metrics`` from ``metrics.registry``."""
 
+    from common.fastpath import mirrored  # imported here: fastpath itself imports this module
+
     @app.before_request
+    @mirrored
     def _start_clock() -> None:
         g.metrics_t0 = time.perf_counter()
 
@@ -91,6 +94,9 @@ def install_metrics(app: Flask, metrics: HttpMetrics, *, on_response: Callable[[
         if on_response is not None:
             on_response(response)
         return response
+
+    if on_response is None:  # the fast path (common.fastpath) counts its requests the same way
+        mirrored(_count)
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:

@@ -84,6 +84,9 @@ def gunicorn_options(port: int, limits: ServerLimits, *, host: str = "0.0.0.0") 
     }
 
 
+COMBINED = '%s - %s %s "%s" %s %s "%s" "%s"%s'  # gunicorn's default access format, with room for a suffix
+
+
 class AccessLogger(glogging.Logger):
     """gunicorn's logger, with the access line of its default format written without its machinery.
 
@@ -115,9 +118,35 @@ class AccessLogger(glogging.Logger):
                   status, "-" if sent is None else sent, environ.get("HTTP_REFERER", "-"), environ.get("HTTP_USER_AGENT", "-"))
         quoted = [value.replace('"', '\\"') if isinstance(value, str) else value for value in fields]
         try:
-            self.access_log.info('%s - %s %s "%s" %s %s "%s" "%s"%s', *quoted, suffix)
+            handler = self._plain_handler()
+            if handler is None:
+                self.access_log.info(COMBINED, *quoted, suffix)
+                return
+            line = COMBINED % (*quoted, suffix)
+            handler.acquire()
+            try:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            finally:
+                handler.release()
         except Exception:
             self.exception("access log line failed")
+
+    def _plain_handler(self) -> logging.StreamHandler[Any] | None:
+        """The access log's one stream handler when it writes each message as it is (gunicorn's own
+        ``%(message)s`` set-up, to stdout or a file): a line then goes straight to its stream, as
+        that handler would write it, without a log record (a fifth of the line's cost otherwise).
+        None when anything else is configured (filters, other handlers or formats, syslog)."""
+        log = self.access_log
+        handlers = log.handlers
+        if len(handlers) != 1 or log.filters or not log.isEnabledFor(logging.INFO):
+            return None
+        handler = handlers[0]
+        if (type(handler) not in (logging.StreamHandler, logging.FileHandler) or handler.filters
+                or type(handler.formatter) is not logging.Formatter or handler.formatter._fmt != "%(message)s"
+                or handler.level > logging.INFO or handler.stream is None):
+            return None
+        return handler
 
     def _now(self) -> str:
         second = int(time.time())

@@ -147,6 +147,7 @@ def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tid
     steps = fold_attributes(steps)
     steps = fold_edits(steps)
     steps = fold_mount_all(steps)
+    steps = fold_timezone(steps)
     steps = detab_shell(steps)
     return notify_handlers(steps, handlers or [])
 
@@ -165,7 +166,7 @@ def without_called_functions(play: dict[str, Any], called: set[str]) -> dict[str
 def settled_warnings(warnings: list[str], tasks: list[dict[str, Any]]) -> list[str]:
     """``warnings`` without the notes a pass made untrue: once a later checkout in a clone
     became its version (fold_git_pin), the clone's "pin version" note and the "no rule"
-    notes of the git commands that went."""
+    notes of the git commands that went; the `dpkg-reconfigure tzdata` that fold_timezone took."""
     unpinned = {str(args.get("repo")) for task in tasks if isinstance(args := task.get(GIT), dict)
                 and args.get("version") == "HEAD"}
     commands = [str(args.get("cmd")) for task in tasks for module in (COMMAND, SHELL)
@@ -178,6 +179,9 @@ def settled_warnings(warnings: list[str], tasks: list[dict[str, Any]]) -> list[s
         kept_git = re.search(r"no rule for `(git (?:checkout|reset|fetch)\b[^`]*?)(?:\.\.\.)?`; kept as command", warning)
         if kept_git is not None and not any(kept_git.group(1) in cmd for cmd in commands):
             continue
+        kept_tz = re.search(r"no rule for `(dpkg-reconfigure [^`]*tzdata)`; kept as command", warning)
+        if kept_tz is not None and not any(kept_tz.group(1) in cmd for cmd in commands):
+            continue  # fold_timezone made it the time zone
         kept.append(warning)
     return kept
 
@@ -387,6 +391,45 @@ def _edited_content(step: Step, content: str) -> str | None:
     if line in content.splitlines():
         return content
     return (content if content.endswith("\n") or not content else content + "\n") + line + "\n"
+
+
+_TZ_RECONFIGURE = re.compile(r"dpkg-reconfigure (?:-f |--frontend[= ])noninteractive tzdata")
+
+
+def fold_timezone(steps: list[Step]) -> list[Step]:
+    """`ln -fs /usr/share/zoneinfo/X /etc/localtime` then `dpkg-reconfigure -f noninteractive
+    tzdata` (which writes /etc/timezone from the link; an `echo X > /etc/timezone` before them
+    says the same): the time zone set to X, which community.general.timezone says."""
+    out: list[Step] = []
+    for step in steps:
+        args = step.args
+        if step.module != COMMAND or not isinstance(args, dict) or set(args) != {"cmd"} \
+                or not _TZ_RECONFIGURE.fullmatch(str(args["cmd"])) or not out:
+            out.append(step)
+            continue
+        link = out[-1]
+        target = link.args if link.module == FILE and isinstance(link.args, dict) else {}
+        zone = str(target.get("src", "")).removeprefix("/usr/share/zoneinfo/")
+        if target.get("dest") != "/etc/localtime" or target.get("state") != "link" \
+                or not str(target.get("src", "")).startswith("/usr/share/zoneinfo/") or not zone \
+                or set(target) - {"src", "dest", "state", "force"} or not _same_run(link, step):
+            out.append(step)
+            continue
+        written = out[-2] if len(out) > 1 and out[-2].module == COPY and _same_run(out[-2], step) else None
+        if written is not None and written.args.get("dest") == "/etc/timezone" \
+                and str(written.args.get("content", "")).rstrip("\n") == zone:
+            out.pop()
+        out.pop()
+        task = {key: value for key, value in step.task.items() if key not in (COMMAND, "changed_when")}
+        task["name"] = f"Set the time zone to {zone}"
+        task = {"name": task.pop("name"), "community.general.timezone": {"name": zone}, **task}
+        out.append(Step(task, link.source.through(step.source) if link.source else step.source))
+    return out
+
+
+def _same_run(one: Step, other: Step) -> bool:
+    """True when both tasks run as the same user, under the same condition and tags."""
+    return all(one.task.get(key) == other.task.get(key) for key in ("become", "become_user", "when", "tags"))
 
 
 def fold_mount_all(steps: list[Step]) -> list[Step]:

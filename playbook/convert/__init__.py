@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ def convert_script(script: str, context: str = "") -> Conversion:
     """
     parsed = parse_script(script)
     converter = ShellWalker()
+    converter.inputs = environment_inputs(context + "\n" + script)
     if context.strip():
         for statement in parse_script(context).statements:
             converter.statement(statement)
@@ -87,6 +89,41 @@ def convert_script(script: str, context: str = "") -> Conversion:
     return Conversion(tasks=tidied.tasks, sources=[_source(step) for step in tidied.steps],
                       handlers=tidied.handlers, uncovered=converter.uncovered,
                       warnings=settled_warnings(converter.warnings, tidied.tasks))
+
+
+# what bash, a login or sudo set, and words that only look like variables
+_NOT_INPUTS = frozenset({
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG", "LC_ALL", "TERM", "HOSTNAME",
+    "UID", "EUID", "SUDO_USER", "SUDO_UID", "SUDO_GID", "TMPDIR", "XDG_RUNTIME_DIR", "MAIL", "SHLVL",
+    "RANDOM", "SECONDS", "LINENO", "FUNCNAME", "BASH_SOURCE", "BASH_VERSION", "BASH_REMATCH", "BASHPID",
+    "PIPESTATUS", "IFS", "OPTIND", "OPTARG", "OPTERR", "REPLY", "PPID", "HOSTTYPE", "OSTYPE", "MACHTYPE",
+    "EPOCHSECONDS", "EPOCHREALTIME", "GROUPS", "BASH", "BASH_ARGV", "BASH_ARGC", "DIRSTACK", "COLUMNS", "LINES",
+})
+_ASSIGNED = (
+    r"([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\+?=",  # X=1, X+=1, A[i]=1, also after local/export/declare
+    r"\$\{([A-Za-z_]\w*):?[=?]",  # ${X:=default}
+    r"\b(?:for|select)\s+([A-Za-z_]\w*)",
+    r"\bgetopts\s+\S+\s+([A-Za-z_]\w*)",
+    r"\bprintf\s+-v\s+([A-Za-z_]\w*)",
+    r"\(\(\s*([A-Za-z_]\w*)\s*(?:\+\+|--|[-+*/%]?=)",  # ((X++)), ((X += 2))
+    r"\(\(\s*(?:\+\+|--)\s*([A-Za-z_]\w*)",
+    r"\blet\s+[\"']?([A-Za-z_]\w*)",
+)
+_NAMING_COMMANDS = re.compile(r"\b(?:read|mapfile|readarray|local|export|declare|typeset|readonly|unset)\b([^\n;&|)]*)")
+
+
+def environment_inputs(text: str) -> frozenset[str]:
+    """The variables a script reads and never sets anywhere, which the shell takes from its
+    environment. None at all when it sources a file, evals text or runs with `set -u` (a file
+    may set any of them; an unset one stops the script)."""
+    if re.search(r"(?:^|[;&|({]|\bthen|\bdo|\belse)\s*(?:\.|source|eval)\s", text, re.MULTILINE) \
+            or re.search(r"^\s*set\s+(?:-[a-zA-Z]*u|-o\s+nounset)", text, re.MULTILINE):
+        return frozenset()
+    assigned = {name for pattern in _ASSIGNED for name in re.findall(pattern, text)}
+    for words in _NAMING_COMMANDS.findall(text):
+        assigned.update(re.findall(r"(?<![-\w$])([A-Za-z_]\w*)", words))
+    read = set(re.findall(r"\$\{?([A-Za-z_]\w*)", text))
+    return frozenset(read - assigned - _NOT_INPUTS)
 
 
 def _source(step: Step) -> TaskSource:

@@ -22,7 +22,7 @@ from playbook.convert.conditions import (
 )
 from playbook.convert.fallback import fallback_name, strip_leading_sudo
 from playbook.convert.guards import PathCondition
-from playbook.convert.shapes import PIPE, only_prints, only_reads
+from playbook.convert.shapes import PIPE, only_prints, only_reads, service_verb
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
@@ -52,14 +52,42 @@ class BranchesMixin(ValuesMixin):
         last = branch.body[-1]
         if len(last.pipelines) != 1 or last.operators or not self.stops_the_script(last.pipelines[0]):
             return False
-        if not all(s.command is not None and (only_prints(s.command) or _MESSAGE.fullmatch(s.command.name or ""))
-                   for s in branch.body[:-1]):
+        if not all(s.command is not None and (only_prints(s.command) or only_reads(s.command)
+                                              or _MESSAGE.fullmatch(s.command.name or ""))
+                   for s in branch.body[:-1]):  # `service x status` shows why, and changes nothing
             return False
         statement = condition[0]
         positive = replace(statement, pipelines=(replace(statement.pipelines[0], negated=False),),
                            text=re.sub(r"^\s*!\s*", "", statement.text), first_line=ctx.statement.first_line,
                            last_line=ctx.statement.last_line)
         self.statement(positive, become=ctx.become, when=ctx.when, become_user=ctx.become_user)
+        return True
+
+    def restart_or_start(self, ctx: Context, compound: Command) -> bool:
+        """`if service X status; then service X restart; else service X start; fi` (or systemctl
+        is-active): X runs afterwards, restarted if it ran. The else arm's start, then the first
+        arm's restart, with no check on the host: a start leaves a running X alone, and a restart
+        folded into a handler later still finds X started."""
+        branches = compound.branches
+        if compound.node_type != "if_statement" or len(branches) != 2 or branches[1].condition is not None:
+            return False
+        condition = branches[0].condition or ()
+        if len(condition) != 1 or len(condition[0].pipelines) != 1 or condition[0].operators:
+            return False
+        checked = service_verb(condition[0].pipelines[0])
+        if checked is None or checked[1] not in ("status", "is-active"):
+            return False
+        snapshot = self.snapshot()
+        for branch, states in ((branches[1], ("started",)), (branches[0], ("restarted",))):
+            before = len(self.drafts)
+            if not branch.body or not self.try_statements(branch.body, ctx):
+                self.restore(snapshot)
+                return False
+            made = self.drafts[before:]
+            if not made or not all(_manages_service(step, checked[0], states, ctx.when) for step in made):
+                self.restore(snapshot)
+                return False
+            del self.drafts[before + 1:]  # `service x start` twice (the second under `if !`): once
         return True
 
     def stops_the_script(self, pipeline: Pipeline) -> bool:
@@ -273,10 +301,33 @@ class BranchesMixin(ValuesMixin):
             return any(fnmatch.fnmatchcase(subject, p.value) if p.glob else subject == p.value
                        for p in branch.patterns)
         condition = branch.condition or ()
+        if len(condition) == 1 and condition[0].kind == "list" and condition[0].operators:
+            return self.decided_chain(condition[0])
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.condition_text(condition[0].text)
         return None if text is None or HOST_VALUE.search(text) else decide(text)
+
+    def decided_chain(self, statement: Statement) -> bool | None:
+        """`[[ "$V" == 20.x ]] || [[ "$V" == 22.x ]]` on known values: decided as bash runs the
+        list (left to right; `a || b` skips b once a held, `a && b` once a failed)."""
+        result: bool | None = None
+        for index, pipeline in enumerate(statement.pipelines):
+            command = pipeline.commands[0] if len(pipeline.commands) == 1 else None
+            if command is None or pipeline.negated or command.redirects \
+                    or (command.node_type != "test_command" and command.name not in ("[", "[[", "test")):
+                return None
+            operator = statement.operators[index - 1] if index else None
+            if operator not in (None, "&&", "||"):
+                return None
+            if (operator == "||" and result) or (operator == "&&" and result is False):
+                continue  # bash does not run it; the result stands
+            text = self.condition_text(command.text)
+            verdict = None if text is None or HOST_VALUE.search(text) else decide(text)
+            if verdict is None:
+                return None
+            result = verdict
+        return result
 
     def host_condition(self, branch: Branch) -> str | None:
         """A `when` expression for an arm whose test compares values the host knows (facts):
@@ -291,10 +342,34 @@ class BranchesMixin(ValuesMixin):
             if any(t is None for t in tests):
                 return None
             return " or ".join(f"({t})" if len(tests) > 1 else str(t) for t in tests)
+        if len(condition) == 1 and condition[0].kind == "list" and condition[0].operators:
+            return self.host_chain(condition[0])
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.condition_text(condition[0].text)
         return None if text is None else host_expression(text)
+
+    def host_chain(self, statement: Statement) -> str | None:
+        """`[ "$X" = true ] || [ "$X" = 1 ]`: each test a `when` expression, joined as bash
+        reads `&&` and `||` (left to right, neither first)."""
+        expression: str | None = None
+        for index, pipeline in enumerate(statement.pipelines):
+            command = pipeline.commands[0] if len(pipeline.commands) == 1 else None
+            if command is None or pipeline.negated or command.redirects \
+                    or (command.node_type != "test_command" and command.name not in ("[", "[[", "test")):
+                return None
+            text = self.condition_text(command.text)
+            test = host_expression(text) if text is not None else None
+            if test is None and text is not None and not HOST_VALUE.search(text):
+                known = decide(text)  # a test on values known now
+                test = None if known is None else str(known).lower()
+            if test is None:
+                return None
+            operator = {"&&": "and", "||": "or"}.get(statement.operators[index - 1]) if index else None
+            if index and operator is None:
+                return None
+            expression = f"({test})" if expression is None else f"({expression} {operator} ({test}))"
+        return expression
 
     def condition_text(self, text: str) -> str | None:
         """A test's text with what the converter knows put in: variables, and the substitutions
@@ -364,3 +439,11 @@ class BranchesMixin(ValuesMixin):
         while name in taken:
             name, n = f"{base}_stat_{n}", n + 1
         return name
+
+
+def _manages_service(step: Step, unit: str, states: tuple[str, ...], when: str | None) -> bool:
+    """True when ``step`` is a service task on ``unit`` to one of ``states``, under ``when`` only."""
+    args = step.args
+    return step.module in ("ansible.builtin.service", "ansible.builtin.systemd_service", "ansible.builtin.systemd") \
+        and isinstance(args, dict) and str(args.get("name", "")).removesuffix(".service") == unit \
+        and args.get("state") in states and set(args) <= {"name", "state"} and step.task.get("when") == when

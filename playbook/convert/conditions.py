@@ -18,7 +18,9 @@ from dataclasses import dataclass
 # design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
 # converter sets (`shell_NAME`, see values.fact_name) or one Ansible gathers. Such a value flows
 # into module arguments as is, and a test on it becomes a `when` expression (no task).
-HOST_VALUE = re.compile(r"\{\{ ((?:shell_\w+|ansible_facts\.\w+)) \}\}")
+# a variable the script reads and never sets is the host's environment's, empty when unset
+ENVIRONMENT_VALUE = r"ansible_env\.\w+ \| default"
+HOST_VALUE = re.compile(r"\{\{ ((?:shell_\w+|ansible_facts\.\w+|" + ENVIRONMENT_VALUE + r")) \}\}")
 
 # commands whose output is a gathered fact: `$(uname -m)` is {{ ansible_facts.architecture }}
 HOST_QUERIES: dict[tuple[str, ...], str] = {
@@ -31,6 +33,12 @@ HOST_QUERIES: dict[tuple[str, ...], str] = {
     ("lsb_release", "-is"): "distribution", ("lsb_release", "-si"): "distribution",
     ("lsb_release", "--id", "--short"): "distribution", ("lsb_release", "--short", "--id"): "distribution",
     ("lsb_release", "-rs"): "distribution_version", ("lsb_release", "-sr"): "distribution_version",
+    ("lsb_release", "-s", "-c"): "distribution_release", ("lsb_release", "-c", "-s"): "distribution_release",
+    ("lsb_release", "-s", "-i"): "distribution", ("lsb_release", "-i", "-s"): "distribution",
+    ("lsb_release", "-s", "-r"): "distribution_version", ("lsb_release", "-r", "-s"): "distribution_version",
+    # who runs the command that expands it: facts are gathered as the connecting user, as a
+    # script's `sudo X "$(whoami)"` expands it before sudo
+    ("whoami",): "user_id", ("id", "-un"): "user_id", ("id", "-nu"): "user_id",
 }
 
 

@@ -19,10 +19,10 @@ def takes_patterns(command: Command) -> bool:
 
 
 def inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
-    """(user or None, script) of `bash -c SCRIPT` and `su [-|-l] [USER] -c SCRIPT`."""
-    if name in ("bash", "sh") and len(argv) == 3 and argv[1] == "-c":
+    """(user or None, script) of `bash -c SCRIPT`, `su [-|-l] [USER] -c SCRIPT` (and runuser's)."""
+    if name in ("bash", "sh") and len(argv) == 3 and argv[1] in ("-c", "-lc", "-cl"):
         return None, argv[2]
-    if name != "su" or "-c" not in argv[:-1]:
+    if name not in ("su", "runuser") or "-c" not in argv[:-1]:
         return None
     script_at = argv.index("-c") + 1
     rest = [a for i, a in enumerate(argv[1:], 1) if i not in (script_at - 1, script_at)]
@@ -39,7 +39,7 @@ _TESTS = frozenset({"[", "[[", "test", "command", "type", "hash", "which", "grep
 _READ_FLAGS = {"dpkg": ("-s", "-l", "-L", "--status", "--list", "--get-selections", "--print-architecture"),
                "systemctl": ("is-active", "is-enabled", "is-failed", "status", "list-units", "list-unit-files"),
                "apt-cache": ("policy", "show", "search", "madison"), "docker": ("ps", "info", "inspect", "images"),
-               "sed": ("-n",)}
+               "sed": ("-n",), "service": ("status",)}
 
 
 def only_reads(command: Command) -> bool:
@@ -94,7 +94,7 @@ def lines_with_parse_errors(statements: Iterable[Statement]) -> set[int]:
 PIPE = re.compile(r"(?<!\|)\|(?!\|)")
 
 
-def _service_verb(pipeline: Pipeline) -> tuple[str, str] | None:
+def service_verb(pipeline: Pipeline) -> tuple[str, str] | None:
     """(service, verb) of `service X VERB` or `systemctl [--quiet] VERB X`, any redirects aside."""
     commands = pipeline.commands
     if len(commands) != 1 or not commands[0].is_simple or pipeline.negated:
@@ -109,6 +109,6 @@ def _service_verb(pipeline: Pipeline) -> tuple[str, str] | None:
 
 def starts_unless_running(check: Pipeline, start: Pipeline) -> bool:
     """`service X status || service X start` (or systemctl is-active/start): X is started."""
-    first, second = _service_verb(check), _service_verb(start)
+    first, second = service_verb(check), service_verb(start)
     return first is not None and second is not None and first[0] == second[0] \
         and first[1] in ("status", "is-active") and second[1] == "start"

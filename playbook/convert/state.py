@@ -61,6 +61,8 @@ class WalkerState:
     virtualenv: str | None = None  # the Python virtual environment `source .../bin/activate` entered
     uncalled: set[str] = field(default_factory=set)  # functions the script defines and never runs
     fact_variables: dict[str, str] = field(default_factory=dict)  # fact -> the shell variable it holds
+    inputs: frozenset[str] = frozenset()  # variables the script reads and never sets: the host's environment's
+    current: Statement | None = None  # the statement being converted (for warnings that need its line)
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)
     uncovered: list[Statement] = field(default_factory=list)

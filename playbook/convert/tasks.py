@@ -35,7 +35,7 @@ _NO_ENVIRONMENT = frozenset({
 _RUNS_BUILD_TOOLS = ("community.general.make", "ansible.builtin.pip", "community.general.composer",
                      "community.general.npm", "community.general.gem")
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
-_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+)) (?:\}\}|\)\))")  # also as fallback_name writes it
+_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default)) (?:\}\}|\)\))")  # also as fallback_name writes it
 
 
 class TasksMixin(WalkerState):
@@ -206,4 +206,7 @@ class TasksMixin(WalkerState):
         for draft in self.drafts:
             name = draft.task.get("name")
             if isinstance(name, str) and ("{{" in name or "((" in name):
-                draft.task["name"] = _NAMED_VALUE.sub(plain, name)
+                name = draft.task["name"] = _NAMED_VALUE.sub(plain, name)
+            if isinstance(name, str) and re.search(r"\{[{%#]|[}%#]\}", name):
+                # the script's own `{{X}}` (`sed 's/{{VERSION}}/...'`): Ansible would template it
+                draft.task["name"] = name.replace("{", "(").replace("}", ")")

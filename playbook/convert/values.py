@@ -14,6 +14,7 @@ from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
+from playbook.rules.base import parse_options
 from playbook.rules.content import literal
 from playbook.shell import Command, Word, parse_script
 
@@ -21,7 +22,7 @@ _PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/
 _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
 _CAT_FILE = re.compile(r"\$\(\s*cat\s+(\S+)\s*\)|`\s*cat\s+(\S+)\s*`")
-_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-((?:[^{}]|\$\{[^{}]*\})*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
 _LOGIN_ENVIRONMENT = frozenset({"HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG",
                                 "LC_ALL", "TERM", "HOSTNAME", "UID", "EUID", "SUDO_USER", "TMPDIR",
@@ -52,14 +53,29 @@ class ValuesMixin(TasksMixin):
                     return None
                 out.append(value)
                 continue
+            if name not in self.variables and name in self.inputs and quoted(word.raw, part.text):
+                # unquoted, the shell would split the value into words (`$APT install x`)
+                out.append(self.environment_value(name))
+                continue
             if name not in self.variables:
                 return None
             out.append(self.variables[name])
         return "".join(out)
 
+    def environment_value(self, name: str) -> str:
+        """A variable the script reads and never sets: the host's environment's value, as the
+        script would have read it (empty when unset), said once in a warning."""
+        value = "{{ ansible_env." + name + " | default }}"
+        self.fact_variables[value[3:-3]] = name
+        if self.current is not None and not any(f"`${name}`" in w for w in self.warnings):
+            self.warn(self.current, f"reads `${name}`, which the script never sets: the playbook takes it from "
+                                    "the host's environment (ansible_env, empty when unset); pass it there or "
+                                    "replace it with a play variable")
+        return value
+
     def expanded(self, expansion: str) -> str | None:
         """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
-        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`."""
+        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`, `$(cat <<EOF ...)`."""
         match = _PARAMETER_OP.fullmatch(expansion)
         if match:
             name, operator, pattern = match.group(1), match.group(2), match.group(3)
@@ -78,6 +94,12 @@ class ValuesMixin(TasksMixin):
         command = inner[0].command if len(inner) == 1 else None
         if command is None or command.redirects or command.assignments:
             return None
+        if command.heredoc is not None:
+            if [w.raw for w in command.words] != ["cat"]:
+                return None
+            # `sql=$(cat <<SQL ... SQL)`: the heredoc's text, its last newlines cut as $( ) does
+            text = self.heredoc_text(command)
+            return None if text is None or HOST_VALUE.search(text) else text.rstrip("\n")
         argv = self.resolve_words(command.words)
         if not argv or any(HOST_VALUE.search(a) for a in argv):
             return None
@@ -97,11 +119,17 @@ class ValuesMixin(TasksMixin):
         literal word when NAME is an argument the script was not given or a variable that is
         neither the script's nor the login environment's; None when it depends on the host."""
         match = _DEFAULTED.fullmatch(expansion)
-        if match is None or "$" in match.group(3) or "`" in match.group(3):
+        if match is None or "`" in match.group(3) or "$(" in match.group(3):
             return None
         name, colon, default = match.group(1), match.group(2), match.group(3)
         if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
             default = default[1:-1]
+        if "$" in default:  # `${HOME_DIR:-/home/${USER}}`: the default's own variables, when known
+            if default.startswith("'") or HOST_VALUE.search(self.substitute(default) or "{{ unknown }}"):
+                return None
+            default = self.substitute(default)
+            if default is None:
+                return None
         if name in self.variables:
             value = self.variables[name]
             return default if colon and value == "" else value
@@ -119,6 +147,8 @@ class ValuesMixin(TasksMixin):
             if match.group(0).startswith("\\"):
                 return match.group(0)[1:]
             name = match.group(1) or match.group(2)
+            if name is not None and name not in self.variables and name in self.inputs:
+                return self.environment_value(name)
             if name is None or name not in self.variables:
                 unknown = True
                 return match.group(0)
@@ -225,11 +255,62 @@ class ValuesMixin(TasksMixin):
             if ctx.when:
                 fact_task["when"] = ctx.when
             self.drafts.append(Step(fact_task, source))
+        elif self.fetched(ctx, name, word):
+            pass
         elif not self.fact_from_arm(ctx, name, ctx.when):
             return
         self.variables[name] = "{{ " + fact + " }}"
         self.definitions.pop(name, None)
         self.fact_variables[fact] = name
+
+    def fetched(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(curl -s URL [-H 'K: V'])`, `X=$(curl -s URL | jq -r '.a.b')`: the body (or that
+        field of it) fetched by the uri module, as curl got it (redirects only with -L, any
+        status without -f), and kept as a fact."""
+        match = _SUBSTITUTION.fullmatch(word.raw.strip('"'))
+        inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
+        pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
+            and not inner[0].operators else None
+        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 2 \
+                or any(not c.is_simple or c.redirects for c in pipeline.commands):
+            return False
+        argv = self.resolve_words(pipeline.commands[0].words)
+        if not argv or argv[0] != "curl":
+            return False
+        opts = parse_options(argv[1:], takes_value="H", long_value=("--header",))
+        urls = [p for p in opts.positionals if re.match(r"https?://", p)]
+        if len(urls) != 1 or len(opts.positionals) != 1 or HOST_VALUE.search(urls[0]) \
+                or any(f not in ("-s", "-S", "-L", "-f", "-k", "-H", "--silent", "--show-error", "--location",
+                                 "--fail", "--insecure", "--header") for f, _ in opts.flags):
+            return False
+        fact = fact_name(name)
+        value = "{{ " + fact + "_response.content | regex_replace('\\n+$', '') }}"
+        if len(pipeline.commands) == 2:
+            jq = self.resolve_words(pipeline.commands[1].words)
+            if not jq or len(jq) != 3 or jq[0] != "jq" or jq[1] != "-r" \
+                    or not re.fullmatch(r"(?:\.[A-Za-z_]\w*)+", jq[2]):
+                return False  # without -r jq prints JSON (a quoted string), not the value
+            value = "{{ " + fact + "_response.json" + jq[2] + " | default('null') }}"  # jq's null when absent
+        args: dict[str, Any] = {"url": urls[0], "return_content": True}
+        headers = [h.split(":", 1) for h in opts.all("-H", "--header")]
+        if any(len(h) != 2 for h in headers):
+            return False
+        if headers:
+            args["headers"] = {k.strip(): v.strip() for k, v in headers}
+        if not opts.has("-L", "--location"):
+            args["follow_redirects"] = "none"
+        if not opts.has("-f", "--fail"):  # curl prints the body of an error page too and succeeds
+            args["status_code"] = [200, 201, 202, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 500, 502, 503]
+        if opts.has("-k", "--insecure"):
+            args["validate_certs"] = False
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        for task in ({"name": f"Fetch {urls[0]}", "ansible.builtin.uri": args, "register": f"{fact}_response"},
+                     {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        return True
 
     def fact_from_arm(self, ctx: Context, name: str, when: str | None) -> list[int]:
         """Tasks at the end of an arm that keep what it set ``name`` to as a fact (the indexes of
@@ -259,6 +340,12 @@ class ValuesMixin(TasksMixin):
         made.append(len(self.drafts))
         self.drafts.append(Step(task, source))
         return made
+
+
+def quoted(raw: str, reference: str) -> bool:
+    """True when every ``reference`` (`$X`, `${X}`) in the word ``raw`` is inside double quotes."""
+    outside = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', "", raw)
+    return reference in raw and reference not in outside
 
 
 def fact_name(variable: str) -> str:

@@ -58,6 +58,33 @@ __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 _GLOB_AWARE = frozenset({"rm", "sed"})
 
 
+def hold_value(script: str, value: str, variable: str) -> str:
+    """``script`` with each ``value`` read through ``$variable`` instead; inside single quotes
+    (`'${X}'` in `bash -c "... '${X}' ..."`, which the outer shell expanded before the inner
+    one ran) the quote is closed around it, so the inner shell still sees the value."""
+    out: list[str] = []
+    quote: str | None = None
+    i = 0
+    while i < len(script):
+        if script.startswith(value, i):
+            reference = "${" + variable + "}"
+            out.append("'\"" + reference + "\"'" if quote == "'" else reference)
+            i += len(value)
+            continue
+        char = script[i]
+        if char == "\\" and quote != "'":
+            out.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 @dataclass
 class ShellWalker(BranchesMixin, FunctionsMixin):
     """Walks statements in script order; ``drafts`` are the tasks made so far."""
@@ -72,11 +99,25 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         if self.depth >= MAX_NESTING:  # a function calling functions calling ... : one shell task
             self.fallback_shell(ctx, statement.text, None)
             return
+        outer, self.current = self.current, statement
         self.depth += 1
         try:
             self.walk(ctx, statement, become, when)
         finally:
             self.depth -= 1
+            self.current = outer
+
+    def arithmetic(self, statement: Statement, expression: str) -> None:
+        """`((count++))`: arithmetic on shell variables changes nothing on the host (no task);
+        what it assigns is unknown afterwards."""
+        for name in re.findall(r"(?<![\w$])([A-Za-z_]\w*)\s*(?:\+\+|--|[-+*/%]?=(?!=))|(?:\+\+|--)\s*([A-Za-z_]\w*)", expression):
+            variable = name[0] or name[1]
+            self.variables.pop(variable, None)
+            self.definitions.pop(variable, None)
+            self.shell_only.add(variable)
+        if re.search(r"\w\s*(?:\+\+|--)\s*$", expression.strip()):
+            self.warn(statement, f"(({expression.strip()})) only counts in a shell variable: no task (its status is "
+                                 "1 when the old value was 0, which would stop a script run with set -e)")
 
     def walk(self, ctx: Context, statement: Statement, become: bool, when: str | None) -> None:
         if statement.kind == "error":
@@ -91,6 +132,10 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             return
         if statement.kind == "compound":
             compound = statement.commands[0]
+            arithmetic = re.fullmatch(r"\(\((.*)\)\)", statement.text.strip(), re.DOTALL)
+            if compound.node_type == "compound_statement" and arithmetic and not compound.redirects:
+                self.arithmetic(statement, arithmetic.group(1))
+                return
             if not compound.redirects and self.unrolled(ctx, compound):
                 return
             guarded_if = if_condition(statement.text) if compound.node_type == "if_statement" else None
@@ -100,6 +145,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
                 if self.early_exit(ctx, condition, body) or self.guarded_body(ctx, condition, body):
                     return
             if not compound.redirects and self.fails_unless(ctx, compound):
+                return
+            if not compound.redirects and self.restart_or_start(ctx, compound):
                 return
             if compound.branches and not compound.redirects and self.conditional(ctx, compound):
                 return
@@ -317,12 +364,29 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             # variable of its own, so the inner parse keeps it one word
             held = {f"__host_value_{n}": value for n, value in enumerate(dict.fromkeys(HOST_VALUE.findall(script)))}
             for variable, expression in held.items():
-                script = script.replace("{{ " + expression + " }}", "${" + variable + "}")
+                script = hold_value(script, "{{ " + expression + " }}", variable)
                 self.variables[variable] = "{{ " + expression + " }}"
+            inner_statements = parse_script(script).statements
+            if stdin is not None:
+                # `cat <<EOF | su - postgres -c psql`: the piped text is the inner command's
+                # input; it reaches one simple command, never a script (the pipe stays whole)
+                single = inner_statements[0].command if len(inner_statements) == 1 else None
+                if single is None or not single.is_simple:
+                    for variable in held:
+                        self.variables.pop(variable, None)
+                    if fallback:
+                        self.fallback_shell(ctx, self.command_text(command), None, become=command.become)
+                    return fallback
+                inner_ctx = replace(sub_ctx, become=sub_ctx.become or user is not None,
+                                    become_user=None if become_user == "root" else become_user)
+                done = self.command(inner_ctx, single, stdin, fallback)
+                for variable in held:
+                    self.variables.pop(variable, None)
+                return done
             # a child shell: its cd, variables, activate and exit end with it
             before = self.snapshot()
             virtualenv, sourced = self.virtualenv, list(self.sourced)
-            for inner in parse_script(script).statements:
+            for inner in inner_statements:
                 moved = replace(inner, first_line=ctx.statement.first_line,
                                 last_line=ctx.statement.last_line)
                 self.statement(moved, become=sub_ctx.become or user is not None, when=ctx.when,
@@ -366,7 +430,7 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             heredoc = None if herestring is None else herestring + "\n"
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
-                                line=ctx.statement.first_line, globbed=globbed)
+                                line=ctx.statement.first_line, globbed=globbed, user=sub_ctx.become_user)
         if self.virtual_environment(invocation):
             return True
         found = apply_rules(invocation)

@@ -29,6 +29,9 @@ class Invocation:
     # indexes into argv of words the shell would expand as globs (unquoted *, ?, [) that the
     # walker passed through as written; a rule that cannot use a pattern must decline them
     globbed: frozenset[int] = frozenset()
+    # the user named to run it (`sudo -u U`, `su U -c`), whose `~` the command's paths mean;
+    # None: the connecting user or root, which the rule cannot tell apart
+    user: str | None = None
 
     @property
     def name(self) -> str:
@@ -42,7 +45,7 @@ class Invocation:
         """An absolute (or ~) path for `value`, using cwd for relative ones; None if unknowable."""
         if value.startswith(("/", "~")):
             return posixpath.normpath(value) if value.startswith("/") else value
-        if value.startswith("{{ shell_"):  # a variable an `if` arm set on the host: its absolute path
+        if value.startswith(("{{ shell_", "{{ ansible_env.")):  # a value the host holds: its absolute path
             return value
         if self.cwd is None:
             return None
@@ -90,7 +93,7 @@ class Task:
 # A value the walker knows only on the host reaches the rules as a Jinja expression it wrote
 # itself (`{{ shell_name }}` for what a shell task registered, `{{ ansible_env.X }}`,
 # `{{ ansible_facts.x }}`): Ansible must evaluate those, unlike `{{` text from the script.
-RUNTIME_VALUE = re.compile(r"\{\{ (?:shell_\w+|ansible_env\.\w+|ansible_facts\.\w+)(?:\.stdout)? \}\}")
+RUNTIME_VALUE = re.compile(r"\{\{ (?:shell_\w+|ansible_env\.\w+|ansible_facts\.\w+)(?:\.stdout| \| default)? \}\}")
 
 
 def has_runtime_value(text: str) -> bool:

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from playbook.rules import rule
-from playbook.rules.base import Invocation, Task, no_op, parse_options
+from playbook.rules.base import RUNTIME_VALUE, Invocation, Task, no_op, parse_options
 from playbook.rules.files import FILE_MODE
 
 _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r",
@@ -24,7 +24,7 @@ _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f",
 def literal(text: str) -> str:
     """Text Ansible must not template: wrap anything that looks like Jinja in raw tags, except
     the converter's own `{{ shell_NAME }}` and `{{ ansible_facts.NAME }}` (values the host knows)."""
-    pieces = re.split(r"(\{\{ (?:shell_\w+|ansible_facts\.\w+) \}\})", text)
+    pieces = re.split(r"(\{\{ (?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default) \}\})", text)
     return "".join(piece if index % 2 else _raw(piece) for index, piece in enumerate(pieces))
 
 
@@ -84,7 +84,9 @@ def write_content(inv: Invocation, dest: str, content: str, append: bool) -> lis
     if path is None:
         return None
     for special in (_cron_d, _sysctl, _fstab, _authorized_keys, _hostname, _apt_source, _yum_repo):
-        tasks = special(path, content, append)
+        # `sudo -u U ... tee -a ~/.ssh/authorized_keys`: U's file
+        owned = f"~{inv.user}{path[1:]}" if special is _authorized_keys and inv.user and path.startswith("~/") else path
+        tasks = special(owned, content, append)
         if tasks is not None:
             return tasks
     lines = content.splitlines()
@@ -247,8 +249,9 @@ def _authorized_keys(path: str, content: str, append: bool) -> list[Task] | None
         return None
     keys = _meaningful(content)
     if not keys or not all(re.match(r"^(ssh-|ecdsa-|sk-|no-|command=|from=|restrict)", k)
-                           for k in keys):
-        return None
+                           or (append and RUNTIME_VALUE.fullmatch(k)) for k in keys):
+        return None  # a value the host holds is a key when it is a whole line added to the file
+    keys = [literal(k) for k in keys]
     if append:
         return [Task(f"Authorize an SSH key for {user}", "ansible.posix.authorized_key",
                      {"user": user, "key": key, "state": "present"}, role="config", path=path)
@@ -275,7 +278,7 @@ def _apt_source(path: str, content: str, append: bool) -> list[Task] | None:
     if posixpath.dirname(path) != "/etc/apt/sources.list.d" or not path.endswith(".list"):
         return None
     lines = _meaningful(content)
-    if not lines or not all(_APT_LINE.match(line) for line in lines) or "{" in content:
+    if not lines or not all(_APT_LINE.match(line) for line in lines) or "{" in RUNTIME_VALUE.sub("", content):
         return None
     filename = posixpath.basename(path)[: -len(".list")]
     return [Task(f"Add the apt repository {_repo_words(line)}", "ansible.builtin.apt_repository",
@@ -285,8 +288,20 @@ def _apt_source(path: str, content: str, append: bool) -> list[Task] | None:
 
 def _repo_words(line: str) -> str:
     """`deb [opts] URL suite comp` -> `URL suite`, for a task name."""
-    words = re.sub(r"\[[^\]]*\]", "", line).split()
+    words = _words(re.sub(r"\[[^\]]*\]", "", line))
     return " ".join(words[1:3])
+
+
+def _words(text: str) -> list[str]:
+    """``text`` split at whitespace, a value the host holds (`{{ x }}`) kept inside its word."""
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(match.group(0))
+        return f"\x00{len(held) - 1}\x00"
+
+    return [re.sub(r"\x00(\d+)\x00", lambda m: held[int(m.group(1))], word)
+            for word in RUNTIME_VALUE.sub(hold, text).split()]
 
 
 # .repo keys -> yum_repository parameters (booleans as yum writes them: 1/0)
@@ -303,7 +318,8 @@ _YUM_LISTS = frozenset({"baseurl", "gpgkey", "exclude", "includepkgs"})
 
 def _yum_repo(path: str, content: str, append: bool) -> list[Task] | None:
     """A whole .repo file in /etc/yum.repos.d: a yum_repository task per section, in that file."""
-    if append or posixpath.dirname(path) != "/etc/yum.repos.d" or not path.endswith(".repo") or "{" in content:
+    if append or posixpath.dirname(path) != "/etc/yum.repos.d" or not path.endswith(".repo") \
+            or "{" in RUNTIME_VALUE.sub("", content):  # a value the host holds is templated; other braces are text
         return None
     sections: list[tuple[str, dict[str, Any]]] = []
     last_key: str | None = None
@@ -332,7 +348,7 @@ def _yum_repo(path: str, content: str, append: bool) -> list[Task] | None:
                 return None
             sections[-1][1][param] = value.lower() in ("1", "true", "yes")
         elif key in _YUM_LISTS:
-            sections[-1][1][param] = value.split()
+            sections[-1][1][param] = _words(value)
         else:
             sections[-1][1][param] = value
         last_key = key

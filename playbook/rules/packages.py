@@ -179,6 +179,26 @@ def apk(inv: Invocation) -> list[Task] | None:
     return None
 
 
+@rule("pkg")
+def pkg(inv: Invocation) -> list[Task] | None:
+    """FreeBSD's `pkg install -y NAME...` and `pkg delete -y NAME...`: community.general.pkgng
+    (which refreshes the catalogue itself unless told `cached`, as `pkg install` does)."""
+    opts = parse_options(inv.args)
+    if len(opts.positionals) < 2 or any(f not in ("-y", "--yes") for f, _ in opts.flags):
+        return None
+    verb, packages = opts.positionals[0], list(opts.positionals[1:])
+    if any(inv.is_glob(i) for i in range(1, len(inv.argv))):
+        return None
+    name: Any = packages if len(packages) > 1 else packages[0]
+    if verb in ("install", "add"):
+        return [Task(f"Install {_install_name(packages)}", "community.general.pkgng",
+                     {"name": name, "state": "present"})]
+    if verb in ("delete", "remove"):
+        return [Task(f"Remove {_install_name(packages)}", "community.general.pkgng",
+                     {"name": name, "state": "absent"})]
+    return None
+
+
 @rule("snap")
 def snap(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, long_value=("--channel",))
@@ -433,7 +453,14 @@ def gem(inv: Invocation) -> list[Task] | None:
     version = opts.get("-v", "--version")
     if version is not None and (len(names) != 1 or not re.fullmatch(r"[0-9][0-9A-Za-z.]*", version)):
         return None  # a requirement like '>= 2' is not one version
-    if any(n.endswith(".gem") or "/" in n or ":" in n for n in names):
+    if len(names) > 1 or version is None:
+        # RubyGems' NAME:VERSION, one gem at one version (`gem install puppet:7.22.0 xmlrpc`)
+        pinned = [n.partition(":") for n in names]
+        if any(sep and (verb != "install" or not re.fullmatch(r"[0-9][0-9A-Za-z.]*", v)) for _, sep, v in pinned):
+            return None
+    else:
+        pinned = [(n, "", "") for n in names]
+    if any(n.endswith(".gem") or "/" in n or ":" in n for n, _, _ in pinned):
         return None
     args: dict[str, Any] = {"state": "absent" if verb == "uninstall" else "present"}
     if version:
@@ -444,7 +471,8 @@ def gem(inv: Invocation) -> list[Task] | None:
         if opts.has("--no-document", "--no-ri", "--no-rdoc", "-N"):
             args["include_doc"] = False
     action = "Uninstall" if verb == "uninstall" else "Install"
-    return [Task(f"{action} the {name} gem", "community.general.gem", {"name": name, **args}) for name in names]
+    return [Task(f"{action} the {name} gem", "community.general.gem",
+                 {"name": name, **args, **({"version": pin} if pin else {})}) for name, _, pin in pinned]
 
 
 @rule("yum", "dnf")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from playbook.rules import rule
@@ -47,6 +48,8 @@ def systemctl(inv: Invocation) -> list[Task] | None:
         return None
     if verb == "daemon-reload" and not units:
         return [Task("Reload the systemd configuration", SYSTEMD, {"daemon_reload": True})]
+    if verb == "link" and units:
+        return _link(opts.positionals[1:], force=opts.has("-f", "--force"))
     if verb in _READ_ONLY:
         return [no_op(f"systemctl {verb} only reports")]
     if verb not in _SYSTEMCTL_VERBS or not units:
@@ -62,6 +65,24 @@ def systemctl(inv: Invocation) -> list[Task] | None:
         tasks.append(Task(f"{title} {unit}", SYSTEMD, {"name": unit, **args},
                           role=role,  # type: ignore[arg-type]
                           service=unit if role == "restart" else None))
+    return tasks
+
+
+def _link(paths: tuple[str, ...], force: bool) -> list[Task] | None:
+    """`systemctl link [-f] /path/x.service`: a symlink to the file in /etc/systemd/system
+    (systemd 252 makes it even for a file already in its search path), then the reload that
+    systemctl does after changing unit files."""
+    if any(not p.startswith("/") or "{{" in p or not posixpath.basename(p) for p in paths):
+        return None
+    tasks = []
+    for path in paths:
+        dest = "/etc/systemd/system/" + posixpath.basename(path)
+        args: dict[str, Any] = {"src": path, "dest": dest, "state": "link"}
+        if force:
+            args["force"] = True
+        tasks.append(Task(f"Link the unit {posixpath.basename(path)} into /etc/systemd/system",
+                          "ansible.builtin.file", args, path=dest))
+    tasks.append(Task("Reload the systemd configuration", SYSTEMD, {"daemon_reload": True}))
     return tasks
 
 
@@ -92,6 +113,10 @@ def update_rc_d(inv: Invocation) -> list[Task] | None:
     if len(inv.args) >= 2 and inv.args[1] in ("defaults", "enable"):
         return [Task(f"Enable {inv.args[0]} at boot", SERVICE,
                      {"name": inv.args[0], "enabled": True})]
+    if len(inv.args) == 3 and inv.args[0] == "-f" and inv.args[2] == "remove":
+        # the boot links removed though the init script stays (-f; without it update-rc.d
+        # refuses while the script is there): the service no longer starts at boot
+        return [Task(f"Disable {inv.args[1]} at boot", SERVICE, {"name": inv.args[1], "enabled": False})]
     if len(inv.args) == 2 and inv.args[1] == "disable":
         return [Task(f"Disable {inv.args[0]} at boot", SERVICE,
                      {"name": inv.args[0], "enabled": False})]

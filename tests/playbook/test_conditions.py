@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from playbook.convert import convert_script
 from playbook.convert.conditions import decide, file_test, join_when, negate
 from playbook.convert.walker import parameter_operation
 
@@ -55,3 +56,16 @@ def test_when_expressions_join_outer_first_and_negate_simply() -> None:
 ])
 def test_parameter_operations(value: str, operator: str, pattern: str, result: str | None) -> None:
     assert parameter_operation(value, operator, pattern) == result
+
+
+def test_a_list_of_tests_on_known_values_is_decided_as_bash_runs_it() -> None:
+    conversion = convert_script('V=24.x\nif [[ "$V" == "20.x" ]] || [[ "$V" == "24.x" ]]; then\n  apt-get install -y a\n'
+                                'else\n  apt-get install -y b\nfi\n')
+    assert conversion.tasks == [{"name": "Install a", "ansible.builtin.apt": {"name": "a", "state": "present"}}]
+
+
+def test_a_list_of_tests_on_host_values_is_one_when_expression() -> None:
+    conversion = convert_script('V=24.x\nif [ "$MODE" = "x" ] || [ "$MODE" = "1" ] && [ "$V" = 24.x ]; then\n'
+                                '  apt-get install -y c\nfi\n')
+    assert conversion.tasks[0]["when"] == \
+        "(((ansible_env.MODE | default == 'x') or (ansible_env.MODE | default == '1')) and (true))"

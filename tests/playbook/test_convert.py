@@ -154,11 +154,11 @@ def test_a_function_called_inside_an_if_is_converted_at_the_call_under_the_guard
 def test_a_function_called_with_arguments_it_cannot_know_carries_its_definition() -> None:
     conversion = convert_script(
         "install_postgres() {\n  apt-get install -y postgresql-$1\n}\n"
-        "if [ ! -f /etc/app/installed ]; then\n  install_postgres \"$VERSION\"\nfi\n")
+        "if [ ! -f /etc/app/installed ]; then\n  install_postgres \"$1\"\nfi\n")
     task = conversion.tasks[-1]
     assert task[SHELL]["creates"] == "/etc/app/installed"
     script = task[SHELL]["cmd"]
-    assert script.startswith("install_postgres() {") and script.endswith('\ninstall_postgres "$VERSION"')
+    assert script.startswith("install_postgres() {") and script.endswith('\ninstall_postgres "$1"')
 
 
 def test_a_wrapper_function_runs_its_arguments_as_the_command() -> None:
@@ -333,8 +333,8 @@ def test_context_sets_the_state_and_yields_no_task() -> None:
 
 
 def test_jinja_looking_text_in_a_command_is_never_templated_by_ansible() -> None:
-    task = convert_script('sed -i "s/{{RUBY_VERSION}}/$v/g" /opt/app/Dockerfile\n').tasks[0]
-    assert task[SHELL]["cmd"] == '{% raw %}sed -i "s/{{RUBY_VERSION}}/$v/g" /opt/app/Dockerfile{% endraw %}'
+    task = convert_script('sed -i "s/{{RUBY_VERSION}}/$1/g" /opt/app/Dockerfile\n').tasks[0]
+    assert task[SHELL]["cmd"] == '{% raw %}sed -i "s/{{RUBY_VERSION}}/$1/g" /opt/app/Dockerfile{% endraw %}'
 
 
 @pytest.mark.parametrize("line", [
@@ -488,7 +488,7 @@ def test_an_unconditional_exit_ends_the_conversion_with_a_warning() -> None:
 
 
 def test_echo_of_an_unknown_variable_to_the_terminal_makes_no_task() -> None:
-    conversion = convert_script('echo "Installing $PKG" >&2\necho "$PKG" > /etc/pkg\n')
+    conversion = convert_script('. /etc/app.env\necho "Installing $PKG" >&2\necho "$PKG" > /etc/pkg\n')
     assert modules(conversion) == [SHELL]
 
 
@@ -733,3 +733,116 @@ def test_bash_c_runs_in_a_child_shell_whose_state_ends_with_it() -> None:
     conversion = convert_script('bash -c "source /opt/env/bin/activate; cd /tmp"\npip install flask\n./run.sh\n')
     pip, run = conversion.tasks
     assert pip["ansible.builtin.pip"] == {"name": "flask"} and "chdir" not in run[COMMAND]
+
+
+@pytest.mark.parametrize(("script", "fact"), [
+    ('CODENAME="$(lsb_release -s -c)"\necho "deb http://x/ $CODENAME main" > /etc/apt/sources.list.d/x.list\n',
+     "{{ ansible_facts.distribution_release }}"),
+    ('ME=$(whoami)\nsudo usermod -aG docker "$ME"\n', "{{ ansible_facts.user_id }}"),
+])
+def test_a_command_that_prints_a_gathered_fact_is_that_fact_with_no_task(script: str, fact: str) -> None:
+    conversion = convert_script(script)
+    assert len(conversion.tasks) == 1 and fact in str(conversion.tasks[0])
+    assert not any("ansible.builtin.shell" in t for t in conversion.tasks)
+
+
+def test_a_variable_the_script_never_sets_is_read_from_the_host_environment() -> None:
+    conversion = convert_script('sed -i "s/{{RUBY_VERSION}}/${ruby_version}/g" /opt/app/Dockerfile\n'
+                                'if [ "$MODE" = "dev" ]; then\n  apt-get install -y gdb\nfi\n')
+    assert conversion.tasks[0]["ansible.builtin.replace"] == {
+        "path": "/opt/app/Dockerfile", "regexp": "\\{\\{RUBY_VERSION\\}\\}",
+        "replace": "{{ ansible_env.ruby_version | default | replace('\\\\', '\\\\\\\\') }}"}
+    assert conversion.tasks[1]["when"] == "ansible_env.MODE | default == 'dev'"
+    assert any("reads `$ruby_version`, which the script never sets" in w for w in conversion.warnings)
+
+
+@pytest.mark.parametrize("script", [
+    'echo "$X" > /etc/x\nX=1\n',  # set later: the script's own variable
+    'read -r X\necho "$X" > /etc/x\n',
+    'for X in a b; do :; done\necho "$X" > /etc/x\n',
+    '. /etc/app.conf\necho "$X" > /etc/x\n',  # the file may set it
+    'set -u\necho "$X" > /etc/x\n',  # unset, the script stops
+    'echo "$HOME" > /etc/x\n',  # the login's, not an input
+])
+def test_a_variable_set_anywhere_or_perhaps_by_a_file_is_not_taken_from_the_environment(script: str) -> None:
+    assert "ansible_env" not in str(convert_script(script).tasks)
+
+
+def test_an_unquoted_variable_from_the_environment_stays_with_the_shell_that_splits_it() -> None:
+    conversion = convert_script('$APT purge x\nmkdir /opt/$MODE\n')
+    assert modules(conversion) == [SHELL, SHELL]
+    assert "ansible_env" not in str(conversion.tasks)
+
+
+def test_arithmetic_on_a_shell_variable_makes_no_task_and_the_variable_unknown() -> None:
+    conversion = convert_script('N=1\n((N++))\necho "$N" > /etc/n\n')
+    assert modules(conversion) == [SHELL]
+    assert conversion.warnings[0].startswith("line 2: ((N++)) only counts in a shell variable")
+
+
+def test_a_task_name_never_holds_the_scripts_own_template_braces() -> None:
+    conversion = convert_script('sed -i "s/{{RUBY_VERSION}}/3.3/g" /opt/app/Dockerfile\n')
+    assert conversion.tasks[0]["name"] == "Replace ((RUBY_VERSION)) in /opt/app/Dockerfile"
+
+
+def test_a_path_from_the_environment_is_a_module_path() -> None:
+    conversion = convert_script("sed -i 's/^A=.*/A=1/' \"$CONF\"\n")
+    assert conversion.tasks[0]["ansible.builtin.replace"]["path"] == "{{ ansible_env.CONF | default }}"
+
+
+@pytest.mark.parametrize("check", ["service mariadb status > /dev/null", "systemctl is-active --quiet mariadb"])
+def test_restart_if_running_else_start_is_a_start_then_a_restart(check: str) -> None:
+    conversion = convert_script(
+        f"if {check}; then\n  echo restarting\n  if ! service mariadb restart; then\n    service mariadb status\n"
+        "    exit 1\n  fi\nelse\n  service mariadb start\n  if ! service mariadb start; then\n    exit 1\n  fi\nfi\n")
+    assert [(t["name"], t["ansible.builtin.service"]["state"]) for t in conversion.tasks] == [
+        ("Start mariadb", "started"), ("Restart mariadb", "restarted")]
+
+
+def test_an_if_on_a_service_status_that_does_more_than_start_it_is_checked_on_the_host() -> None:
+    conversion = convert_script("if service nginx status; then\n  service nginx restart\nelse\n"
+                                "  apt-get install -y nginx\nfi\n")
+    assert [next(iter(t.keys() - {"name", "when", "register", "changed_when", "failed_when", "check_mode"}))
+            for t in conversion.tasks] == [SHELL, "ansible.builtin.service", "ansible.builtin.apt"]
+
+
+def test_a_default_that_names_a_known_variable_is_worked_out() -> None:
+    conversion = convert_script('U=${SSH_USERNAME:-vagrant}\nH=${SSH_USER_HOME:-/home/${U}}\nmkdir -p "$H/.ssh"\n')
+    assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/home/vagrant/.ssh"
+
+
+def test_curl_of_a_host_without_a_scheme_piped_to_sh_is_a_download_over_http() -> None:
+    conversion = convert_script("curl -sSL get.docker.com | sh\n")
+    assert conversion.tasks[0]["ansible.builtin.get_url"]["url"] == "http://get.docker.com"
+    assert conversion.tasks[1]["ansible.builtin.command"]["cmd"] == "sh /tmp/get.docker.com"
+
+
+def test_runuser_runs_its_command_as_that_user() -> None:
+    conversion = convert_script("runuser -u odoo -- mkdir -p /opt/odoo/addons\n")
+    assert conversion.tasks[0]["become_user"] == "odoo" and conversion.tasks[0]["become"] is True
+
+
+def test_a_host_value_in_single_quotes_of_an_inner_script_is_still_the_value() -> None:
+    # the outer shell expanded ${V} inside the double quotes before the inner bash read '...'
+    conversion = convert_script('V=$(cat /etc/v)\nrunuser -u odoo -- bash -lc "\n'
+                                "git clone https://github.com/odoo/odoo.git --depth 1 --branch '${V}' /opt/src\n\"\n")
+    assert conversion.tasks[-1]["ansible.builtin.git"]["version"] == "{{ shell_v }}"
+
+
+def test_a_value_fetched_with_curl_is_the_uri_module_and_a_fact() -> None:
+    conversion = convert_script("tag=$(curl -s https://api.github.com/repos/o/r/releases/latest | jq -r '.tag_name')\n"
+                                'echo "$tag" > /etc/tag\n')
+    fetch, keep, write = conversion.tasks
+    assert fetch["ansible.builtin.uri"]["url"] == "https://api.github.com/repos/o/r/releases/latest"
+    assert fetch["ansible.builtin.uri"]["follow_redirects"] == "none" and fetch["register"] == "shell_tag_response"
+    assert keep["ansible.builtin.set_fact"] == {"shell_tag": "{{ shell_tag_response.json.tag_name | default('null') }}"}
+    assert write["ansible.builtin.copy"]["content"] == "{{ shell_tag }}\n"
+
+
+@pytest.mark.parametrize("line", [
+    "tag=$(curl -s https://h/x | jq '.tag_name')\n",  # without -r jq prints JSON
+    "tag=$(curl -s -X POST https://h/x)\n",
+    "tag=$(curl -s https://h/x | grep -o 'v[0-9.]*')\n",
+])
+def test_other_fetches_are_worked_out_by_the_shell(line: str) -> None:
+    assert "ansible.builtin.uri" not in str(convert_script(line).tasks)

@@ -108,3 +108,17 @@ def test_tabs_that_indent_a_shell_script_become_spaces(cmd: str, expected: str) 
 ])
 def test_tabs_that_are_part_of_a_value_stay(cmd: str) -> None:
     assert _tidy(_shell(cmd)) == [_shell(cmd)]
+
+
+def test_a_zoneinfo_link_and_the_tzdata_reconfigure_are_the_time_zone() -> None:
+    conversion = convert_script('echo "Europe/Paris" | sudo tee /etc/timezone\n'
+                                'sudo ln -fs "/usr/share/zoneinfo/Europe/Paris" /etc/localtime\n'
+                                'sudo dpkg-reconfigure -f noninteractive tzdata\n')
+    assert conversion.tasks == [{"name": "Set the time zone to Europe/Paris",
+                                 "community.general.timezone": {"name": "Europe/Paris"}, "become": True}]
+    assert conversion.warnings == []
+
+
+def test_a_zoneinfo_link_alone_stays_a_link() -> None:
+    conversion = convert_script('ln -fs /usr/share/zoneinfo/UTC /etc/localtime\n')
+    assert list(conversion.tasks[0])[1] == "ansible.builtin.file"

@@ -817,6 +817,50 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                                      'update_cache': False},
   'become': True,
   'name': 'Add the apt repository https://apache.jfrog.io/artifactory/couchdb-deb/ jammy'}]),
+    ('update-rc.d -f apparmor remove',
+     [{'name': 'Disable apparmor at boot', 'ansible.builtin.service': {'name': 'apparmor', 'enabled': False}}]),
+    ('mysql -u "root" -p"root" < "/srv/database/init.sql"',
+     [{'name': 'Import /srv/database/init.sql into MySQL',
+       'community.mysql.mysql_db': {'name': 'all', 'state': 'import', 'target': '/srv/database/init.sql',
+                                    'login_user': 'root', 'login_password': 'root'}}]),
+    ("sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
+     "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"",
+     [{'name': 'Create the MySQL user root',
+       'community.mysql.mysql_user': {'name': 'root', 'host': 'localhost', 'state': 'present',
+                                      'plugin': 'mysql_native_password', 'plugin_auth_string': 'root',
+                                      'login_user': 'root', 'login_password': 'root'},
+       'no_log': True}]),
+    ('pkg install -y parallels-tools',
+     [{'name': 'Install parallels-tools',
+       'community.general.pkgng': {'name': 'parallels-tools', 'state': 'present'}}]),
+    ('pkg delete -y nano vim',
+     [{'name': 'Remove nano and vim',
+       'community.general.pkgng': {'name': ['nano', 'vim'], 'state': 'absent'}}]),
+    ('gem install puppet:7.22.0 xmlrpc',
+     [{'name': 'Install the puppet gem',
+       'community.general.gem': {'name': 'puppet', 'state': 'present', 'user_install': False, 'version': '7.22.0'}},
+      {'name': 'Install the xmlrpc gem',
+       'community.general.gem': {'name': 'xmlrpc', 'state': 'present', 'user_install': False}}]),
+    ('systemctl link -f /lib/systemd/system/munin.service',
+     [{'name': 'Link the unit munin.service into /etc/systemd/system',
+       'ansible.builtin.file': {'src': '/lib/systemd/system/munin.service',
+                                'dest': '/etc/systemd/system/munin.service', 'state': 'link', 'force': True}},
+      {'name': 'Reload the systemd configuration', 'ansible.builtin.systemd_service': {'daemon_reload': True}}]),
+    ('sudo gpasswd -a "$(whoami)" docker',
+     [{'name': 'Add ansible_facts.user_id to the docker group',
+       'ansible.builtin.user': {'name': '{{ ansible_facts.user_id }}', 'groups': ['docker'], 'append': True},
+       'become': True}]),
+    ("cat << EOF | su - postgres -c psql\n-- Create the user:\nCREATE USER app WITH PASSWORD 'pw';\n"
+     "CREATE DATABASE app WITH OWNER=app\n  LC_COLLATE='en_US.utf8'\n  LC_CTYPE='en_US.utf8'\n"
+     "  ENCODING='UTF8'\n  TEMPLATE=template0;\nEOF",
+     [{'name': 'Create the PostgreSQL user app',
+       'community.postgresql.postgresql_user': {'name': 'app', 'state': 'present', 'password': 'pw'},
+       'become': True, 'become_user': 'postgres', 'no_log': True},
+      {'name': 'Create the PostgreSQL database app',
+       'community.postgresql.postgresql_db': {'name': 'app', 'state': 'present', 'owner': 'app',
+                                              'lc_collate': 'en_US.utf8', 'lc_ctype': 'en_US.utf8',
+                                              'encoding': 'UTF8', 'template': 'template0'},
+       'become': True, 'become_user': 'postgres'}]),
 ]
 
 
@@ -826,6 +870,12 @@ _PG = "the community.postgresql modules need psycopg2 on the host (apt install p
 _APT_KEY = ("apt-key is deprecated on current Debian and Ubuntu; prefer a key file in /etc/apt/keyrings "
             "and signed-by in the repository line")
 NOTES = {
+    'mysql -u "root" -p"root" < "/srv/database/init.sql"': [f"line 1: {_MYSQL}"],
+    "sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
+    "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"": [f"line 6: {_MYSQL}"],
+    "cat << EOF | su - postgres -c psql\n-- Create the user:\nCREATE USER app WITH PASSWORD 'pw';\n"
+    "CREATE DATABASE app WITH OWNER=app\n  LC_COLLATE='en_US.utf8'\n  LC_CTYPE='en_US.utf8'\n"
+    "  ENCODING='UTF8'\n  TEMPLATE=template0;\nEOF": [f"line 1-9: {_PG}"],
     '/usr/bin/mysqladmin -u root create wordpress': [f"line 1: {_MYSQL}"],
     'mariadb --user="root" --password="secret" -e "GRANT ALL ON *.* TO root@\'localhost\' IDENTIFIED BY \'secret\' WITH GRANT OPTION;"': [f"line 1: {_MYSQL}"],
     'mysql -e "CREATE USER IF NOT EXISTS \'app\'@\'%\' IDENTIFIED BY \'pw\'; CREATE USER \'bs\'@\'localhost\' IDENTIFIED WITH mysql_native_password BY \'x\'"': [f"line 1: {_MYSQL}"],
@@ -866,6 +916,18 @@ def test_lines_that_need_no_task(script: str) -> None:
     assert conversion.tasks == [] and conversion.warnings == [] and conversion.uncovered == []
 
 
+@pytest.mark.parametrize("script", [
+    "sudo -u postgres psql <<EOF\n\\c app\nCREATE USER a;\nEOF\n",  # a psql meta-command
+    "psql -v x=1 <<EOF\nCREATE USER a;\nEOF\n",  # a variable the SQL may read
+    "cat <<EOF | su - postgres -c 'psql; touch /tmp/done'\nCREATE USER a;\nEOF\n",  # the pipe feeds a script
+])
+def test_sql_read_from_a_heredoc_that_does_not_map_stays_whole(script: str) -> None:
+    conversion = convert_script(script)
+    assert len(conversion.tasks) == 1 and "ansible.builtin.shell" in conversion.tasks[0]
+    assert "CREATE USER a;" in conversion.tasks[0]["ansible.builtin.shell"]["cmd"]
+    assert conversion.warnings[0].startswith("line 1-")
+
+
 def test_every_rule_has_a_case() -> None:
     from playbook.rules import registered
 
@@ -882,8 +944,13 @@ def test_every_rule_has_a_case() -> None:
     ("shutdown -r +5 'going down'\n", "a delay and a message"),
     ("apt-get install -y --allow-remove-essential nodejs\n", "the module cannot let apt remove an essential package"),
     ('sudo -u postgres psql -c "VACUUM FULL"\n', "no module says VACUUM"),
-    ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
-    ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n", "which hosts is a query"),
+    ("CREATE='CREATE DATABASE d CONNECTION LIMIT 5'; psql -c \"$CREATE\"\n", "an option the module does not say"),
+    ("gem install puppet:'>=7'\n", "a requirement, not one version"),
+    ("systemctl link unit.service\n", "a relative unit file"),
+    ("update-rc.d apparmor remove\n", "without -f update-rc.d refuses while the init script is there"),
+    ("mysql -u root --force < /tmp/x.sql\n", "--force goes on past errors; the import stops"),
+    ('mysql -e "source /tmp/dump.sql"\n', "the client's own command"),
+    ('mysql -e "USE app; DELETE FROM t"\n', "the client's own command"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
     ("cp -r /a /b\n", "cp -r depends on whether /b exists"),
     ("sed -i 's/a/b/2' /f\n", "the second match of a line"),
@@ -1039,7 +1106,7 @@ def test_sed_takes_a_gathered_word_fact_in_its_replacement(script: str, replace:
     'sed -i "s/$(uname -m)/x/" /etc/app.conf',  # in the regex, `.` and the like would match
     'sed -i "s.x.$(uname -m)." /etc/app.conf',  # a delimiter the value may hold
     'sed -i "s/x/{{y}}$(hostname -f)/" /etc/app.conf',  # raw text next to it: not templated
-    'sed -i "s/x/$(whoami)/" /etc/app.conf',  # not a gathered fact
+    'sed -i "s/x/$(date +%s)/" /etc/app.conf',  # not a gathered fact
 ])
 def test_sed_declines_a_fact_where_its_characters_could_mean_something(script: str) -> None:
     assert "ansible.builtin.replace" not in convert_script(script + "\n").tasks[-1]
@@ -1088,3 +1155,40 @@ def test_sed_inserts_a_value_worked_out_on_the_host_as_written_and_says_so() -> 
     assert task.note == ("{{ shell_db_pass }} goes in as written; sed would have read a `\\`, `&` or its delimiter "
                          "in the value as its own syntax")
     assert task.name == "Replace DB_PASSWORD=.*$ in /srv/.env"
+
+
+@pytest.mark.parametrize(("script", "key"), [
+    ('K=$(cat /tmp/k)\nsudo -u bob -H bash -c "echo \\"$K\\" | sudo tee -a ~/.ssh/authorized_keys"\n', "{{ shell_k }}"),
+    ('echo "ssh-ed25519 AAAA x" | sudo -u bob tee -a ~/.ssh/authorized_keys\n', "ssh-ed25519 AAAA x"),
+])
+def test_a_key_added_to_a_named_users_authorized_keys_is_authorized_key(script: str, key: str) -> None:
+    task = convert_script(script).tasks[-1]
+    assert task["ansible.posix.authorized_key"] == {"user": "bob", "key": key, "state": "present"}
+
+
+def test_a_key_added_to_the_callers_own_authorized_keys_is_a_line() -> None:
+    # whose `~` it is (the connecting user, or root under sudo) is not the rule's to guess
+    task = convert_script('K=$(cat /tmp/k)\necho "$K" | tee -a ~/.ssh/authorized_keys\n').tasks[-1]
+    assert "ansible.builtin.lineinfile" in task
+
+
+@pytest.mark.parametrize(("script", "query"), [
+    # half a statement list through modules would run the other half nowhere: all of it, in order
+    ('mysql -e "CREATE DATABASE a; SELECT 1"\n', ["CREATE DATABASE a", "SELECT 1"]),
+    ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n",  # which hosts is a query
+     "DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')"),
+    ('mysql -e "UPDATE t SET v=\'{{x}}\'"\n', "{% raw %}UPDATE t SET v='{{x}}'{% endraw %}"),
+])
+def test_sql_no_module_says_runs_whole_through_mysql_query(script: str, query: Any) -> None:
+    conversion = convert_script(script)
+    assert [t["community.mysql.mysql_query"]["query"] for t in conversion.tasks] == [query]
+    assert "not idempotent" in conversion.warnings[0]
+
+
+def test_a_repository_line_holding_a_value_the_host_knows_is_still_the_repository_module() -> None:
+    conversion = convert_script(
+        'echo "deb http://ppa.launchpad.net/nginx/stable/ubuntu $(lsb_release -sc) main" | sudo tee /etc/apt/sources.list.d/nginx.list\n'
+        'A=$(uname -m)\nprintf "[x]\\nname=X $A\\nbaseurl=https://h/$A\\nenabled=1\\n" > /etc/yum.repos.d/x.repo\n')
+    assert conversion.tasks[0]["ansible.builtin.apt_repository"]["repo"] == \
+        "deb http://ppa.launchpad.net/nginx/stable/ubuntu {{ ansible_facts.distribution_release }} main"
+    assert conversion.tasks[1]["ansible.builtin.yum_repository"]["baseurl"] == "https://h/{{ ansible_facts.architecture }}"
