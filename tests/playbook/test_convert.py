@@ -400,10 +400,13 @@ def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
     assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
 
 
-def test_an_argument_default_applies_when_the_script_runs_without_arguments() -> None:
+def test_an_argument_default_applies_unless_the_play_is_given_the_argument() -> None:
     conversion = convert_script('JAVA=${1:-"open"}\nif [ "$JAVA" = "oracle" ]; then\n  apt-get install -y oracle-java\n'
                                 'else\n  apt-get install -y openjdk-17-jdk\nfi\n')
-    assert [t["ansible.builtin.apt"]["name"] for t in conversion.tasks] == ["openjdk-17-jdk"]
+    assert conversion.tasks[0]["ansible.builtin.set_fact"] == {"shell_java": "{{ shell_1 | default('open', true) }}"}
+    assert [(t["ansible.builtin.apt"]["name"], t["when"]) for t in conversion.tasks[1:]] == [
+        ("oracle-java", "shell_java == 'oracle'"), ("openjdk-17-jdk", "shell_java != 'oracle'")]
+    assert conversion.warnings == ["line 1: reads the script's argument $1 (default 'open'): pass it with -e shell_1=VALUE"]
 
 
 def test_a_default_is_not_taken_for_what_the_login_environment_sets() -> None:
