@@ -76,6 +76,8 @@ class ValuesMixin(TasksMixin):
     def expanded(self, expansion: str) -> str | None:
         """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
         `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`, `$(cat <<EOF ...)`."""
+        if expansion in self.worked_out:  # a query a task of this line worked out
+            return self.worked_out[expansion]
         match = _PARAMETER_OP.fullmatch(expansion)
         if match:
             name, operator, pattern = match.group(1), match.group(2), match.group(3)
