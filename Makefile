@@ -12,13 +12,16 @@ STAMP := $(VENV)/.installed
 install: $(STAMP) system-deps $(VENV)/bin/ansiblectl
 
 # Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`; chromium for the browser tests;
-# redis-server for the shared-state tests (STATE_URL; tests start their own instance and stop it)
+# redis-server and haproxy for the shared-state tests (STATE_URL, two balancers behind deploy/haproxy;
+# tests start their own instances and stop them)
 system-deps: browser redis strace
 	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
 
 redis:
 	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; }
 
 # strace shows that validation opens no file outside the playbook (tests/validation/test_local_reads_on_disk.py)
 strace:
