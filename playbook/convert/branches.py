@@ -233,7 +233,9 @@ class BranchesMixin(ValuesMixin):
                 made = self.fact_from_arm(ctx, name, when)
                 if made:
                     facts.setdefault(name, []).extend(made)
-            set_in.append(names)
+            last = branch.body[-1] if branch.body else None
+            if last is None or len(last.pipelines) != 1 or last.operators or not self.stops_the_script(last.pipelines[0]):
+                set_in.append(names)  # an arm that ends the script leaves no path on which a name goes unset
             changed |= names
             if self.cwd != before[2]:
                 changed.add("PWD")
@@ -247,11 +249,14 @@ class BranchesMixin(ValuesMixin):
             self.variables, self.environment, self.cwd, self.definitions = before
             self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
             defaults: dict[str, str] = {}
+            computed: dict[str, str] = {}  # name -> what the shell set it to before (`DOMAIN=$1`)
             for name in sorted(changed - {"PWD"}):
                 needs_default = not exhaustive or any(name not in names for names in set_in)
-                knowable = name in facts and (not needs_default or name in before[0])
-                if knowable and needs_default:
+                knowable = name in facts and (not needs_default or name in before[0] or name in before[3])
+                if knowable and needs_default and name in before[0]:
                     defaults[name] = before[0][name]
+                elif knowable and needs_default:
+                    computed[name] = before[3][name]
                 if not knowable:
                     for index in sorted(facts.pop(name, []), reverse=True):
                         del self.drafts[index]
@@ -267,6 +272,18 @@ class BranchesMixin(ValuesMixin):
                 self.definitions.pop(name, None)
                 if name in self.environment:
                     self.environment[name] = self.variables[name]
+            for name, definition in reversed(computed.items()):
+                # the value before the `if` was the shell's to work out: worked out there, as the
+                # default an arm that did not set it leaves
+                kept = self.variables.pop(name)
+                self.definitions[name] = definition
+                made = self.fact_from_arm(replace(ctx, when=None), name, ctx.when)
+                steps = [self.drafts[i] for i in made]
+                for index in sorted(made, reverse=True):
+                    del self.drafts[index]
+                self.drafts[snapshot.drafts:snapshot.drafts] = steps
+                self.definitions.pop(name, None)
+                self.variables[name] = kept
             if defaults:
                 statement = ctx.statement
                 task: dict[str, Any] = {"name": "Set " + ", ".join(defaults) + " as the script had them",

@@ -146,6 +146,14 @@ class ValuesMixin(TasksMixin):
             nonlocal unknown
             if match.group(0).startswith("\\"):
                 return match.group(0)[1:]
+            if match.group(3) is not None:  # `${X:-default}`, `${X%%.*}`: what the converter can work out
+                value = self.defaulted("$" + match.group(3))
+                if value is None:
+                    value = self.expanded("$" + match.group(3))
+                if value is None:
+                    unknown = True
+                    return match.group(0)
+                return value
             name = match.group(1) or match.group(2)
             if name is not None and name not in self.variables and name in self.inputs:
                 return self.environment_value(name)
@@ -155,7 +163,8 @@ class ValuesMixin(TasksMixin):
             return self.variables[name]
 
         result = re.sub(r"\\[$`\\]|\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\}|"
-                        r"[({0#?@*!$-])|`", one, text)
+                        r"(?=\{[A-Za-z_][A-Za-z0-9_]*(?::?[-%#,^/]))(\{(?:[^{}]|\$\{[^{}]*\})*\})|[({0#?@*!$-])|`",
+                        one, text)
         return None if unknown else result
 
     def resolve_words(self, words: tuple[Word, ...], literal_globs: bool = False) -> list[str] | None:
@@ -212,6 +221,8 @@ class ValuesMixin(TasksMixin):
             return
         self.variables.pop(name, None)
         self.definitions.pop(name, None)
+        if ctx is not None and not export and self.operated_fact(ctx, name, word):
+            return
         if not export and not word.glob:
             # the shell computes it (`X=$(lsb_release -cs)`): shell tasks that use it set it first
             self.definitions[name] = f"{name}={word.raw}"
@@ -235,6 +246,28 @@ class ValuesMixin(TasksMixin):
             self.environment[name] = "".join(parts)
 
     # --- facts: values the host works out ------------------------------------------------
+
+    def operated_fact(self, ctx: Context, name: str, word: Word) -> bool:
+        """`SERIES="${VERSION%%.*}"` where VERSION is a value the host holds: the same operation
+        in Jinja, kept as a fact (a set_fact task), so later lines can still use SERIES."""
+        parts = [p for p in word.parts if p.text]
+        match = _PARAMETER_OP.fullmatch(parts[0].text) if len(parts) == 1 and parts[0].expansion else None
+        source = self.variables.get(match.group(1)) if match else None
+        held = HOST_VALUE.fullmatch(source) if source else None
+        if match is None or held is None or "$" in match.group(3) or "`" in match.group(3):
+            return False
+        expression = jinja_operation(held.group(1), match.group(2), match.group(3))
+        if expression is None:
+            return False
+        fact = fact_name(name)
+        task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: "{{ " + expression + " }}"}}
+        if ctx.when:
+            task["when"] = ctx.when
+        statement = ctx.statement
+        self.drafts.append(Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
+        self.variables[name] = "{{ " + fact + " }}"
+        self.fact_variables[fact] = name
+        return True
 
     def work_out(self, ctx: Context, name: str, word: Word) -> None:
         """`X=$(cmd)`: the command runs once, where the script ran it (a task whose output a
@@ -376,3 +409,54 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
         if fnmatch.fnmatchcase(value[:cut], pattern):
             return value[cut:]
     return value
+
+
+def _glob_regex(pattern: str, lazy: bool) -> str | None:
+    """A bash glob as a Python regex (`*` lazy or greedy); None for what it cannot say."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*?" if lazy else ".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                return None
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body[:1] in ("!", "^") else body).replace("\\", "\\\\") + "]")
+            i = end
+        elif char == "\\":
+            return None
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def jinja_operation(expression: str, operator: str, pattern: str) -> str | None:
+    """`${X%pattern}` and friends on a value Ansible holds (``expression``), as a Jinja expression."""
+    if operator == ",,":
+        return None if pattern else f"{expression} | lower"
+    if operator == "^^":
+        return None if pattern else f"{expression} | upper"
+    if operator in ("/", "//"):
+        old, _, new = pattern.partition("/")
+        if not old or any(c in old for c in "*?[\\") or old.startswith(("#", "%")) or operator == "/":
+            return None
+        return f"{expression} | replace({_quoted(old)}, {_quoted(new)})"
+    suffix = operator in ("%", "%%")
+    longest = operator in ("%%", "##")
+    body = _glob_regex(pattern, lazy=not longest if not suffix else False)
+    if body is None:
+        return None
+    if suffix:  # the prefix lazy for the longest suffix, greedy for the shortest
+        regex, keep = "^(.*" + ("?" if longest else "") + ")" + body + "$", "\\1"
+    else:
+        regex, keep = "^" + body + "(.*)$", "\\1"
+    return f"{expression} | regex_replace({_quoted('(?s)' + regex)}, {_quoted(keep)})"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

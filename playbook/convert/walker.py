@@ -26,6 +26,7 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass, replace
+from typing import Any
 
 from playbook.convert.branches import BranchesMixin
 from playbook.convert.conditions import HOST_VALUE as _FACT
@@ -43,11 +44,11 @@ from playbook.convert.shapes import (
     takes_patterns,
 )
 from playbook.convert.state import Context
-from playbook.convert.values import parameter_operation
-from playbook.passes import COMMAND
+from playbook.convert.values import fact_name, parameter_operation
+from playbook.passes import COMMAND, Step, TaskSource
 from playbook.rules import apply_rules, command_key
-from playbook.rules.base import Invocation, Task
-from playbook.rules.content import echo_text, printf_text
+from playbook.rules.base import Invocation, Task, parse_options
+from playbook.rules.content import echo_text, literal, printf_text
 from playbook.rules.network import unpack_download
 from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, parse_script, source_text
 
@@ -396,6 +397,9 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             for variable in held:
                 self.variables.pop(variable, None)
             return True
+        if name == "read" and stdin is None and not redirects and command.heredoc is None \
+                and command.herestring is None and self.prompt(sub_ctx, argv):
+            return True
         if name in self.functions and self.shell_state_only(name) and not redirects:
             # `vvv_add_hook phase fn`: a function that only sets shell variables changes nothing on
             # the host (each task runs in a shell of its own); what it sets is unknown afterwards
@@ -444,6 +448,34 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def prompt(self, ctx: Context, argv: list[str]) -> bool:
+        """`read -rp "Username: " NAME`: the person running the play is asked (the pause module;
+        with no terminal it goes on with an empty answer, as `read` at the end of its input),
+        and NAME holds the answer as a fact."""
+        opts = parse_options(argv[1:], takes_value="p")
+        if len(opts.positionals) != 1 or not re.fullmatch(r"[A-Za-z_]\w*", opts.positionals[0]) \
+                or any(f not in ("-r", "-p", "-s", "-e") for f, _ in opts.flags):
+            return False  # several names (split at IFS), a count, a timeout, a delimiter: the shell's
+        variable = opts.positionals[0]
+        fact = fact_name(variable)
+        prompt = (opts.get("-p") or f"Enter {variable}").strip()
+        pause: dict[str, Any] = {"prompt": literal(prompt)}
+        if opts.has("-s"):
+            pause["echo"] = False
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "read")
+        answer = "{{ " + fact + "_answer.user_input | default('') }}"
+        for task in ({"name": f"Ask for {variable}", "ansible.builtin.pause": pause, "register": f"{fact}_answer"},
+                     {"name": f"Set {variable}", "ansible.builtin.set_fact": {fact: answer}}):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        if "-s" in [f for f, _ in opts.flags]:
+            self.drafts[-1].task["no_log"] = True
+        self.variables[variable] = "{{ " + fact + " }}"
+        self.definitions.pop(variable, None)
+        self.fact_variables[fact] = variable
         return True
 
     def virtual_environment(self, invocation: Invocation) -> bool:

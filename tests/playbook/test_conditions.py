@@ -69,3 +69,13 @@ def test_a_list_of_tests_on_host_values_is_one_when_expression() -> None:
                                 '  apt-get install -y c\nfi\n')
     assert conversion.tasks[0]["when"] == \
         "(((ansible_env.MODE | default == 'x') or (ansible_env.MODE | default == '1')) and (true))"
+
+
+def test_a_value_the_shell_set_before_an_if_that_may_not_change_it_is_worked_out_as_the_default() -> None:
+    # `DOMAIN=$1; if [ -z "$1" ]; then read -r DOMAIN; fi`: DOMAIN is $1 unless asked; it was lost
+    # (each later shell task saw it empty, the `[ -z "$DOMAIN" ]` check always held)
+    conversion = convert_script('DOMAIN=$1\nif [ -z "$1" ]; then\n  read -r DOMAIN\nfi\n'
+                                'if [ -z "$DOMAIN" ]; then\n  exit 1\nfi\n')
+    names = [t["name"] for t in conversion.tasks]
+    assert names[:2] == ["Work out DOMAIN", "Set DOMAIN"]
+    assert conversion.tasks[-1]["when"] == "shell_domain | length == 0"

@@ -29,11 +29,14 @@ def test_mixed_script() -> None:
         "ansible.builtin.apt", "ansible.builtin.copy",
         "ansible.builtin.stat", "ansible.builtin.git", COMMAND,  # if/else: each arm under its `when`
         "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
-        "ansible.builtin.fail",  # case on $(uname -m): the gathered facts say which arm; `*)` exits 1
+        # case on $(uname -m): the gathered facts say which arm; `*)` exits 1, so every path that
+        # goes on sets ARCH: a fact
+        "ansible.builtin.set_fact", "ansible.builtin.set_fact", "ansible.builtin.fail",
         "ansible.builtin.copy", "ansible.builtin.meta",
     ]
-    assert conversion.tasks[7]["when"] == \
+    assert conversion.tasks[9]["when"] == \
         "ansible_facts.architecture != 'x86_64' and ansible_facts.architecture != 'aarch64'"
+    assert conversion.tasks[7]["ansible.builtin.set_fact"] == {"shell_arch": "amd64"}
     assert conversion.tasks[3]["when"] == "not (srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir)"
     assert conversion.tasks[4]["when"] == "srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir"
     # the restart inside the deploy function follows the nginx config change: a handler, flushed
@@ -45,7 +48,8 @@ def test_mixed_script() -> None:
     assert conversion.tasks[5]["ansible.builtin.systemd_service"]["name"] == "nginx"
     assert conversion.tasks[6]["ansible.builtin.systemd_service"]["name"] == "cron"
     assert [(s.first_line, s.last_line) for s in conversion.sources] == [
-        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
+        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (30, 34), (30, 34), (36, 37),
+        (42, 42)]
     assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24)]
     assert all(w.startswith("line 20-24:") for w in conversion.warnings)
 
@@ -846,3 +850,48 @@ def test_a_value_fetched_with_curl_is_the_uri_module_and_a_fact() -> None:
 ])
 def test_other_fetches_are_worked_out_by_the_shell(line: str) -> None:
     assert "ansible.builtin.uri" not in str(convert_script(line).tasks)
+
+
+def test_an_interactive_read_asks_the_person_running_the_play() -> None:
+    conversion = convert_script('read -rp "Enter the username: " username\nsudo useradd -m "$username"\n')
+    ask, keep, create = conversion.tasks
+    assert ask == {"name": "Ask for username", "ansible.builtin.pause": {"prompt": "Enter the username:"},
+                   "register": "shell_username_answer"}
+    assert keep["ansible.builtin.set_fact"] == {"shell_username": "{{ shell_username_answer.user_input | default('') }}"}
+    assert create["ansible.builtin.user"]["name"] == "{{ shell_username }}"
+
+
+@pytest.mark.parametrize("line", ["read a b\n", "read -t 5 answer\n", "read -n1 key\n", "read -r line < /etc/x\n"])
+def test_reads_that_split_time_out_or_read_a_file_stay_with_the_shell(line: str) -> None:
+    assert "ansible.builtin.pause" not in str(convert_script(line).tasks)
+
+
+def test_a_variable_set_on_every_path_that_goes_on_is_known_after_the_if() -> None:
+    conversion = convert_script('if [ "$(uname -m)" = x86_64 ]; then\n  A=amd64\nelif [ "$(uname -m)" = aarch64 ]; then\n'
+                                '  A=arm64\nelse\n  echo unsupported\n  exit 1\nfi\nmkdir -p "/opt/$A"\n')
+    assert conversion.tasks[-1]["ansible.builtin.file"]["path"] == "/opt/{{ shell_a }}"
+
+
+def test_an_operation_on_a_host_value_is_a_fact_worked_out_by_jinja() -> None:
+    conversion = convert_script('V=$(cat /etc/v)\nS="${V%%.*}"\ncat > /etc/x <<EOF\nseries=${S} name=${NAME:-odoo}\nEOF\n')
+    assert conversion.tasks[2]["ansible.builtin.set_fact"] == {
+        "shell_s": "{{ shell_v | regex_replace('(?s)^(.*?)\\\\..*$', '\\\\1') }}"}
+    assert conversion.tasks[3]["ansible.builtin.copy"]["content"] == "series={{ shell_s }} name=odoo\n"
+
+
+@pytest.mark.parametrize("operator", ["%", "%%", "#", "##"])
+@pytest.mark.parametrize("pattern", [".*", "*.", "*/", "/*", "*.tar.gz", "a?", "[ab]*", "*"])
+def test_jinja_operations_say_what_bash_does(operator: str, pattern: str) -> None:
+    import re
+
+    import jinja2
+
+    from playbook.convert.values import jinja_operation, parameter_operation
+
+    environment = jinja2.Environment()
+    environment.filters["regex_replace"] = lambda value, regex, keep: re.sub(regex, keep, value)
+    for value in ("18.0.1", "a/b/c.tar.gz", "noext", "..x.", "abc", ""):
+        expression = jinja_operation("v", operator, pattern)
+        assert expression is not None
+        got = environment.from_string("{{ " + expression + " }}").render(v=value)
+        assert got == parameter_operation(value, operator, pattern), (value, expression)
