@@ -57,13 +57,14 @@ verify: $(STAMP) system-deps
 	$(PY) -m pytest -m chroot tests/verify
 	$(PY) -m verify
 
-bench: $(STAMP)
+bench: $(STAMP) redis
 	@command -v haproxy >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy wrk; }
 	$(PY) -m bench.convert
 	$(PY) -m bench.validation_latency
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.realworld
+	$(PY) -m bench.shared_state
 	$(PY) -m bench
 
 # where the balancer spends its CPU (py-spy)
