@@ -333,6 +333,10 @@ class SharedPool(BackendPool):
 
     def stop(self) -> None:
         self._stop.set()
+        try:  # wake the subscriber now rather than at its next read timeout
+            self.ledger.redis.publish(self.ledger.channel(self.balancer_id), "")
+        except redis.RedisError:
+            pass
         for thread in self._threads:
             thread.join(timeout=3.0)
 
@@ -347,7 +351,8 @@ class SharedPool(BackendPool):
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         waiter_id, _, url = message["data"].decode().partition(" ")
-                        self._woken(waiter_id, url)
+                        if waiter_id and url:  # an empty message only wakes this loop (stop)
+                            self._woken(waiter_id, url)
             except redis.RedisError as exc:
                 self._set_reachable(False)
                 log.debug("state subscriber: %s", exc)

@@ -60,24 +60,45 @@ def start_balancer(redis_url: str, workers: list[FakeWorkerProcess], log_dir: Pa
     )
 
 
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[SharedFarm]:
-    store = RedisServer(tmp_path / "redis").start()
-    workers = [fake_worker("slow", tmp_path, "--delay", str(JOB_S)) for _ in range(3)]
+@pytest.fixture(scope="module")
+def shared_farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedFarm]:
+    """One farm for the module; ``farm`` mends what a test broke (a killed balancer, a killed Redis)."""
+    log_dir = tmp_path_factory.mktemp("shared-farm")
+    store = RedisServer(log_dir / "redis").start()
+    workers = [fake_worker("slow", log_dir, "--delay", str(JOB_S)) for _ in range(3)]
     started: list[ServiceProcess] = []
     try:
         start_all(*workers)
         started.extend(workers)
-        balancers = [start_balancer(store.url, workers, tmp_path, name) for name in ("one", "two")]
+        balancers = [start_balancer(store.url, workers, log_dir, name) for name in ("one", "two")]
         start_all(*balancers)
         started.extend(balancers)
-        shared = SharedFarm(store, workers, balancers)
-        wait_until(lambda: all(shared.status(b)["online_backends"] == 3 for b in balancers), 20, what="3 backends online")
-        yield shared
+        yield SharedFarm(store, workers, balancers)
     finally:
-        for service in reversed(started):
-            service.stop()
+        stoppers = [threading.Thread(target=service.stop) for service in started]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         store.stop()
+
+
+@pytest.fixture
+def farm(shared_farm: SharedFarm) -> SharedFarm:
+    """The module's farm, whole again: Redis and both balancers up, three backends online, idle, journals empty."""
+    if shared_farm.redis.proc is None or shared_farm.redis.proc.poll() is not None:
+        shared_farm.redis.start()
+    dead = [b for b in shared_farm.balancers if b.proc is None or b.proc.poll() is not None]
+    if dead:
+        start_all(*dead)
+    for worker in shared_farm.workers:
+        worker.set_mode("slow", delay=JOB_S)
+    wait_until(lambda: all(shared_farm.status(b)["online_backends"] == 3 for b in shared_farm.balancers), 20,
+               what="3 backends online on both balancers")
+    wait_until(shared_farm.idle, LEASE_TTL_S + 3, what="an idle farm")
+    for worker in shared_farm.workers:
+        assert http("POST", worker.url + "/fake/reset", timeout=5).status_code == 200
+    return shared_farm
 
 
 def send_jobs(farm: SharedFarm, targets: list[ServiceProcess], *, spacing_s: float = 0.05,
@@ -184,3 +205,40 @@ def test_a_redis_outage_is_a_clear_503_and_service_comes_back_with_no_slot_leake
     wait_until(farm.idle, LEASE_TTL_S + 2, what="no slot leaked: in_flight 0 everywhere")
     assert all(n == 0 for n in farm.shared_in_flight().values())
     assert redis.Redis.from_url(farm.redis.url).llen("dat:queue") == 0
+
+
+def test_haproxy_in_front_of_two_balancers_steps_around_a_killed_one(farm: SharedFarm, tmp_path: Path) -> None:
+    """deploy/haproxy/two-balancers.cfg, unchanged, with real HAProxy: a balancer's death costs no job."""
+    one, two = farm.balancers
+    front_port = free_port()
+    config = Path(__file__).resolve().parent.parent / "deploy" / "haproxy" / "two-balancers.cfg"
+    haproxy = ServiceProcess(
+        [haproxy_binary(), "-db", "-f", str(config)], front_port,
+        {"FRONT_BIND": f"127.0.0.1:{front_port}", "BALANCER_1": f"127.0.0.1:{one.port}",
+         "BALANCER_2": f"127.0.0.1:{two.port}"},
+        log_path=tmp_path / "haproxy.log",
+    )
+    haproxy.start(20)
+    try:
+        front = ServiceProcess([], front_port)
+        threads, results = send_jobs(farm, [front] * 12, spacing_s=0.03)
+        wait_until(lambda: sum(farm.shared_in_flight().values()) >= 3, 5, what="jobs running")
+        assert one.proc is not None
+        one.proc.send_signal(signal.SIGKILL)
+        for thread in threads:
+            thread.join(60)
+        assert sorted(results) == list(range(12))
+        failed = {n: getattr(r, "text", r) for n, r in results.items()
+                  if not isinstance(r, requests.Response) or r.status_code != 200}
+        assert not failed, failed
+        wait_until(farm.idle, LEASE_TTL_S + 3, what="in_flight back to 0 on the live balancer and in Redis")
+    finally:
+        haproxy.stop()
+
+
+def haproxy_binary() -> str:
+    """Debian's haproxy (``make install`` installs it); a failure, never a skip, without it."""
+    for candidate in ("/usr/sbin/haproxy", "/usr/bin/haproxy"):
+        if Path(candidate).exists():
+            return candidate
+    raise AssertionError("haproxy is not installed: run `make install` (it installs Debian's haproxy)")
