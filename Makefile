@@ -12,13 +12,16 @@ STAMP := $(VENV)/.installed
 install: $(STAMP) system-deps $(VENV)/bin/ansiblectl
 
 # Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`; chromium for the browser tests;
-# redis-server for the shared-state tests (STATE_URL; tests start their own instance and stop it)
+# redis-server and haproxy for the shared-state tests (STATE_URL, two balancers behind deploy/haproxy;
+# tests start their own instances and stop them)
 system-deps: browser redis strace
 	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
 
 redis:
 	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; }
 
 # strace shows that validation opens no file outside the playbook (tests/validation/test_local_reads_on_disk.py)
 strace:
@@ -54,13 +57,14 @@ verify: $(STAMP) system-deps
 	$(PY) -m pytest -m chroot tests/verify
 	$(PY) -m verify
 
-bench: $(STAMP)
+bench: $(STAMP) redis
 	@command -v haproxy >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy wrk; }
 	$(PY) -m bench.convert
 	$(PY) -m bench.validation_latency
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.realworld
+	$(PY) -m bench.shared_state
 	$(PY) -m bench
 
 # where the balancer spends its CPU (py-spy)

@@ -28,10 +28,12 @@ from balancer.health import HealthMonitor
 from balancer.history import History
 from balancer.jobs import REQUEST_ID_HEADER, JobBoard, request_id_from
 from balancer.limits import KeyLimits
-from balancer.metrics import BalancerMetrics, MeteredPool, PoolCollector
+from balancer.metrics import BalancerMetrics, MeteredPool, MeteredSharedPool, PoolCollector
 from balancer.pool import BackendPool
+from balancer.shared_pool import SharedPool
 from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import ConfigError, Settings
+from balancer.shared_state import RedisLedger
 from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
 from balancer.status import aggregate
 from balancer.tracing import TracingClient
@@ -97,8 +99,15 @@ class Balancer:
         )
         registry = new_registry()
         metrics = BalancerMetrics(registry)
-        pool = MeteredPool(
+        shared: dict[str, Any] = {}
+        pool_class: type[MeteredPool] = MeteredPool
+        if settings.state_url:  # several balancers, one farm: slots, down marks and the queue in Redis
+            pool_class = MeteredSharedPool
+            shared["ledger"] = RedisLedger(settings.state_url, lease_ttl_s=settings.lease_ttl_s,
+                                           retry_after_s=settings.retry_after_s)
+        pool = pool_class(
             settings.backends,
+            **shared,
             max_queue=settings.max_queue,
             queue_timeout_s=settings.queue_timeout_s,
             retry_after_s=settings.retry_after_s,
@@ -133,6 +142,8 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     settings = settings or Settings.from_env()
     balancer = Balancer.build(settings, client)
     balancer.health.ensure_started()
+    if isinstance(balancer.pool, SharedPool):
+        balancer.pool.ensure_started()
     if settings.health_interval_s > 0:  # a serving balancer; without health checks (tests) history is sampled when read
         balancer.history.ensure_started()
 
