@@ -7,18 +7,25 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench soak verify profile system-deps browser redis clean
+.PHONY: run test install bench soak verify profile system-deps browser redis strace clean
 
 install: $(STAMP) system-deps $(VENV)/bin/ansiblectl
 
 # Debian packages: debootstrap for `make verify`; haproxy and wrk for `make bench`; chromium for the browser tests;
-# redis-server for the shared-state tests (STATE_URL; tests start their own instance and stop it)
-system-deps: browser redis
+# redis-server and haproxy for the shared-state tests (STATE_URL, two balancers behind deploy/haproxy;
+# tests start their own instances and stop them)
+system-deps: browser redis strace
 	@command -v debootstrap >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap; }
 
 redis:
 	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; }
+
+# strace shows that validation opens no file outside the playbook (tests/validation/test_local_reads_on_disk.py)
+strace:
+	@command -v strace >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace; }
 
 # the browser tests (tests/browser) drive Debian's chromium through Playwright: browser builds cannot be downloaded here
 browser:
@@ -39,7 +46,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m devtools.farm
 
-test: $(STAMP) browser redis
+test: $(STAMP) browser redis strace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -m "not chroot"
@@ -50,13 +57,14 @@ verify: $(STAMP) system-deps
 	$(PY) -m pytest -m chroot tests/verify
 	$(PY) -m verify
 
-bench: $(STAMP)
+bench: $(STAMP) redis
 	@command -v haproxy >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy wrk; }
 	$(PY) -m bench.convert
 	$(PY) -m bench.validation_latency
 	$(PY) -m bench.slow_clients
 	$(PY) -m bench.realworld
+	$(PY) -m bench.shared_state
 	$(PY) -m bench
 
 # where the balancer spends its CPU (py-spy)

@@ -15,6 +15,7 @@ from typing import Any  # noqa: E402
 from flask import Flask  # noqa: E402
 
 from common.logs import configure_logging, log_format_from_env, logging_options  # noqa: E402
+from common.tls import ServerTls  # noqa: E402
 from common.serving import (  # noqa: E402
     gunicorn_options,
     lazy_app,
@@ -28,11 +29,12 @@ from worker.web import create_app  # noqa: E402
 settings = settings_or_exit(WorkerSettings.from_env, "app.py")
 server_limits = settings_or_exit(lambda: server_limits_from_env(drain_timeout_default_s=settings.llm_timeout_s), "app.py")
 log_format = settings_or_exit(log_format_from_env, "app.py")
+server_tls = settings_or_exit(ServerTls.from_env, "app.py")
 
 
 def server_options() -> dict[str, Any]:
     """gunicorn's options for this worker: one gevent process with the shared server limits."""
-    return {**gunicorn_options(settings.port, server_limits), **logging_options(log_format)}
+    return {**gunicorn_options(settings.port, server_limits), **logging_options(log_format), **server_tls.gunicorn_options()}
 
 
 def build_app() -> Flask:

@@ -24,6 +24,7 @@ from flask import Flask  # noqa: E402
 from balancer.settings import Settings  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from common.logs import configure_logging, log_format_from_env, logging_options  # noqa: E402
+from common.tls import ServerTls  # noqa: E402
 from common.serving import (  # noqa: E402
     gunicorn_options,
     lazy_app,
@@ -42,11 +43,12 @@ def load_settings() -> Settings:
 settings = load_settings()
 server_limits = settings_or_exit(lambda: server_limits_from_env(drain_timeout_default_s=settings.timeout_s), "app_distributed.py")
 log_format = settings_or_exit(log_format_from_env, "app_distributed.py")
+server_tls = settings_or_exit(ServerTls.from_env, "app_distributed.py")
 
 
 def server_options() -> dict[str, Any]:
     """gunicorn's options for the balancer: one gevent process with the shared server limits."""
-    return {**gunicorn_options(settings.port, server_limits), **logging_options(log_format)}
+    return {**gunicorn_options(settings.port, server_limits), **logging_options(log_format), **server_tls.gunicorn_options()}
 
 
 def build_app() -> Flask:

@@ -14,7 +14,7 @@ import ipaddress
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 
 from balancer.pool import BackendPool
 from balancer.settings import BackendSpec, ConfigError, Settings, normalize_url
@@ -39,6 +39,8 @@ def install_admin(app: Flask, settings: Settings, pool: BackendPool) -> None:
 
     @admin.before_request
     def authorize() -> None:
+        if g.get("admin_ok"):  # an admin API key, checked by balancer.auth
+            return
         if settings.admin_token:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():

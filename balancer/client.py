@@ -21,7 +21,10 @@ only ever see a JSON, form or multipart POST or a GET, with a Content-Length or 
 The request's head and body go out in one send, and TCP_QUICKACK is set after it, so a
 worker that writes its reply head and body in two sends (Nagle on) is acknowledged at once
 instead of waiting for our delayed ACK (about 40 ms a reply). https backends get the same
-connections wrapped in TLS (the system's trusted CAs unless an ``ssl_context`` is given).
+connections wrapped in TLS (the system's trusted CAs unless an ``ssl_context`` is given: the
+balancer's is WORKER_CA with WORKER_CLIENT_CERT for mutual TLS). A worker whose certificate does
+not verify fails the handshake, before any byte of a request: BackendUnreachable, sent=False, so
+it is marked offline with the reason and the job goes elsewhere.
 
 design: a job whose client left must not keep a GPU busy. While it waits for the reply,
 ``send`` registers a callback on ``cancel`` (``common.disconnect.on_cancel``: the request's
@@ -63,10 +66,11 @@ class BackendUnreachable(UpstreamError):
     says the worker is not there (health).
     """
 
-    def __init__(self, url: str, message: str, *, sent: bool = False) -> None:
+    def __init__(self, url: str, message: str, *, sent: bool = False, untrusted: bool = False) -> None:
         super().__init__(f"worker {url} unreachable: {message}", extra={"backend": url})
         self.url = url
         self.sent = sent
+        self.untrusted = untrusted  # its TLS certificate does not verify: it is not our worker
 
 
 FileField = tuple[str, bytes, str]  # (filename, content, content type)
@@ -378,8 +382,9 @@ class HttpWorkerClient:
     """``WorkerClient`` over kept-alive HTTP/1.1 connections to every worker (http or https)."""
 
     def __init__(self, *, connect_timeout_s: float = 3.0, pool_size: int = 64, hosts: int = 16,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, headers: Mapping[str, str] | None = None) -> None:
         self.connect_timeout_s = connect_timeout_s
+        self._headers = dict(headers or {})  # sent with every request (WORKER_TOKEN's X-Worker-Token)
         self.pool_size = pool_size  # idle connections kept per worker; more may be open at once
         self._ssl_context = ssl_context
         self._ssl_lock = threading.Lock()
@@ -430,6 +435,10 @@ class HttpWorkerClient:
         except TimeoutError:
             sock.close()
             raise BackendUnreachable(request.url, f"no TLS handshake within {connect_s:g}s") from None
+        except ssl.SSLCertVerificationError as exc:
+            sock.close()
+            raise BackendUnreachable(request.url, f"its TLS certificate does not verify ({exc.verify_message}): "
+                                     "certificate verify failed; check WORKER_CA", untrusted=True) from None
         except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; named for the reader
             sock.close()
             raise BackendUnreachable(request.url, f"TLS handshake failed: {exc}") from None
@@ -465,7 +474,7 @@ class HttpWorkerClient:
     def send(self, request: WorkerRequest, *, cancel: CancelSignal | None = None) -> WorkerReply:
         origin = self._origin(request.url)
         body, content_type = request.body()
-        head = _request_head(request, origin, body, content_type)
+        head = _request_head(request, origin, body, content_type, self._headers)
         if cancel is not None and cancel.is_set():
             raise ClientGone(f"the client left; its job was not sent to {request.url}")
         conn = self._pooled(origin)
@@ -532,7 +541,8 @@ class HttpWorkerClient:
                 idle.pop().close()
 
 
-def _request_head(request: WorkerRequest, origin: _Origin, body: bytes, content_type: str | None) -> bytes:
+def _request_head(request: WorkerRequest, origin: _Origin, body: bytes, content_type: str | None,
+                  extra: Mapping[str, str] | None = None) -> bytes:
     target = quote(origin.prefix + request.path, safe="/%?=&:@!$'()*+,;~-._")
     lines = [f"{request.method} {target} HTTP/1.1", f"Host: {origin.host_header}",
              "User-Agent: ansible-tools-balancer", "Accept: */*"]
@@ -542,7 +552,7 @@ def _request_head(request: WorkerRequest, origin: _Origin, body: bytes, content_
         lines.append(f"Content-Type: {content_type}")
     if body or request.method not in ("GET", "HEAD"):
         lines.append(f"Content-Length: {len(body)}")
-    for name, value in (request.headers or {}).items():
+    for name, value in [*(extra or {}).items(), *(request.headers or {}).items()]:
         if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
             raise ValueError(f"a line break in the request header {name!r}")
         lines.append(f"{name}: {value}")

@@ -18,6 +18,8 @@ import json
 import logging
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ from playbook.render import render_playbook
 log = logging.getLogger(__name__)
 
 TOKEN_FIELDS = ("prompt_tokens", "response_tokens", "total_tokens")
+Admit = Callable[[CancelSignal | None], AbstractContextManager[None]]  # held while one chunk is in progress
 
 
 @dataclass(frozen=True)
@@ -86,16 +89,18 @@ class SplitConverter:
 
     def convert_split(
         self, script: str, *, model: str, engine: str | None = None, gone: CancelSignal | None = None,
-        lint: bool = False, context: str = "",
+        lint: bool = False, context: str = "", admit: Admit | None = None,
     ) -> dict[str, Any]:
         """The merged reply for ``script`` converted chunk by chunk on the farm.
 
         ``gone`` set (the client left) drops the chunks still waiting for a backend. ``lint``
         asks every chunk's worker to lint; ``context`` (the client's) comes before every chunk's own.
+        ``admit(cancel)``, when given, is held around each chunk's run (its API key's concurrency).
         """
         start = time.monotonic()
         chunks = self.split(script)
-        results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone, lint=lint, context=context)
+        results = self.run_chunks(chunks, model=model, engine=engine, t0=start, gone=gone, lint=lint, context=context,
+                                  admit=admit)
         merged = merge_playbooks([r.plays for r in results])
         called = called_names(parse_script(script).statements)  # a function one chunk defines, another calls
         plays = [tidy_play(without_called_functions(play, called)) for play in merged.plays]  # folds across chunks too
@@ -126,7 +131,7 @@ class SplitConverter:
 
     def run_chunks(
         self, chunks: list[Chunk], *, model: str, engine: str | None, t0: float, gone: CancelSignal | None = None,
-        lint: bool = False, context: str = "",
+        lint: bool = False, context: str = "", admit: Admit | None = None,
     ) -> list[ChunkResult]:
         """Every chunk's result in chunk order, or the first chunk failure."""
         failed = CancelEvent()
@@ -136,7 +141,7 @@ class SplitConverter:
         try:
             futures = [
                 executor.submit(self.run_chunk, chunk, model=model, engine=engine, t0=t0, cancel=cancel,
-                                lint=lint, context=context)
+                                lint=lint, context=context, admit=admit)
                 for chunk in chunks
             ]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -150,9 +155,18 @@ class SplitConverter:
 
     def run_chunk(
         self, chunk: Chunk, *, model: str, engine: str | None, t0: float, cancel: CancelSignal | None = None,
-        lint: bool = False, context: str = "",
+        lint: bool = False, context: str = "", admit: Admit | None = None,
     ) -> ChunkResult:
         """Convert one chunk, retrying on other backends; ChunkFailed when it cannot be done."""
+        if admit is None:
+            return self._run_chunk(chunk, model=model, engine=engine, t0=t0, cancel=cancel, lint=lint, context=context)
+        with admit(cancel):
+            return self._run_chunk(chunk, model=model, engine=engine, t0=t0, cancel=cancel, lint=lint, context=context)
+
+    def _run_chunk(
+        self, chunk: Chunk, *, model: str, engine: str | None, t0: float, cancel: CancelSignal | None,
+        lint: bool, context: str,
+    ) -> ChunkResult:
         body: dict[str, Any] = {"commands": chunk.text, "model": model}
         before = "\n".join(part for part in (context, chunk.context) if part.strip())
         if before:

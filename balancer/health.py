@@ -5,7 +5,9 @@ only to record each result, never during I/O; so a backend that accepts connecti
 answers slows nothing but its own probe. Each result goes to the pool, which applies the
 rise/fall hysteresis (HEALTH_RISE good probes bring a backend online, HEALTH_FALL failed ones
 take it offline) and records its models, queue and own ``status`` (``draining``). A probe
-still hanging from an earlier round counts as a failed probe each round, without piling up.
+still hanging from an earlier round counts as a failed probe each round, without piling up. A
+worker whose TLS certificate does not verify is taken offline at the first probe, not the
+HEALTH_FALL-th: it is not one of ours, and no request is ever sent to it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from balancer.client import WorkerClient, WorkerRequest
+from balancer.client import BackendUnreachable, WorkerClient, WorkerRequest
 from balancer.pool import BackendPool
 from balancer.state import HealthReport
 from common.errors import ApiError
@@ -70,6 +72,10 @@ class HealthMonitor:
         """One backend's health, never raising."""
         try:
             reply = self.client.send(WorkerRequest(url, "GET", "/queue-status", self.timeout_s))
+        except BackendUnreachable as exc:
+            if exc.untrusted:  # not our worker, whatever it answers: never route there
+                self.pool.mark_offline(url, exc.message)
+            return HealthReport(ok=False, error=exc.message)
         except ApiError as exc:
             return HealthReport(ok=False, error=exc.message)
         except Exception as exc:  # a probe must never kill the monitor

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from balancer.jobs import ticket_in
+from balancer.shared_pool import SharedPool
 from balancer.pool import BackendPool, Lease
 from balancer.state import HealthReport, PoolSnapshot, Status
 from common.errors import ClientGone, QueueFull, QueueTimeout
@@ -133,6 +134,10 @@ class MeteredPool(BackendPool):
         if ejected:
             self.metrics.backend_ejections.labels(url).inc()
         return ejected
+
+
+class MeteredSharedPool(MeteredPool, SharedPool):
+    """The Redis-shared pool (STATE_URL), counted like the in-memory one."""
 
 
 class PoolCollector(Collector):

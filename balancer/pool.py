@@ -42,6 +42,10 @@ CANCEL_POLL_S = 0.25  # how often a waiter looks at a cancel signal that cannot 
 
 @dataclass
 class _Backend:
+    # design: routing reads a snapshot of every backend per job, and /queue-status per call; most
+    # backends have not changed since the last one. Any assignment to a field drops the cached
+    # snapshot (__setattr__), and a running ejection is never cached (its status and remaining
+    # time move with the clock), so a cached snapshot always equals a fresh one.
     spec: BackendSpec
     order: int
     in_flight: int = 0
@@ -59,6 +63,12 @@ class _Backend:
     active: bool = False
     last_error: str | None = None
     reported_slots: int | None = None  # what the worker's /queue-status says
+    _cached: BackendSnapshot | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_cached":
+            object.__setattr__(self, "_cached", None)
 
     @property
     def slots(self) -> int:
@@ -78,6 +88,14 @@ class _Backend:
         return Status.ONLINE
 
     def snapshot(self, now: float) -> BackendSnapshot:
+        if self._cached is not None:
+            return self._cached
+        snapshot = self._snapshot(now)
+        if not self.ejected(now):
+            self._cached = snapshot
+        return snapshot
+
+    def _snapshot(self, now: float) -> BackendSnapshot:
         return BackendSnapshot(
             url=self.spec.url,
             order=self.order,

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from common.apikeys import KeyFileError, KeyRing
 from common.config import ConfigError, check_range, describe, read_env, setting
 from common.config import is_int as _is_int
 from common.contract import DEFAULT_MODEL
@@ -78,6 +80,14 @@ class Settings:
                              "by several balancers; unset: in this process's memory", repr=False)
     lease_ttl_s: float = setting("LEASE_TTL", 15.0, "seconds a slot taken through STATE_URL stays taken when its "
                                  "balancer stops renewing it (dies)")
+    api_keys_file: str = setting("API_KEYS_FILE", "", "a JSON file of API key digests, roles and limits: every "
+                                 "request but the open ones needs a key ([security](#security)); reloaded on SIGHUP")
+    worker_ca: str = setting("WORKER_CA", "", "a PEM CA that https workers' certificates must chain to "
+                             "(default: the system's trusted CAs)")
+    worker_client_cert: str = setting("WORKER_CLIENT_CERT", "", "a PEM client certificate shown to https workers (mutual TLS)")
+    worker_client_key: str = setting("WORKER_CLIENT_KEY", "", "the PEM private key of `WORKER_CLIENT_CERT`")
+    worker_token: str = setting("WORKER_TOKEN", "", "a shared secret sent to every worker as `X-Worker-Token` "
+                                "(the workers' `WORKER_TOKEN`)", repr=False)
 
     def __post_init__(self) -> None:
         if not self.backends:
@@ -109,6 +119,24 @@ class Settings:
         check_range("LEASE_TTL", self.lease_ttl_s, 1)
         if self.state_url:
             check_state_url(self.state_url)
+        if bool(self.worker_client_cert) != bool(self.worker_client_key):
+            raise ConfigError("WORKER_CLIENT_CERT and WORKER_CLIENT_KEY go together: set both or neither")
+        for name, path in (("API_KEYS_FILE", self.api_keys_file), ("WORKER_CA", self.worker_ca),
+                           ("WORKER_CLIENT_CERT", self.worker_client_cert), ("WORKER_CLIENT_KEY", self.worker_client_key)):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{name} {path}: no such file")
+        if self.api_keys_file:
+            try:
+                KeyRing.load(self.api_keys_file)
+            except KeyFileError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def worker_tls(self) -> ssl.SSLContext:
+        """The TLS context for https workers: WORKER_CA (else the system's CAs) and the client certificate."""
+        context = ssl.create_default_context(cafile=self.worker_ca or None)
+        if self.worker_client_cert:
+            context.load_cert_chain(self.worker_client_cert, self.worker_client_key)
+        return context
 
     @property
     def total_slots(self) -> int:

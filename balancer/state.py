@@ -54,6 +54,7 @@ class PoolSnapshot:
     waiting: int
     completed: int = 0  # jobs (a split's chunks one each) that got their final reply from a worker, since start
     failed: int = 0  # jobs that failed by a backend's fault (each counts toward its ejection), since start
+    state: str = "memory"  # where slots and the queue live: memory, redis (STATE_URL) or unreachable
 
 
 @dataclass(frozen=True)

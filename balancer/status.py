@@ -4,7 +4,8 @@ Fields: the seed's ``queue_size`` (every job in the farm: running or queued on a
 waiting at the balancer), ``active`` (some job is running), ``active_backends`` (backends
 running a job right now), ``total_backends``; plus ``online_backends``, ``waiting`` (queued at
 the balancer) and per backend ``{url, status, in_flight, slots, queue_size, active, models,
-last_error, consecutive_failures, ejections, ejection_remaining_s, removing}``.
+last_error, consecutive_failures, ejections, ejection_remaining_s, removing}``; ``state`` says where
+the slots and the queue live (``memory``, ``redis`` for STATE_URL, or ``unreachable``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def aggregate(snapshot: PoolSnapshot) -> dict[str, Any]:
         "busy_backends": sum(1 for b in snapshot.backends if b.in_flight >= b.slots),
         "in_flight": sum(b.in_flight for b in snapshot.backends),
         "waiting": snapshot.waiting,
+        "state": snapshot.state,
         "backends": backends,
     }
 

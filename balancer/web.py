@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,21 +21,27 @@ from typing import Any, TypeVar
 from flask import Flask, Response, g, jsonify, request, send_from_directory
 
 from balancer.admin import install_admin, reload_backends
+from balancer.auth import KeyStore, current_key, install_auth
 from balancer.client import HttpWorkerClient, WorkerClient
 from balancer.fanout import SplitConverter
 from balancer.health import HealthMonitor
 from balancer.history import History
 from balancer.jobs import REQUEST_ID_HEADER, JobBoard, request_id_from
-from balancer.metrics import BalancerMetrics, MeteredPool, PoolCollector
+from balancer.limits import KeyLimits
+from balancer.metrics import BalancerMetrics, MeteredPool, MeteredSharedPool, PoolCollector
 from balancer.pool import BackendPool
+from balancer.shared_pool import SharedPool
 from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import ConfigError, Settings
+from balancer.shared_state import RedisLedger
 from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
 from balancer.status import StatusRenderer
 from balancer.tracing import TracingClient
 from common.disconnect import watch_disconnect
+from common.apikeys import KeyFileError
 from common.errors import ApiError, BadRequest, NotFound
 from common.fastpath import Fallback, FastPath, FastRequest, Reply, flask_response, json_reply, mirrored
+from common.worker_token import WORKER_TOKEN_HEADER
 from common.lifecycle import Lifecycle
 from common.logs import annotate
 from common.metrics import HttpMetrics, install_metrics, new_registry
@@ -78,6 +85,8 @@ class Balancer:
     history: History
     metrics: BalancerMetrics
     http_metrics: HttpMetrics
+    keys: KeyStore | None
+    limits: KeyLimits
 
     @classmethod
     def build(cls, settings: Settings, client: WorkerClient | None = None) -> Balancer:
@@ -85,11 +94,20 @@ class Balancer:
             connect_timeout_s=settings.connect_timeout_s,
             pool_size=settings.max_queue + settings.total_slots + 16,
             hosts=len(settings.backends),
+            ssl_context=settings.worker_tls(),
+            headers={WORKER_TOKEN_HEADER: settings.worker_token} if settings.worker_token else None,
         )
         registry = new_registry()
         metrics = BalancerMetrics(registry)
-        pool = MeteredPool(
+        shared: dict[str, Any] = {}
+        pool_class: type[MeteredPool] = MeteredPool
+        if settings.state_url:  # several balancers, one farm: slots, down marks and the queue in Redis
+            pool_class = MeteredSharedPool
+            shared["ledger"] = RedisLedger(settings.state_url, lease_ttl_s=settings.lease_ttl_s,
+                                           retry_after_s=settings.retry_after_s)
+        pool = pool_class(
             settings.backends,
+            **shared,
             max_queue=settings.max_queue,
             queue_timeout_s=settings.queue_timeout_s,
             retry_after_s=settings.retry_after_s,
@@ -107,8 +125,12 @@ class Balancer:
         proxy = Proxy(pool, TracingClient(client), timeout_s=settings.timeout_s, retries=settings.retries,
                       probe=health.probe, on_retry=metrics.retry)
         splitter = SplitConverter(proxy, chunk_size=settings.chunk_size, retries=settings.retries, max_chunks=settings.max_chunks)
+        keys = KeyStore(settings.api_keys_file) if settings.api_keys_file else None
+        # a job holds its key's unit at most this long: its wait, then every attempt (a dead balancer's units expire)
+        job_lifetime_s = settings.queue_timeout_s + (settings.retries + 1) * settings.timeout_s + 60
+        limits = KeyLimits(settings.state_url if keys else "", job_lifetime_s=job_lifetime_s)
         return cls(settings, pool, client, health, proxy, splitter, JobBoard(pool.waiting_signals), History(pool.snapshot),
-                   metrics, HttpMetrics(registry, "balancer"))
+                   metrics, HttpMetrics(registry, "balancer"), keys, limits)
 
 
 def create_app(settings: Settings | None = None, *, client: WorkerClient | None = None) -> Flask:
@@ -120,6 +142,8 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     settings = settings or Settings.from_env()
     balancer = Balancer.build(settings, client)
     balancer.health.ensure_started()
+    if isinstance(balancer.pool, SharedPool):
+        balancer.pool.ensure_started()
     if settings.health_interval_s > 0:  # a serving balancer; without health checks (tests) history is sampled when read
         balancer.history.ensure_started()
 
@@ -132,6 +156,14 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     install_metrics(app, balancer.http_metrics)
 
     def reload() -> None:
+        """SIGHUP: API_KEYS_FILE and BACKENDS_FILE read anew, each on its own (a bad one keeps its running state)."""
+        if balancer.keys is not None:
+            try:
+                balancer.keys.reload()
+            except KeyFileError as exc:
+                log.error("SIGHUP: API keys not reloaded, the running ones stay: %s", exc)
+        if balancer.keys is not None and not settings.backends_file:
+            return  # nothing else to reload: the backends come from BACKENDS or app_distributed.py
         try:
             reload_backends(settings, balancer.pool)
         except ConfigError as exc:
@@ -149,7 +181,19 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
 
     def tracked(environ: dict[str, Any], request_id: str, path: str, run: Callable[[CancelSignal], R], *,
                 split: bool = False) -> R:
-        """Run one job under a ticket (its cancel signal): ``GET /jobs/<request id>`` tells where it is."""
+        """Run one job under a ticket (its cancel signal): ``GET /jobs/<request id>`` tells where it is.
+
+        With API keys, a single job holds one unit of its key's max_concurrent while it is in
+        progress (429 when none is free); a split holds its own (``convert_split``).
+        """
+        key = current_key(environ)
+        with ExitStack() as stack:
+            if key is not None and not split:
+                stack.enter_context(balancer.limits.job(key))
+            return tracked_job(environ, request_id, path, run, split)
+
+    def tracked_job(environ: dict[str, Any], request_id: str, path: str, run: Callable[[CancelSignal], R],
+                    split: bool) -> R:
         with watch_disconnect(environ) as gone:
             ticket = balancer.jobs.open(request_id, path, gone, split=split)
             ticket.forward_headers.update(
@@ -190,9 +234,12 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         commands: str, model: str, engine: str | None, *, lint: bool, context: str = "", extra: dict[str, Any] | None = None
     ) -> Response:
         def run(cancel: CancelSignal) -> Response:
-            result = balancer.splitter.convert_split(
-                commands, model=model, engine=engine, gone=cancel, lint=lint, context=context
-            )
+            key = current_key(request.environ)
+            with ExitStack() as stack:
+                admit = stack.enter_context(balancer.limits.split(key)).unit if key is not None else None
+                result = balancer.splitter.convert_split(
+                    commands, model=model, engine=engine, gone=cancel, lint=lint, context=context, admit=admit
+                )
             chunks = result.get("chunks", [])
             for chunk in chunks:
                 balancer.metrics.chunk_duration.observe(chunk.get("elapsed", 0.0))
@@ -237,6 +284,9 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     def request_id() -> None:
         """Every request has an id: the client's X-Request-Id when it is a plain token, else a new one."""
         g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+
+    if balancer.keys is not None:  # after the request id, so a 401 carries one too
+        install_auth(app, balancer.keys, balancer.limits, admin_token=settings.admin_token)
 
     @app.after_request
     @mirrored

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Api:
     base_url: str
     timeout_s: float = 900.0
     token: str | None = None  # ADMIN_TOKEN, for /admin
+    api_key: str | None = None  # an API key (API_KEYS_FILE), for every call
+    cafile: str | None = None  # a CA for an https --url
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -72,10 +75,13 @@ class Api:
             sent["Content-Type"] = "application/json"
         if self.token and path.startswith("/admin"):
             sent["Authorization"] = f"Bearer {self.token}"
+        elif self.api_key:
+            sent["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(self.url(path), data=data, headers=sent, method=method)
         timeout = self.timeout_s if timeout_s is None else timeout_s
+        context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
                 return _reply(response.status, response.read(), dict(response.headers.items()))
         except urllib.error.HTTPError as exc:
             with exc:

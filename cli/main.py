@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cli.http import Api, NoReply, Reply, TransportError
+from common.apikeys import ROLES, KeyFileError, add_key
 
 log = logging.getLogger(__name__)
 
@@ -377,6 +378,25 @@ def cmd_backends(ctx: Context, stdin: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_keys(ctx: Context, stdin: TextIO) -> int:
+    """``keys create NAME``: a new API key on stdout (shown this once), its digest appended to --file."""
+    args = ctx.args
+    if not args.file:
+        raise Failure("name the keys file: --file PATH or $API_KEYS_FILE", EXIT_USAGE)
+    try:
+        key, record = add_key(args.file, args.name, role=args.role, rate_per_minute=args.rate_per_minute,
+                              max_concurrent=args.max_concurrent)
+    except KeyFileError as exc:
+        raise Failure(str(exc), EXIT_USAGE) from exc
+    except OSError as exc:
+        raise Failure(f"cannot write {args.file}: {exc.strerror or exc}", EXIT_FAILED) from exc
+    ctx.out.write(key + "\n")
+    ctx.note(f"added key {record.name!r} (role {record.role}, {record.rate_per_minute} jobs a minute, "
+             f"{record.max_concurrent} at once) to {args.file}; this is the only time the key is shown. "
+             "Send SIGHUP to the balancer to load it.")
+    return EXIT_OK
+
+
 # -- the parser ------------------------------------------------------------------------------------
 
 
@@ -396,6 +416,10 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                         help="show the job's place in the queue and its time on stderr (auto: on a terminal)")
     parser.add_argument("-q", "--quiet", action="store_true", default=default(False),
                         help="nothing on stderr but errors (no progress, warnings or validation notes)")
+    parser.add_argument("--api-key", default=default(os.environ.get("ANSIBLECTL_API_KEY")), metavar="KEY",
+                        help="the balancer's API key (Authorization: Bearer); default $ANSIBLECTL_API_KEY")
+    parser.add_argument("--cacert", default=default(os.environ.get("ANSIBLECTL_CACERT")), metavar="PEM",
+                        help="a CA to verify an https --url with; default $ANSIBLECTL_CACERT, else the system's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -462,6 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
     backends.add_argument("--weight", type=int, help="add: its routing weight (default 1)")
     backends.add_argument("--token", default=os.environ.get("ADMIN_TOKEN"), help="the balancer's ADMIN_TOKEN")
     backends.set_defaults(run=cmd_backends)
+
+    keys = command("keys", "create an API key: printed once on stdout, its digest appended to the keys file "
+                           "(no service is called)")
+    keys.add_argument("action", choices=("create",))
+    keys.add_argument("name", metavar="NAME", help="the key's name (logged; the key never is)")
+    keys.add_argument("--file", default=os.environ.get("API_KEYS_FILE"), help="the balancer's API_KEYS_FILE "
+                      "(default $API_KEYS_FILE; created when missing)")
+    keys.add_argument("--role", choices=ROLES, default="user", help="user: jobs and status; admin: also /admin")
+    keys.add_argument("--rate-per-minute", type=int, default=60, help="jobs a minute (default 60)")
+    keys.add_argument("--max-concurrent", type=int, default=2, help="jobs in progress at once (default 2)")
+    keys.set_defaults(run=cmd_keys)
     return parser
 
 
@@ -470,7 +505,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
     """Run one command; the exit status."""
     stdin, out, err = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)
-    api = Api(args.url, timeout_s=args.timeout, token=getattr(args, "token", None))
+    api = Api(args.url, timeout_s=args.timeout, token=getattr(args, "token", None), api_key=args.api_key,
+              cafile=args.cacert)
     ctx = Context(api, args, out, err)
     try:
         code: int = args.run(ctx, stdin)

@@ -9,6 +9,7 @@
     ├── Conflict                  409  the change clashes with the current state
     ├── RequestTimeout            408  the request body did not arrive within BODY_TIMEOUT
     ├── PayloadTooLarge           413  body over MAX_CONTENT_LENGTH
+    ├── TooManyRequests           429  an API key's rate or concurrency limit, with Retry-After
     ├── ClientGone                499  the client left; its job was cancelled (logged, never sent)
     ├── ServiceUnavailable        503  with Retry-After
     │   ├── QueueFull                  the waiting queue is full
@@ -89,6 +90,19 @@ class RequestTimeout(ApiError):
 
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class TooManyRequests(ApiError):
+    """An API key went over its rate or concurrency limit; ``Retry-After`` says when to come back."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, extra=extra)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "Retry-After": str(self.retry_after_s)}
 
 
 class ClientGone(ApiError):

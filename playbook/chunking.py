@@ -37,7 +37,7 @@ class Chunk:
 
 # commands whose only effect is the shell's own state: what later lines run with
 STATE_COMMANDS = frozenset({"cd", "pushd", "popd", "export", "set", "shopt", "umask", "alias", "readonly", "declare",
-                            "typeset", "source", ".", "deactivate"})
+                            "typeset", "source", ".", "deactivate", "read"})
 
 
 def sets_shell_state(statement: Statement) -> bool:
@@ -62,7 +62,7 @@ def _sets_state(command: Command) -> bool:
 
 _STATE_INSIDE = re.compile(r"(?:^|[\s;&|(])(?:[A-Za-z_][A-Za-z0-9_]*(?:\[[^]]*\])?\+?=|(?:"
                            + "|".join(re.escape(c) for c in sorted(STATE_COMMANDS - {"."}) + ["exit"])
-                           + r")(?=[\s;]|$)|\.\s)", re.MULTILINE)
+                           + r")(?=[\s;]|$)|\.\s|\(\()", re.MULTILINE)  # `((n++))` sets n
 
 
 def split_script(script: str, chunk_size: int = 10) -> list[Chunk]:

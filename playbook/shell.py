@@ -767,6 +767,10 @@ def _decode_ansi_c(text: str) -> str:
 
 
 def _strip_sudo(words: list[Word]) -> tuple[bool, str | None, list[Word]]:
+    if len(words) > 3 and words[0].value == "runuser" and words[1].value == "-u" and not words[0].dynamic:
+        # `runuser -u USER [--] CMD ...` (util-linux): CMD as USER, as `sudo -u USER CMD`
+        rest = words[4:] if words[3].value == "--" else words[3:]
+        return (True, (None if words[2].value == "root" else words[2].value), rest) if rest else (False, None, words)
     if not words or words[0].value != "sudo" or words[0].dynamic:
         return False, None, words
     user: str | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.certs import CertFiles, make_certs
 from tests.procs import ServiceProcess, free_port, python_service
 from tests.redis_server import RedisServer
 from validation.validator import PlaybookValidator
@@ -20,6 +21,12 @@ def validator() -> Iterator[PlaybookValidator]:
     shared.warm_up()
     yield shared
     shared.close()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
+    """One set of test certificates (CA, server, client, and a rogue CA's) for the whole session."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture

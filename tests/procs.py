@@ -46,10 +46,12 @@ class ServiceProcess:
     ready_path: str = "/healthz"
     log_path: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    tls_ca: str | None = None  # it serves HTTPS with a certificate this CA signed
+    client_cert: tuple[str, str] | None = None  # (cert, key) shown to it, when it asks for one
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> "ServiceProcess":
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
@@ -63,7 +65,8 @@ class ServiceProcess:
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.argv} exited with {self.proc.returncode}; log: {self.log_path}")
         try:
-            return requests.get(self.url + self.ready_path, timeout=1).status_code < 500
+            return requests.get(self.url + self.ready_path, timeout=1, verify=self.tls_ca or True,
+                                cert=self.client_cert).status_code < 500
         except requests.RequestException:
             return False
 

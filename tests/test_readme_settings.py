@@ -3,7 +3,7 @@ setting is a row with its default, and no row names a setting nothing declares.
 
 Three tables: the worker's (``worker.settings`` + ``LOG_FORMAT``), the balancer's
 (``balancer.settings`` + ``LOG_FORMAT``) and the server settings both services share
-(``common.serving.SERVER_SETTINGS``). A row may hold several settings (``A`` / ``B`` with
+(``common.serving.SERVER_SETTINGS`` and ``common.tls.ServerTls``). A row may hold several settings (``A`` / ``B`` with
 defaults ``1 / 2``) and an alias (``LLM_TIMEOUT`` (or ``TIMEOUT``))."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from balancer.settings import Settings
 from common.config import declared, show, shown_default
 from common.logs import LOG_SETTINGS
 from common.serving import SERVER_SETTINGS
+from common.tls import ServerTls
 from tests.procs import ROOT
 from worker.settings import WorkerSettings
 
@@ -78,7 +79,7 @@ def disagreements(written: Table, declared_settings: Table) -> list[str]:
 TABLES = {
     "## The worker (`app.py`)": lambda: declared_table(WorkerSettings) | LOGS,
     "## The balancer (`app_distributed.py`)": lambda: declared_table(Settings) | LOGS,
-    "### The serving model": server_table,
+    "### The serving model": lambda: server_table() | declared_table(ServerTls),
 }
 
 

@@ -5,7 +5,8 @@
 """
 
 # design: the checks run cheapest first and stop at the first layer that finds
-# errors — structure (µs), module/parameter names against the argspec table
+# errors — structure and anything that would read the worker's own files
+# (µs, ``playbook.local_reads``: refused before ansible sees the text), module/parameter names against the argspec table
 # (µs once loaded), then ``ansible-playbook --syntax-check`` through the warm
 # helper (~40 ms) — so a broken reply costs almost nothing and the errors sent
 # back to the model are the most specific ones. Lint is optional and only
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.errors import PlaybookError
+from playbook.local_reads import local_read_errors
 from playbook.render import render_playbook
 from playbook.validate import module_errors, structure_errors
 from validation.argspecs import load_argspecs
@@ -113,7 +115,7 @@ class PlaybookValidator:
         ``text``: the playbook already rendered by the caller, so it is not rendered twice.
         """
         started = time.monotonic()
-        errors = structure_errors(plays)
+        errors = structure_errors(plays) or local_read_errors(plays)  # before ansible reads anything
         if errors:
             return ValidationReport(False, errors, None, time.monotonic() - started)
         if text is None:

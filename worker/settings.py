@@ -76,6 +76,9 @@ class WorkerSettings:
                                       parse=at_least(1, parse_float))
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 10 * 1024 * 1024, "largest request body in bytes",
                                       parse=at_least(1024, parse_int))
+    worker_token: str = setting("WORKER_TOKEN", "", "a shared secret: every request but `/healthz` and `/metrics` "
+                                "must carry it as `X-Worker-Token` (the balancers' `WORKER_TOKEN`), else 401",
+                                repr=False)
     # not read from the environment
     extra_threads: int = 8  # threads beyond slots + queue, so status calls never starve
     web_root: str = field(default_factory=_web_root)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request, send_from_directory
 
 from common.disconnect import watch_disconnect
-from common.errors import Draining, NotFound
+from common.errors import Draining, NotFound, Unauthorized
 from common.http import (
     engine_field,
     install_json_errors,
@@ -25,6 +25,7 @@ from common.lifecycle import Lifecycle
 from common.logs import annotate
 from common.metrics import HttpMetrics, install_metrics, new_registry
 from common.tracing import REQUEST_ID_HEADER, request_id_from
+from common.worker_token import WORKER_TOKEN_HEADER, token_matches
 from validation.validator import PlaybookValidator
 from worker.jobs import JobQueue
 from worker.llm import LLMClient
@@ -34,6 +35,8 @@ from worker.service import WorkerService
 from worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})  # served without WORKER_TOKEN: load-balancer probes, Prometheus
 
 
 def build_llm(settings: WorkerSettings) -> LLMClient:
@@ -106,6 +109,13 @@ def create_app(
             log.warning("drain: DRAIN_TIMEOUT=%gs passed with %d jobs still queued or running", timeout_s, left)
 
     app.extensions["lifecycle"] = Lifecycle(drain=drain)
+
+    @app.before_request
+    def require_worker_token() -> None:
+        """With WORKER_TOKEN, only the balancers (who send it) are served; probes and scrapes stay open."""
+        if settings.worker_token and request.path not in OPEN_PATHS:
+            if not token_matches(request.headers.get(WORKER_TOKEN_HEADER), settings.worker_token):
+                raise Unauthorized(f"this worker serves its balancers only: send the shared {WORKER_TOKEN_HEADER}")
 
     @app.before_request
     def refuse_new_jobs_while_draining() -> None:

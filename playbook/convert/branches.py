@@ -233,7 +233,9 @@ class BranchesMixin(ValuesMixin):
                 made = self.fact_from_arm(ctx, name, when)
                 if made:
                     facts.setdefault(name, []).extend(made)
-            set_in.append(names)
+            last = branch.body[-1] if branch.body else None
+            if last is None or len(last.pipelines) != 1 or last.operators or not self.stops_the_script(last.pipelines[0]):
+                set_in.append(names)  # an arm that ends the script leaves no path on which a name goes unset
             changed |= names
             if self.cwd != before[2]:
                 changed.add("PWD")
@@ -247,11 +249,14 @@ class BranchesMixin(ValuesMixin):
             self.variables, self.environment, self.cwd, self.definitions = before
             self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
             defaults: dict[str, str] = {}
+            computed: dict[str, str] = {}  # name -> what the shell set it to before (`DOMAIN=$1`)
             for name in sorted(changed - {"PWD"}):
                 needs_default = not exhaustive or any(name not in names for names in set_in)
-                knowable = name in facts and (not needs_default or name in before[0])
-                if knowable and needs_default:
+                knowable = name in facts and (not needs_default or name in before[0] or name in before[3])
+                if knowable and needs_default and name in before[0]:
                     defaults[name] = before[0][name]
+                elif knowable and needs_default:
+                    computed[name] = before[3][name]
                 if not knowable:
                     for index in sorted(facts.pop(name, []), reverse=True):
                         del self.drafts[index]
@@ -267,6 +272,18 @@ class BranchesMixin(ValuesMixin):
                 self.definitions.pop(name, None)
                 if name in self.environment:
                     self.environment[name] = self.variables[name]
+            for name, definition in reversed(computed.items()):
+                # the value before the `if` was the shell's to work out: worked out there, as the
+                # default an arm that did not set it leaves
+                kept = self.variables.pop(name)
+                self.definitions[name] = definition
+                made = self.fact_from_arm(replace(ctx, when=None), name, ctx.when)
+                steps = [self.drafts[i] for i in made]
+                for index in sorted(made, reverse=True):
+                    del self.drafts[index]
+                self.drafts[snapshot.drafts:snapshot.drafts] = steps
+                self.definitions.pop(name, None)
+                self.variables[name] = kept
             if defaults:
                 statement = ctx.statement
                 task: dict[str, Any] = {"name": "Set " + ", ".join(defaults) + " as the script had them",
@@ -301,10 +318,33 @@ class BranchesMixin(ValuesMixin):
             return any(fnmatch.fnmatchcase(subject, p.value) if p.glob else subject == p.value
                        for p in branch.patterns)
         condition = branch.condition or ()
+        if len(condition) == 1 and condition[0].kind == "list" and condition[0].operators:
+            return self.decided_chain(condition[0])
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.condition_text(condition[0].text)
         return None if text is None or HOST_VALUE.search(text) else decide(text)
+
+    def decided_chain(self, statement: Statement) -> bool | None:
+        """`[[ "$V" == 20.x ]] || [[ "$V" == 22.x ]]` on known values: decided as bash runs the
+        list (left to right; `a || b` skips b once a held, `a && b` once a failed)."""
+        result: bool | None = None
+        for index, pipeline in enumerate(statement.pipelines):
+            command = pipeline.commands[0] if len(pipeline.commands) == 1 else None
+            if command is None or pipeline.negated or command.redirects \
+                    or (command.node_type != "test_command" and command.name not in ("[", "[[", "test")):
+                return None
+            operator = statement.operators[index - 1] if index else None
+            if operator not in (None, "&&", "||"):
+                return None
+            if (operator == "||" and result) or (operator == "&&" and result is False):
+                continue  # bash does not run it; the result stands
+            text = self.condition_text(command.text)
+            verdict = None if text is None or HOST_VALUE.search(text) else decide(text)
+            if verdict is None:
+                return None
+            result = verdict
+        return result
 
     def host_condition(self, branch: Branch) -> str | None:
         """A `when` expression for an arm whose test compares values the host knows (facts):
@@ -319,10 +359,34 @@ class BranchesMixin(ValuesMixin):
             if any(t is None for t in tests):
                 return None
             return " or ".join(f"({t})" if len(tests) > 1 else str(t) for t in tests)
+        if len(condition) == 1 and condition[0].kind == "list" and condition[0].operators:
+            return self.host_chain(condition[0])
         if len(condition) != 1 or condition[0].kind not in ("command", "compound"):
             return None
         text = self.condition_text(condition[0].text)
         return None if text is None else host_expression(text)
+
+    def host_chain(self, statement: Statement) -> str | None:
+        """`[ "$X" = true ] || [ "$X" = 1 ]`: each test a `when` expression, joined as bash
+        reads `&&` and `||` (left to right, neither first)."""
+        expression: str | None = None
+        for index, pipeline in enumerate(statement.pipelines):
+            command = pipeline.commands[0] if len(pipeline.commands) == 1 else None
+            if command is None or pipeline.negated or command.redirects \
+                    or (command.node_type != "test_command" and command.name not in ("[", "[[", "test")):
+                return None
+            text = self.condition_text(command.text)
+            test = host_expression(text) if text is not None else None
+            if test is None and text is not None and not HOST_VALUE.search(text):
+                known = decide(text)  # a test on values known now
+                test = None if known is None else str(known).lower()
+            if test is None:
+                return None
+            operator = {"&&": "and", "||": "or"}.get(statement.operators[index - 1]) if index else None
+            if index and operator is None:
+                return None
+            expression = f"({test})" if expression is None else f"({expression} {operator} ({test}))"
+        return expression
 
     def condition_text(self, text: str) -> str | None:
         """A test's text with what the converter knows put in: variables, and the substitutions

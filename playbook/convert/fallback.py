@@ -101,6 +101,12 @@ def download_to_stdout(argv: list[str]) -> str | None:
         return None
     name = command_key(argv[0])
     urls = [a for a in argv[1:] if a.startswith(("http://", "https://"))]
+    if name == "curl" and not urls:
+        # `curl -sSL get.docker.com`: curl takes a host without a scheme as http:// (ftp.* aside)
+        bare = [a for a in argv[1:] if re.fullmatch(r"(?!ftp\.)[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/\S*)?", a)]
+        if len(bare) == 1:
+            argv = [("http://" + a if a == bare[0] else a) for a in argv]
+            urls = ["http://" + bare[0]]
     if len(urls) != 1:
         return None
     flags = [a for a in argv[1:] if a != urls[0]]

@@ -19,10 +19,10 @@ def takes_patterns(command: Command) -> bool:
 
 
 def inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
-    """(user or None, script) of `bash -c SCRIPT` and `su [-|-l] [USER] -c SCRIPT`."""
-    if name in ("bash", "sh") and len(argv) == 3 and argv[1] == "-c":
+    """(user or None, script) of `bash -c SCRIPT`, `su [-|-l] [USER] -c SCRIPT` (and runuser's)."""
+    if name in ("bash", "sh") and len(argv) == 3 and argv[1] in ("-c", "-lc", "-cl"):
         return None, argv[2]
-    if name != "su" or "-c" not in argv[:-1]:
+    if name not in ("su", "runuser") or "-c" not in argv[:-1]:
         return None
     script_at = argv.index("-c") + 1
     rest = [a for i, a in enumerate(argv[1:], 1) if i not in (script_at - 1, script_at)]

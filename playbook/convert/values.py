@@ -14,6 +14,7 @@ from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
+from playbook.rules.base import parse_options
 from playbook.rules.content import literal
 from playbook.shell import Command, Word, parse_script
 
@@ -21,7 +22,7 @@ _PARAMETER_OP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(%%|%|##|#|,,|\^\^|//|/
 _LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SUBSTITUTION = re.compile(r"\$\((.*)\)|`(.*)`", re.DOTALL)
 _CAT_FILE = re.compile(r"\$\(\s*cat\s+(\S+)\s*\)|`\s*cat\s+(\S+)\s*`")
-_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-([^}]*)\}")
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[1-9])(:?)-((?:[^{}]|\$\{[^{}]*\})*)\}")
 # what a login shell has set before the script's first line: a default for these is not taken
 _LOGIN_ENVIRONMENT = frozenset({"HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG",
                                 "LC_ALL", "TERM", "HOSTNAME", "UID", "EUID", "SUDO_USER", "TMPDIR",
@@ -74,7 +75,9 @@ class ValuesMixin(TasksMixin):
 
     def expanded(self, expansion: str) -> str | None:
         """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
-        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`."""
+        `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`, `$(cat <<EOF ...)`."""
+        if expansion in self.worked_out:  # a query a task of this line worked out
+            return self.worked_out[expansion]
         match = _PARAMETER_OP.fullmatch(expansion)
         if match:
             name, operator, pattern = match.group(1), match.group(2), match.group(3)
@@ -93,6 +96,12 @@ class ValuesMixin(TasksMixin):
         command = inner[0].command if len(inner) == 1 else None
         if command is None or command.redirects or command.assignments:
             return None
+        if command.heredoc is not None:
+            if [w.raw for w in command.words] != ["cat"]:
+                return None
+            # `sql=$(cat <<SQL ... SQL)`: the heredoc's text, its last newlines cut as $( ) does
+            text = self.heredoc_text(command)
+            return None if text is None or HOST_VALUE.search(text) else text.rstrip("\n")
         argv = self.resolve_words(command.words)
         if not argv or any(HOST_VALUE.search(a) for a in argv):
             return None
@@ -112,11 +121,17 @@ class ValuesMixin(TasksMixin):
         literal word when NAME is an argument the script was not given or a variable that is
         neither the script's nor the login environment's; None when it depends on the host."""
         match = _DEFAULTED.fullmatch(expansion)
-        if match is None or "$" in match.group(3) or "`" in match.group(3):
+        if match is None or "`" in match.group(3) or "$(" in match.group(3):
             return None
         name, colon, default = match.group(1), match.group(2), match.group(3)
         if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
             default = default[1:-1]
+        if "$" in default:  # `${HOME_DIR:-/home/${USER}}`: the default's own variables, when known
+            if default.startswith("'") or HOST_VALUE.search(self.substitute(default) or "{{ unknown }}"):
+                return None
+            default = self.substitute(default)
+            if default is None:
+                return None
         if name in self.variables:
             value = self.variables[name]
             return default if colon and value == "" else value
@@ -133,6 +148,14 @@ class ValuesMixin(TasksMixin):
             nonlocal unknown
             if match.group(0).startswith("\\"):
                 return match.group(0)[1:]
+            if match.group(3) is not None:  # `${X:-default}`, `${X%%.*}`: what the converter can work out
+                value = self.defaulted("$" + match.group(3))
+                if value is None:
+                    value = self.expanded("$" + match.group(3))
+                if value is None:
+                    unknown = True
+                    return match.group(0)
+                return value
             name = match.group(1) or match.group(2)
             if name is not None and name not in self.variables and name in self.inputs:
                 return self.environment_value(name)
@@ -142,7 +165,8 @@ class ValuesMixin(TasksMixin):
             return self.variables[name]
 
         result = re.sub(r"\\[$`\\]|\$(?:([A-Za-z_][A-Za-z0-9_]*|[1-9])|\{([A-Za-z_][A-Za-z0-9_]*|[1-9])\}|"
-                        r"[({0#?@*!$-])|`", one, text)
+                        r"(?=\{[A-Za-z_][A-Za-z0-9_]*(?::?[-%#,^/]))(\{(?:[^{}]|\$\{[^{}]*\})*\})|[({0#?@*!$-])|`",
+                        one, text)
         return None if unknown else result
 
     def resolve_words(self, words: tuple[Word, ...], literal_globs: bool = False) -> list[str] | None:
@@ -190,6 +214,8 @@ class ValuesMixin(TasksMixin):
         return True
 
     def assign(self, name: str, word: Word, export: bool, ctx: Context | None = None) -> None:
+        if ctx is not None and not export and self.argument_fact(ctx, name, word):
+            return
         value = self.substitute_word(word)
         if value is not None:
             self.variables[name] = value
@@ -199,6 +225,8 @@ class ValuesMixin(TasksMixin):
             return
         self.variables.pop(name, None)
         self.definitions.pop(name, None)
+        if ctx is not None and not export and self.operated_fact(ctx, name, word):
+            return
         if not export and not word.glob:
             # the shell computes it (`X=$(lsb_release -cs)`): shell tasks that use it set it first
             self.definitions[name] = f"{name}={word.raw}"
@@ -223,6 +251,53 @@ class ValuesMixin(TasksMixin):
 
     # --- facts: values the host works out ------------------------------------------------
 
+    def argument_fact(self, ctx: Context, name: str, word: Word) -> bool:
+        """`SOURCE=${1:-open}` at the script's level: the script's argument, which the play takes
+        as the variable shell_1 (`-e shell_1=oracle`), its default when not given; so a test on
+        SOURCE is a `when` and every arm is converted, as the script runs either way."""
+        parts = [p for p in word.parts if p.text]
+        match = _DEFAULTED.fullmatch(parts[0].text) if len(parts) == 1 and parts[0].expansion else None
+        if match is None or not match.group(1).isdigit() or self.arguments is not None or self.calling \
+                or "$" in match.group(3) or "`" in match.group(3):
+            return False
+        default = match.group(3)
+        if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
+            default = default[1:-1]
+        fact, argument = fact_name(name), fact_name(match.group(1))
+        value = "{{ " + argument + " | default(" + _quoted(default) + (", true" if match.group(2) else "") + ") }}"
+        task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
+        if ctx.when:
+            task["when"] = ctx.when
+        statement = ctx.statement
+        self.drafts.append(Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
+        self.variables[name] = "{{ " + fact + " }}"
+        self.fact_variables[fact] = name
+        self.warn(statement, f"reads the script's argument ${match.group(1)} (default {default!r}): "
+                             f"pass it with -e {argument}=VALUE")
+        return True
+
+    def operated_fact(self, ctx: Context, name: str, word: Word) -> bool:
+        """`SERIES="${VERSION%%.*}"` where VERSION is a value the host holds: the same operation
+        in Jinja, kept as a fact (a set_fact task), so later lines can still use SERIES."""
+        parts = [p for p in word.parts if p.text]
+        match = _PARAMETER_OP.fullmatch(parts[0].text) if len(parts) == 1 and parts[0].expansion else None
+        source = self.variables.get(match.group(1)) if match else None
+        held = HOST_VALUE.fullmatch(source) if source else None
+        if match is None or held is None or "$" in match.group(3) or "`" in match.group(3):
+            return False
+        expression = jinja_operation(held.group(1), match.group(2), match.group(3))
+        if expression is None:
+            return False
+        fact = fact_name(name)
+        task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: "{{ " + expression + " }}"}}
+        if ctx.when:
+            task["when"] = ctx.when
+        statement = ctx.statement
+        self.drafts.append(Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
+        self.variables[name] = "{{ " + fact + " }}"
+        self.fact_variables[fact] = name
+        return True
+
     def work_out(self, ctx: Context, name: str, word: Word) -> None:
         """`X=$(cmd)`: the command runs once, where the script ran it (a task whose output a
         fact keeps; `$(cat FILE)` is a slurp), so every later task sees the same value, as the
@@ -242,11 +317,62 @@ class ValuesMixin(TasksMixin):
             if ctx.when:
                 fact_task["when"] = ctx.when
             self.drafts.append(Step(fact_task, source))
+        elif self.fetched(ctx, name, word):
+            pass
         elif not self.fact_from_arm(ctx, name, ctx.when):
             return
         self.variables[name] = "{{ " + fact + " }}"
         self.definitions.pop(name, None)
         self.fact_variables[fact] = name
+
+    def fetched(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(curl -s URL [-H 'K: V'])`, `X=$(curl -s URL | jq -r '.a.b')`: the body (or that
+        field of it) fetched by the uri module, as curl got it (redirects only with -L, any
+        status without -f), and kept as a fact."""
+        match = _SUBSTITUTION.fullmatch(word.raw.strip('"'))
+        inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
+        pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
+            and not inner[0].operators else None
+        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 2 \
+                or any(not c.is_simple or c.redirects for c in pipeline.commands):
+            return False
+        argv = self.resolve_words(pipeline.commands[0].words)
+        if not argv or argv[0] != "curl":
+            return False
+        opts = parse_options(argv[1:], takes_value="H", long_value=("--header",))
+        urls = [p for p in opts.positionals if re.match(r"https?://", p)]
+        if len(urls) != 1 or len(opts.positionals) != 1 or HOST_VALUE.search(urls[0]) \
+                or any(f not in ("-s", "-S", "-L", "-f", "-k", "-H", "--silent", "--show-error", "--location",
+                                 "--fail", "--insecure", "--header") for f, _ in opts.flags):
+            return False
+        fact = fact_name(name)
+        value = "{{ " + fact + "_response.content | regex_replace('\\n+$', '') }}"
+        if len(pipeline.commands) == 2:
+            jq = self.resolve_words(pipeline.commands[1].words)
+            if not jq or len(jq) != 3 or jq[0] != "jq" or jq[1] != "-r" \
+                    or not re.fullmatch(r"(?:\.[A-Za-z_]\w*)+", jq[2]):
+                return False  # without -r jq prints JSON (a quoted string), not the value
+            value = "{{ " + fact + "_response.json" + jq[2] + " | default('null') }}"  # jq's null when absent
+        args: dict[str, Any] = {"url": urls[0], "return_content": True}
+        headers = [h.split(":", 1) for h in opts.all("-H", "--header")]
+        if any(len(h) != 2 for h in headers):
+            return False
+        if headers:
+            args["headers"] = {k.strip(): v.strip() for k, v in headers}
+        if not opts.has("-L", "--location"):
+            args["follow_redirects"] = "none"
+        if not opts.has("-f", "--fail"):  # curl prints the body of an error page too and succeeds
+            args["status_code"] = [200, 201, 202, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 500, 502, 503]
+        if opts.has("-k", "--insecure"):
+            args["validate_certs"] = False
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        for task in ({"name": f"Fetch {urls[0]}", "ansible.builtin.uri": args, "register": f"{fact}_response"},
+                     {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        return True
 
     def fact_from_arm(self, ctx: Context, name: str, when: str | None) -> list[int]:
         """Tasks at the end of an arm that keep what it set ``name`` to as a fact (the indexes of
@@ -312,3 +438,54 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
         if fnmatch.fnmatchcase(value[:cut], pattern):
             return value[cut:]
     return value
+
+
+def _glob_regex(pattern: str, lazy: bool) -> str | None:
+    """A bash glob as a Python regex (`*` lazy or greedy); None for what it cannot say."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*?" if lazy else ".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                return None
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body[:1] in ("!", "^") else body).replace("\\", "\\\\") + "]")
+            i = end
+        elif char == "\\":
+            return None
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def jinja_operation(expression: str, operator: str, pattern: str) -> str | None:
+    """`${X%pattern}` and friends on a value Ansible holds (``expression``), as a Jinja expression."""
+    if operator == ",,":
+        return None if pattern else f"{expression} | lower"
+    if operator == "^^":
+        return None if pattern else f"{expression} | upper"
+    if operator in ("/", "//"):
+        old, _, new = pattern.partition("/")
+        if not old or any(c in old for c in "*?[\\") or old.startswith(("#", "%")) or operator == "/":
+            return None
+        return f"{expression} | replace({_quoted(old)}, {_quoted(new)})"
+    suffix = operator in ("%", "%%")
+    longest = operator in ("%%", "##")
+    body = _glob_regex(pattern, lazy=not longest if not suffix else False)
+    if body is None:
+        return None
+    if suffix:  # the prefix lazy for the longest suffix, greedy for the shortest
+        regex, keep = "^(.*" + ("?" if longest else "") + ")" + body + "$", "\\1"
+    else:
+        regex, keep = "^" + body + "(.*)$", "\\1"
+    return f"{expression} | regex_replace({_quoted('(?s)' + regex)}, {_quoted(keep)})"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

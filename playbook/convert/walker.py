@@ -26,6 +26,7 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass, replace
+from typing import Any
 
 from playbook.convert.branches import BranchesMixin
 from playbook.convert.conditions import HOST_VALUE as _FACT
@@ -39,15 +40,16 @@ from playbook.convert.shapes import (
     is_cd,
     lines_with_parse_errors,
     only_prints,
+    only_reads,
     starts_unless_running,
     takes_patterns,
 )
 from playbook.convert.state import Context
-from playbook.convert.values import parameter_operation
-from playbook.passes import COMMAND
+from playbook.convert.values import fact_name, parameter_operation
+from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
-from playbook.rules.base import Invocation, Task
-from playbook.rules.content import echo_text, printf_text
+from playbook.rules.base import Invocation, Task, parse_options
+from playbook.rules.content import echo_text, literal, printf_text
 from playbook.rules.network import unpack_download
 from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, parse_script, source_text
 
@@ -56,6 +58,51 @@ __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 
 # commands whose rules read Invocation.globbed: their glob words are passed as written
 _GLOB_AWARE = frozenset({"rm", "sed"})
+
+
+def _is_query(script: str) -> bool:
+    """True for a command substitution's script that only reads: one query (`dpkg
+    --print-architecture`), or `. /etc/os-release && echo "$VERSION_CODENAME"`."""
+    statements = parse_script(script).statements
+    if len(statements) != 1 or statements[0].kind == "error":
+        return False
+    commands = statements[0].commands
+    if not commands or any(not c.is_simple or c.redirects or c.heredoc is not None for c in commands) \
+            or any(op != "&&" for op in statements[0].operators) or len(statements[0].pipelines) != len(commands):
+        return False
+    for command in commands:
+        argv = [w.raw for w in command.words]
+        sourced = argv[:1] in (["."], ["source"]) and len(argv) == 2 and argv[1].startswith("/etc/")
+        if not (sourced or only_reads(command) or (argv[:1] == ["echo"] and len(argv) > 1)):
+            return False
+    return True
+
+
+def hold_value(script: str, value: str, variable: str) -> str:
+    """``script`` with each ``value`` read through ``$variable`` instead; inside single quotes
+    (`'${X}'` in `bash -c "... '${X}' ..."`, which the outer shell expanded before the inner
+    one ran) the quote is closed around it, so the inner shell still sees the value."""
+    out: list[str] = []
+    quote: str | None = None
+    i = 0
+    while i < len(script):
+        if script.startswith(value, i):
+            reference = "${" + variable + "}"
+            out.append("'\"" + reference + "\"'" if quote == "'" else reference)
+            i += len(value)
+            continue
+        char = script[i]
+        if char == "\\" and quote != "'":
+            out.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 @dataclass
@@ -166,6 +213,55 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.pipeline(ctx, pipeline)
 
     def pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
+        """One pipeline; a `$(query)` in its words that only reads (`$(dpkg --print-architecture)`)
+        is worked out by a task of its own first, when that lets a rule take the line."""
+        queries = [] if pipeline.negated else self.queries_in(pipeline)
+        if queries:
+            snapshot = self.snapshot()
+            for text in queries:
+                self.query_fact(ctx, text)
+            self.plain_pipeline(ctx, pipeline)
+            fell_back = len(self.uncovered) != snapshot.uncovered or any(
+                d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot.drafts:])
+            for text in queries:
+                self.worked_out.pop(text, None)
+            if not fell_back:
+                return
+            self.restore(snapshot)
+        self.plain_pipeline(ctx, pipeline)
+
+    def queries_in(self, pipeline: Pipeline) -> list[str]:
+        """The `$(...)` in the pipeline's words that the converter cannot work out and that only
+        read the host (a query, a file sourced from /etc and echoed)."""
+        found: list[str] = []
+        for command in pipeline.commands:
+            for word in command.words:
+                for part in word.parts:
+                    text = part.text
+                    if part.expansion and text.startswith("$(") and not text.startswith("$((") \
+                            and text not in found and self.expanded(text) is None and _is_query(text[2:-1]):
+                        found.append(text)
+        return found
+
+    def query_fact(self, ctx: Context, text: str) -> None:
+        slug = re.sub(r"[^a-z0-9]+", "_", text[2:-1].lower()).strip("_")[:40] or "query"
+        fact = "shell_" + slug
+        check: dict[str, Any] = {"name": f"Work out {text}",
+                                 SHELL: {"cmd": literal(self.shell_script(f'printf "%s" "{text}"')),
+                                         "executable": "/bin/bash"},
+                                 "register": f"{fact}_output", "changed_when": False, "check_mode": False}
+        if self.cwd:
+            check[SHELL]["chdir"] = self.cwd
+        keep: dict[str, Any] = {"name": f"Keep {text}", "ansible.builtin.set_fact": {fact: "{{ " + fact + "_output.stdout }}"}}
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "fact")
+        for task in (check, keep):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        self.worked_out[text] = "{{ " + fact + " }}"
+        self.fact_variables[fact] = text[1:]  # task names say it as the script did: $(...)
+
+    def plain_pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
         commands = pipeline.commands
         if pipeline.negated:
             self.fallback_shell(ctx, join_text(commands), None)
@@ -337,7 +433,7 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             # variable of its own, so the inner parse keeps it one word
             held = {f"__host_value_{n}": value for n, value in enumerate(dict.fromkeys(HOST_VALUE.findall(script)))}
             for variable, expression in held.items():
-                script = script.replace("{{ " + expression + " }}", "${" + variable + "}")
+                script = hold_value(script, "{{ " + expression + " }}", variable)
                 self.variables[variable] = "{{ " + expression + " }}"
             inner_statements = parse_script(script).statements
             if stdin is not None:
@@ -368,6 +464,9 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.ended_at, self.virtualenv, self.sourced = before.ended_at, virtualenv, sourced
             for variable in held:
                 self.variables.pop(variable, None)
+            return True
+        if name == "read" and stdin is None and not redirects and command.heredoc is None \
+                and command.herestring is None and self.prompt(sub_ctx, argv):
             return True
         if name in self.functions and self.shell_state_only(name) and not redirects:
             # `vvv_add_hook phase fn`: a function that only sets shell variables changes nothing on
@@ -417,6 +516,34 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def prompt(self, ctx: Context, argv: list[str]) -> bool:
+        """`read -rp "Username: " NAME`: the person running the play is asked (the pause module;
+        with no terminal it goes on with an empty answer, as `read` at the end of its input),
+        and NAME holds the answer as a fact."""
+        opts = parse_options(argv[1:], takes_value="p")
+        if len(opts.positionals) != 1 or not re.fullmatch(r"[A-Za-z_]\w*", opts.positionals[0]) \
+                or any(f not in ("-r", "-p", "-s", "-e") for f, _ in opts.flags):
+            return False  # several names (split at IFS), a count, a timeout, a delimiter: the shell's
+        variable = opts.positionals[0]
+        fact = fact_name(variable)
+        prompt = (opts.get("-p") or f"Enter {variable}").strip()
+        pause: dict[str, Any] = {"prompt": literal(prompt)}
+        if opts.has("-s"):
+            pause["echo"] = False
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "read")
+        answer = "{{ " + fact + "_answer.user_input | default('') }}"
+        for task in ({"name": f"Ask for {variable}", "ansible.builtin.pause": pause, "register": f"{fact}_answer"},
+                     {"name": f"Set {variable}", "ansible.builtin.set_fact": {fact: answer}}):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        if "-s" in [f for f, _ in opts.flags]:
+            self.drafts[-1].task["no_log"] = True
+        self.variables[variable] = "{{ " + fact + " }}"
+        self.definitions.pop(variable, None)
+        self.fact_variables[fact] = variable
         return True
 
     def virtual_environment(self, invocation: Invocation) -> bool:

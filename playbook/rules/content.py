@@ -278,7 +278,7 @@ def _apt_source(path: str, content: str, append: bool) -> list[Task] | None:
     if posixpath.dirname(path) != "/etc/apt/sources.list.d" or not path.endswith(".list"):
         return None
     lines = _meaningful(content)
-    if not lines or not all(_APT_LINE.match(line) for line in lines) or "{" in content:
+    if not lines or not all(_APT_LINE.match(line) for line in lines) or "{" in RUNTIME_VALUE.sub("", content):
         return None
     filename = posixpath.basename(path)[: -len(".list")]
     return [Task(f"Add the apt repository {_repo_words(line)}", "ansible.builtin.apt_repository",
@@ -288,8 +288,20 @@ def _apt_source(path: str, content: str, append: bool) -> list[Task] | None:
 
 def _repo_words(line: str) -> str:
     """`deb [opts] URL suite comp` -> `URL suite`, for a task name."""
-    words = re.sub(r"\[[^\]]*\]", "", line).split()
+    words = _words(re.sub(r"\[[^\]]*\]", "", line))
     return " ".join(words[1:3])
+
+
+def _words(text: str) -> list[str]:
+    """``text`` split at whitespace, a value the host holds (`{{ x }}`) kept inside its word."""
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(match.group(0))
+        return f"\x00{len(held) - 1}\x00"
+
+    return [re.sub(r"\x00(\d+)\x00", lambda m: held[int(m.group(1))], word)
+            for word in RUNTIME_VALUE.sub(hold, text).split()]
 
 
 # .repo keys -> yum_repository parameters (booleans as yum writes them: 1/0)
@@ -306,7 +318,8 @@ _YUM_LISTS = frozenset({"baseurl", "gpgkey", "exclude", "includepkgs"})
 
 def _yum_repo(path: str, content: str, append: bool) -> list[Task] | None:
     """A whole .repo file in /etc/yum.repos.d: a yum_repository task per section, in that file."""
-    if append or posixpath.dirname(path) != "/etc/yum.repos.d" or not path.endswith(".repo") or "{" in content:
+    if append or posixpath.dirname(path) != "/etc/yum.repos.d" or not path.endswith(".repo") \
+            or "{" in RUNTIME_VALUE.sub("", content):  # a value the host holds is templated; other braces are text
         return None
     sections: list[tuple[str, dict[str, Any]]] = []
     last_key: str | None = None
@@ -335,7 +348,7 @@ def _yum_repo(path: str, content: str, append: bool) -> list[Task] | None:
                 return None
             sections[-1][1][param] = value.lower() in ("1", "true", "yes")
         elif key in _YUM_LISTS:
-            sections[-1][1][param] = value.split()
+            sections[-1][1][param] = _words(value)
         else:
             sections[-1][1][param] = value
         last_key = key

@@ -12,9 +12,11 @@ from typing import Any
 
 from playbook.rules import rule
 from playbook.rules.base import Invocation, Task, no_op, parse_options
+from playbook.rules.content import literal
 
 MYSQL_DB = "community.mysql.mysql_db"
 MYSQL_USER = "community.mysql.mysql_user"
+MYSQL_QUERY = "community.mysql.mysql_query"
 PG_DB = "community.postgresql.postgresql_db"
 PG_USER = "community.postgresql.postgresql_user"
 PG_PRIVS = "community.postgresql.postgresql_privs"
@@ -59,11 +61,12 @@ def _mysql_statement(sql: str) -> Task | None:
     match = re.fullmatch(rf"(?i)drop (?:database|schema)(?: if exists)? {_NAME}", sql)
     if match:
         return Task(f"Drop the MySQL database {match.group(1)}", MYSQL_DB, {"name": match.group(1), "state": "absent"})
+    # MariaDB's `IDENTIFIED WITH plugin USING PASSWORD('pw')` says `BY 'pw'`
     match = re.fullmatch(rf"(?i)(create|alter) user( if not exists)? {_ACCOUNT} identified"
-                         rf"(?: with (\w+))? by {_QUOTED}", sql)
+                         rf"(?: with (\w+))? (?:by {_QUOTED}|using password\({_QUOTED}\))", sql)
     if match:
         args = {"name": match.group(3), "host": match.group(4) or "%", "state": "present"}
-        secret = match.group(6).replace("''", "'")
+        secret = (match.group(6) if match.group(6) is not None else match.group(7)).replace("''", "'")
         if match.group(5):  # IDENTIFIED WITH mysql_native_password BY '...': that plugin, that password
             args.update({"plugin": match.group(5), "plugin_auth_string": secret})
         else:
@@ -101,12 +104,31 @@ def _noted(tasks: list[Task], note: str) -> list[Task]:
     return [Task(t.name, t.module, t.args, t.extra, t.role, note=note if i == 0 else None) for i, t in enumerate(tasks)]
 
 
+_CLIENT_COMMAND = re.compile(r"(?i)(?:source|delimiter|\\\S|system|connect|use)\b")
+
+
+def _mysql_query(sql: list[str], login: dict[str, Any], database: str | None) -> list[Task] | None:
+    """Statements no module says (`UPDATE mysql.user ...`, `DELETE FROM mysql.db ...`): all of
+    them, as written and in order, through community.mysql.mysql_query, as `mysql -e` ran them;
+    never half of them through modules and the rest nowhere. The client's own commands
+    (`source`, `use`, `\\G`) decline."""
+    if not sql or any(_CLIENT_COMMAND.match(s) for s in sql):
+        return None
+    sql = [literal(s) for s in sql]  # `{{` in the SQL is the script's, not Ansible's
+    args: dict[str, Any] = {"query": sql if len(sql) > 1 else sql[0], **login}
+    if database:
+        args["login_db"] = database
+    extra = {"no_log": True} if re.search(r"(?i)password|identified", " ".join(sql)) else {}
+    first = sql[0] if len(sql[0]) <= 40 else sql[0][:40].rstrip() + "..."
+    more = f" and {len(sql) - 1} more" if len(sql) > 1 else ""
+    return _noted([Task(f"Run in MySQL: {first}{more}", MYSQL_QUERY, args, extra)],
+                  _MYSQL_NOTE + "; mysql_query runs the statements as written each time (not idempotent)")
+
+
 @rule("mysql", "mariadb")
 def mysql(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="euhPDS", long_value=("--execute", "--user", "--host", "--password", "--database"))
     sql = opts.get("-e", "--execute")
-    if not sql or opts.positionals[1:]:
-        return None
     login: dict[str, Any] = {}
     if opts.get("-u", "--user"):
         login["login_user"] = opts.get("-u", "--user")
@@ -115,11 +137,26 @@ def mysql(inv: Invocation) -> list[Task] | None:
         login["login_password"] = password
     if opts.get("-h", "--host"):
         login["login_host"] = opts.get("-h", "--host")
+    database = opts.positionals[0] if opts.positionals else opts.get("-D", "--database")
+    read = [r.target for r in inv.redirects if r.op == "<" and r.fd in (None, 0)]
+    if not sql and len(read) == 1 and inv.stdin is None and not opts.positionals[1:]:
+        # `mysql -u root -p"pw" < /srv/init.sql`: the file's statements, imported as mysql_db does
+        # (with the client, into the database named or, as `all`, wherever the file says)
+        target = inv.path(read[0])
+        known = {"-u", "--user", "-p", "--password", "-h", "--host", "-D", "--database"}
+        flags = parse_options([a for a in inv.args if not (a.startswith("-p") and len(a) > 2)],
+                              takes_value="uhD", long_value=("--user", "--host", "--password", "--database")).flags
+        if target is None or any(f not in known for f, _ in flags):
+            return None
+        return _noted([Task(f"Import {target} into MySQL", MYSQL_DB,
+                            {"name": database or "all", "state": "import", "target": target, **login})], _MYSQL_NOTE)
+    if not sql or opts.positionals[1:]:
+        return None
     tasks = []
     for statement in statements(sql):
         task = _mysql_statement(statement)
         if task is None:
-            return None
+            return _mysql_query(statements(sql), login, database)
         if task.role != "no-op":
             tasks.append(Task(task.name, task.module, {**task.args, **login}, task.extra))
     return _noted(tasks, _MYSQL_NOTE) if tasks else [no_op("FLUSH PRIVILEGES: the mysql modules apply privileges at once")]

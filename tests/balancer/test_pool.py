@@ -418,3 +418,41 @@ def test_a_waiter_whose_client_leaves_is_woken_at_once_not_polled(monkeypatch: p
     assert not stays._callbacks, "the waiter's callback is removed once it has its slot"
     staying.lease.release()
     assert in_flight(pool) == [0]
+
+
+def test_cached_backend_snapshots_always_equal_fresh_ones() -> None:
+    """Whatever happens to the pool, and however the clock moves, the cached view is the fresh one."""
+    import random
+
+    now = [1000.0]
+    pool = BackendPool([BackendSpec(f"http://w{n}:5001", slots=2) for n in range(4)], clock=lambda: now[0],
+                       outliers=OutlierPolicy(failures=1, base_ejection_s=5, max_ejection_percent=100))
+    rng = random.Random(7)
+    leases: list[Lease] = []
+    urls = [f"http://w{n}:5001" for n in range(4)]
+    for _ in range(400):
+        action = rng.randrange(9)
+        url = rng.choice(urls)
+        if action == 0 and len(leases) < 8:
+            try:
+                leases.append(pool.acquire(None, timeout_s=0.001))
+            except Exception:
+                pass
+        elif action == 1 and leases:
+            leases.pop(rng.randrange(len(leases))).release()
+        elif action == 2:
+            pool.record_failure(url, "HTTP 500")
+        elif action == 3:
+            pool.record_success(url)
+        elif action == 4:
+            pool.report_health(url, HealthReport(ok=rng.random() < 0.6, models=("m",), queue_size=rng.randrange(3),
+                                                 active=rng.random() < 0.5, slots=rng.choice([None, 1, 2])))
+        elif action == 5:
+            pool.mark_offline(url, "connection refused")
+        elif action == 6:
+            pool.set_draining(url, rng.random() < 0.5)
+        else:
+            now[0] += rng.choice([0.001, 0.5, 3.0, 7.0])
+        with pool._lock:
+            fresh = tuple(b._snapshot(now[0]) for b in pool._backends.values())
+        assert pool.snapshot().backends == fresh

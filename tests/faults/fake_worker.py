@@ -38,7 +38,9 @@ Control plane, answered in every listening mode and never faulted (tests read it
 
     GET  /fake/stats   {"mode", "phase", "pid", "port", "connections", "jobs", "jobs_by_path",
                         "jobs_by_mode", "jobs_answered", "jobs_faulted", "status_requests",
-                        "healthz_requests"}. ``jobs`` counts every job request received (read in
+                        "healthz_requests", "jobs_in_flight", "max_jobs_in_flight", "journal"}.
+                        ``journal``: the last 500 jobs, {marker (the first 80 characters of
+                        ``commands``), start, end (epoch s)}. ``jobs`` counts every job request received (read in
                         full), whatever happened to it; ``jobs_by_mode`` keys them by the behaviour
                         applied (``flapping-up`` / ``flapping-down`` for flapping); ``jobs_answered``
                         counts correct 200 replies sent in full.
@@ -260,6 +262,9 @@ class FakeWorker:
         self._counts: Counter[str] = Counter()
         self._by_path: Counter[str] = Counter()
         self._by_mode: Counter[str] = Counter()
+        self._in_flight = 0
+        self._max_in_flight = 0
+        self._journal: list[dict[str, Any]] = []
         self._set_mode(mode, delay_s, flap_period_s)
 
     def _set_mode(self, mode: str, delay_s: float, flap_period_s: float) -> None:
@@ -289,6 +294,25 @@ class FakeWorker:
             self._by_mode[behaviour] += 1
             return index
 
+    def job_started(self, request: Request) -> dict[str, Any]:
+        """Note a job running now (for overbooking checks); returns its journal entry."""
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        marker = body.get("commands") if isinstance(body, dict) and isinstance(body.get("commands"), str) else ""
+        entry = {"marker": marker[:80], "start": time.time(), "end": None}
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._journal.append(entry)
+        return entry
+
+    def job_ended(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            entry["end"] = time.time()
+
     def stats(self) -> dict[str, Any]:
         behaviour = self.behaviour()
         with self._lock:
@@ -308,6 +332,9 @@ class FakeWorker:
                 "status_requests": self._counts["status_requests"],
                 "healthz_requests": self._counts["healthz_requests"],
                 "bad_requests": self._counts["bad_requests"],
+                "jobs_in_flight": self._in_flight,
+                "max_jobs_in_flight": self._max_in_flight,
+                "journal": [dict(entry) for entry in self._journal[-500:]],
             }
 
     def control(self, request: Request) -> bytes:
@@ -319,6 +346,8 @@ class FakeWorker:
                 self._counts.clear()
                 self._by_path.clear()
                 self._by_mode.clear()
+                self._max_in_flight = self._in_flight
+                self._journal.clear()
             return json_reply(200, self.stats())
         if request.path == "/fake/mode" and request.method == "POST":
             body = request.json()
@@ -361,7 +390,11 @@ class Handler(socketserver.BaseRequestHandler):
             if request.method != "POST":
                 self.send(json_reply(405, {"error": f"{request.method} not allowed on {request.path}"}))
                 return
-            self.job(behaviour, request, fake.record_job(request.path, behaviour))
+            entry = fake.job_started(request)
+            try:
+                self.job(behaviour, request, fake.record_job(request.path, behaviour))
+            finally:
+                fake.job_ended(entry)
         elif request.path in ("/healthz", "/queue-status"):
             fake.count("healthz_requests" if request.path == "/healthz" else "status_requests")
             if request.method != "GET":

@@ -146,3 +146,10 @@ def test_each_chunk_carries_the_shell_state_set_before_it() -> None:
         "cd /opt/app\nexport PATH=/opt/bin:$PATH\nVERSION=1.2\n",
     ]
     assert "mkdir" not in chunks[2].context, "a command that changes the system is not context"
+
+
+def test_read_and_arithmetic_set_shell_state_for_later_chunks() -> None:
+    from playbook.chunking import sets_shell_state
+    from playbook.shell import parse_script
+
+    assert all(sets_shell_state(s) for s in parse_script("read -r NAME\n((N++))\n").statements)

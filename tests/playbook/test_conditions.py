@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from playbook.convert import convert_script
 from playbook.convert.conditions import decide, file_test, join_when, negate
 from playbook.convert.walker import parameter_operation
 
@@ -55,3 +56,26 @@ def test_when_expressions_join_outer_first_and_negate_simply() -> None:
 ])
 def test_parameter_operations(value: str, operator: str, pattern: str, result: str | None) -> None:
     assert parameter_operation(value, operator, pattern) == result
+
+
+def test_a_list_of_tests_on_known_values_is_decided_as_bash_runs_it() -> None:
+    conversion = convert_script('V=24.x\nif [[ "$V" == "20.x" ]] || [[ "$V" == "24.x" ]]; then\n  apt-get install -y a\n'
+                                'else\n  apt-get install -y b\nfi\n')
+    assert conversion.tasks == [{"name": "Install a", "ansible.builtin.apt": {"name": "a", "state": "present"}}]
+
+
+def test_a_list_of_tests_on_host_values_is_one_when_expression() -> None:
+    conversion = convert_script('V=24.x\nif [ "$MODE" = "x" ] || [ "$MODE" = "1" ] && [ "$V" = 24.x ]; then\n'
+                                '  apt-get install -y c\nfi\n')
+    assert conversion.tasks[0]["when"] == \
+        "(((ansible_env.MODE | default == 'x') or (ansible_env.MODE | default == '1')) and (true))"
+
+
+def test_a_value_the_shell_set_before_an_if_that_may_not_change_it_is_worked_out_as_the_default() -> None:
+    # `DOMAIN=$1; if [ -z "$1" ]; then read -r DOMAIN; fi`: DOMAIN is $1 unless asked; it was lost
+    # (each later shell task saw it empty, the `[ -z "$DOMAIN" ]` check always held)
+    conversion = convert_script('DOMAIN=$1\nif [ -z "$1" ]; then\n  read -r DOMAIN\nfi\n'
+                                'if [ -z "$DOMAIN" ]; then\n  exit 1\nfi\n')
+    names = [t["name"] for t in conversion.tasks]
+    assert names[:2] == ["Work out DOMAIN", "Set DOMAIN"]
+    assert conversion.tasks[-1]["when"] == "shell_domain | length == 0"

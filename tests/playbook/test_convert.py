@@ -29,11 +29,14 @@ def test_mixed_script() -> None:
         "ansible.builtin.apt", "ansible.builtin.copy",
         "ansible.builtin.stat", "ansible.builtin.git", COMMAND,  # if/else: each arm under its `when`
         "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
-        "ansible.builtin.fail",  # case on $(uname -m): the gathered facts say which arm; `*)` exits 1
+        # case on $(uname -m): the gathered facts say which arm; `*)` exits 1, so every path that
+        # goes on sets ARCH: a fact
+        "ansible.builtin.set_fact", "ansible.builtin.set_fact", "ansible.builtin.fail",
         "ansible.builtin.copy", "ansible.builtin.meta",
     ]
-    assert conversion.tasks[7]["when"] == \
+    assert conversion.tasks[9]["when"] == \
         "ansible_facts.architecture != 'x86_64' and ansible_facts.architecture != 'aarch64'"
+    assert conversion.tasks[7]["ansible.builtin.set_fact"] == {"shell_arch": "amd64"}
     assert conversion.tasks[3]["when"] == "not (srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir)"
     assert conversion.tasks[4]["when"] == "srv_app_git_check.stat.exists and srv_app_git_check.stat.isdir"
     # the restart inside the deploy function follows the nginx config change: a handler, flushed
@@ -45,7 +48,8 @@ def test_mixed_script() -> None:
     assert conversion.tasks[5]["ansible.builtin.systemd_service"]["name"] == "nginx"
     assert conversion.tasks[6]["ansible.builtin.systemd_service"]["name"] == "cron"
     assert [(s.first_line, s.last_line) for s in conversion.sources] == [
-        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (36, 37), (42, 42)]
+        (5, 9), (13, 18), (20, 24), (20, 24), (20, 24), (26, 28), (26, 28), (30, 34), (30, 34), (30, 34), (36, 37),
+        (42, 42)]
     assert [(s.first_line, s.last_line) for s in conversion.uncovered] == [(20, 24)]
     assert all(w.startswith("line 20-24:") for w in conversion.warnings)
 
@@ -396,10 +400,13 @@ def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
     assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
 
 
-def test_an_argument_default_applies_when_the_script_runs_without_arguments() -> None:
+def test_an_argument_default_applies_unless_the_play_is_given_the_argument() -> None:
     conversion = convert_script('JAVA=${1:-"open"}\nif [ "$JAVA" = "oracle" ]; then\n  apt-get install -y oracle-java\n'
                                 'else\n  apt-get install -y openjdk-17-jdk\nfi\n')
-    assert [t["ansible.builtin.apt"]["name"] for t in conversion.tasks] == ["openjdk-17-jdk"]
+    assert conversion.tasks[0]["ansible.builtin.set_fact"] == {"shell_java": "{{ shell_1 | default('open', true) }}"}
+    assert [(t["ansible.builtin.apt"]["name"], t["when"]) for t in conversion.tasks[1:]] == [
+        ("oracle-java", "shell_java == 'oracle'"), ("openjdk-17-jdk", "shell_java != 'oracle'")]
+    assert conversion.warnings == ["line 1: reads the script's argument $1 (default 'open'): pass it with -e shell_1=VALUE"]
 
 
 def test_a_default_is_not_taken_for_what_the_login_environment_sets() -> None:
@@ -804,3 +811,111 @@ def test_an_if_on_a_service_status_that_does_more_than_start_it_is_checked_on_th
                                 "  apt-get install -y nginx\nfi\n")
     assert [next(iter(t.keys() - {"name", "when", "register", "changed_when", "failed_when", "check_mode"}))
             for t in conversion.tasks] == [SHELL, "ansible.builtin.service", "ansible.builtin.apt"]
+
+
+def test_a_default_that_names_a_known_variable_is_worked_out() -> None:
+    conversion = convert_script('U=${SSH_USERNAME:-vagrant}\nH=${SSH_USER_HOME:-/home/${U}}\nmkdir -p "$H/.ssh"\n')
+    assert conversion.tasks[0]["ansible.builtin.file"]["path"] == "/home/vagrant/.ssh"
+
+
+def test_curl_of_a_host_without_a_scheme_piped_to_sh_is_a_download_over_http() -> None:
+    conversion = convert_script("curl -sSL get.docker.com | sh\n")
+    assert conversion.tasks[0]["ansible.builtin.get_url"]["url"] == "http://get.docker.com"
+    assert conversion.tasks[1]["ansible.builtin.command"]["cmd"] == "sh /tmp/get.docker.com"
+
+
+def test_runuser_runs_its_command_as_that_user() -> None:
+    conversion = convert_script("runuser -u odoo -- mkdir -p /opt/odoo/addons\n")
+    assert conversion.tasks[0]["become_user"] == "odoo" and conversion.tasks[0]["become"] is True
+
+
+def test_a_host_value_in_single_quotes_of_an_inner_script_is_still_the_value() -> None:
+    # the outer shell expanded ${V} inside the double quotes before the inner bash read '...'
+    conversion = convert_script('V=$(cat /etc/v)\nrunuser -u odoo -- bash -lc "\n'
+                                "git clone https://github.com/odoo/odoo.git --depth 1 --branch '${V}' /opt/src\n\"\n")
+    assert conversion.tasks[-1]["ansible.builtin.git"]["version"] == "{{ shell_v }}"
+
+
+def test_a_value_fetched_with_curl_is_the_uri_module_and_a_fact() -> None:
+    conversion = convert_script("tag=$(curl -s https://api.github.com/repos/o/r/releases/latest | jq -r '.tag_name')\n"
+                                'echo "$tag" > /etc/tag\n')
+    fetch, keep, write = conversion.tasks
+    assert fetch["ansible.builtin.uri"]["url"] == "https://api.github.com/repos/o/r/releases/latest"
+    assert fetch["ansible.builtin.uri"]["follow_redirects"] == "none" and fetch["register"] == "shell_tag_response"
+    assert keep["ansible.builtin.set_fact"] == {"shell_tag": "{{ shell_tag_response.json.tag_name | default('null') }}"}
+    assert write["ansible.builtin.copy"]["content"] == "{{ shell_tag }}\n"
+
+
+@pytest.mark.parametrize("line", [
+    "tag=$(curl -s https://h/x | jq '.tag_name')\n",  # without -r jq prints JSON
+    "tag=$(curl -s -X POST https://h/x)\n",
+    "tag=$(curl -s https://h/x | grep -o 'v[0-9.]*')\n",
+])
+def test_other_fetches_are_worked_out_by_the_shell(line: str) -> None:
+    assert "ansible.builtin.uri" not in str(convert_script(line).tasks)
+
+
+def test_an_interactive_read_asks_the_person_running_the_play() -> None:
+    conversion = convert_script('read -rp "Enter the username: " username\nsudo useradd -m "$username"\n')
+    ask, keep, create = conversion.tasks
+    assert ask == {"name": "Ask for username", "ansible.builtin.pause": {"prompt": "Enter the username:"},
+                   "register": "shell_username_answer"}
+    assert keep["ansible.builtin.set_fact"] == {"shell_username": "{{ shell_username_answer.user_input | default('') }}"}
+    assert create["ansible.builtin.user"]["name"] == "{{ shell_username }}"
+
+
+@pytest.mark.parametrize("line", ["read a b\n", "read -t 5 answer\n", "read -n1 key\n", "read -r line < /etc/x\n"])
+def test_reads_that_split_time_out_or_read_a_file_stay_with_the_shell(line: str) -> None:
+    assert "ansible.builtin.pause" not in str(convert_script(line).tasks)
+
+
+def test_a_variable_set_on_every_path_that_goes_on_is_known_after_the_if() -> None:
+    conversion = convert_script('if [ "$(uname -m)" = x86_64 ]; then\n  A=amd64\nelif [ "$(uname -m)" = aarch64 ]; then\n'
+                                '  A=arm64\nelse\n  echo unsupported\n  exit 1\nfi\nmkdir -p "/opt/$A"\n')
+    assert conversion.tasks[-1]["ansible.builtin.file"]["path"] == "/opt/{{ shell_a }}"
+
+
+def test_an_operation_on_a_host_value_is_a_fact_worked_out_by_jinja() -> None:
+    conversion = convert_script('V=$(cat /etc/v)\nS="${V%%.*}"\ncat > /etc/x <<EOF\nseries=${S} name=${NAME:-odoo}\nEOF\n')
+    assert conversion.tasks[2]["ansible.builtin.set_fact"] == {
+        "shell_s": "{{ shell_v | regex_replace('(?s)^(.*?)\\\\..*$', '\\\\1') }}"}
+    assert conversion.tasks[3]["ansible.builtin.copy"]["content"] == "series={{ shell_s }} name=odoo\n"
+
+
+@pytest.mark.parametrize("operator", ["%", "%%", "#", "##"])
+@pytest.mark.parametrize("pattern", [".*", "*.", "*/", "/*", "*.tar.gz", "a?", "[ab]*", "*"])
+def test_jinja_operations_say_what_bash_does(operator: str, pattern: str) -> None:
+    import re
+
+    import jinja2
+
+    from playbook.convert.values import jinja_operation, parameter_operation
+
+    environment = jinja2.Environment()
+    environment.filters["regex_replace"] = lambda value, regex, keep: re.sub(regex, keep, value)
+    for value in ("18.0.1", "a/b/c.tar.gz", "noext", "..x.", "abc", ""):
+        expression = jinja_operation("v", operator, pattern)
+        assert expression is not None
+        got = environment.from_string("{{ " + expression + " }}").render(v=value)
+        assert got == parameter_operation(value, operator, pattern), (value, expression)
+
+
+def test_a_query_inside_a_line_is_worked_out_first_when_that_lets_a_rule_take_the_line() -> None:
+    conversion = convert_script('echo "deb [arch=$(dpkg --print-architecture)] https://download.docker.com/linux/ubuntu '
+                                '$(. /etc/os-release && echo "$VERSION_CODENAME") stable" | sudo tee /etc/apt/sources.list.d/docker.list\n')
+    assert [list(t)[1] for t in conversion.tasks] == [SHELL, "ansible.builtin.set_fact", SHELL, "ansible.builtin.set_fact",
+                                                       "ansible.builtin.apt_repository"]
+    assert conversion.tasks[0][SHELL]["cmd"] == 'printf "%s" "$(dpkg --print-architecture)"'
+    assert conversion.tasks[4]["ansible.builtin.apt_repository"]["repo"] == (
+        "deb [arch={{ shell_dpkg_print_architecture }}] https://download.docker.com/linux/ubuntu "
+        "{{ shell_etc_os_release_echo_version_codename }} stable")
+
+
+@pytest.mark.parametrize("line", [
+    'echo "x=$(date +%s)" > /etc/x\n',  # not a query the converter knows
+    'echo "$(rm -rf /tmp/x; echo y)" > /etc/x\n',  # changes the host
+    'some-tool --arch "$(dpkg --print-architecture)"\n',  # the line stays a shell task anyway
+])
+def test_other_substitutions_stay_in_the_shell_task(line: str) -> None:
+    conversion = convert_script(line)
+    assert not any("Work out $(" in t["name"] for t in conversion.tasks)

@@ -817,6 +817,17 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                                      'update_cache': False},
   'become': True,
   'name': 'Add the apt repository https://apache.jfrog.io/artifactory/couchdb-deb/ jammy'}]),
+    ('mysql -u "root" -p"root" < "/srv/database/init.sql"',
+     [{'name': 'Import /srv/database/init.sql into MySQL',
+       'community.mysql.mysql_db': {'name': 'all', 'state': 'import', 'target': '/srv/database/init.sql',
+                                    'login_user': 'root', 'login_password': 'root'}}]),
+    ("sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
+     "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"",
+     [{'name': 'Create the MySQL user root',
+       'community.mysql.mysql_user': {'name': 'root', 'host': 'localhost', 'state': 'present',
+                                      'plugin': 'mysql_native_password', 'plugin_auth_string': 'root',
+                                      'login_user': 'root', 'login_password': 'root'},
+       'no_log': True}]),
     ('pkg install -y parallels-tools',
      [{'name': 'Install parallels-tools',
        'community.general.pkgng': {'name': 'parallels-tools', 'state': 'present'}}]),
@@ -857,6 +868,9 @@ _PG = "the community.postgresql modules need psycopg2 on the host (apt install p
 _APT_KEY = ("apt-key is deprecated on current Debian and Ubuntu; prefer a key file in /etc/apt/keyrings "
             "and signed-by in the repository line")
 NOTES = {
+    'mysql -u "root" -p"root" < "/srv/database/init.sql"': [f"line 1: {_MYSQL}"],
+    "sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
+    "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"": [f"line 6: {_MYSQL}"],
     "cat << EOF | su - postgres -c psql\n-- Create the user:\nCREATE USER app WITH PASSWORD 'pw';\n"
     "CREATE DATABASE app WITH OWNER=app\n  LC_COLLATE='en_US.utf8'\n  LC_CTYPE='en_US.utf8'\n"
     "  ENCODING='UTF8'\n  TEMPLATE=template0;\nEOF": [f"line 1-9: {_PG}"],
@@ -931,8 +945,10 @@ def test_every_rule_has_a_case() -> None:
     ("CREATE='CREATE DATABASE d CONNECTION LIMIT 5'; psql -c \"$CREATE\"\n", "an option the module does not say"),
     ("gem install puppet:'>=7'\n", "a requirement, not one version"),
     ("systemctl link unit.service\n", "a relative unit file"),
-    ('mysql -e "CREATE DATABASE a; SELECT 1"\n', "half a statement list would run the other half nowhere"),
-    ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n", "which hosts is a query"),
+    ("update-rc.d -f apparmor remove\n", "only the SysV rc links go: a systemd unit stays enabled (service enabled: false would disable it)"),
+    ("mysql -u root --force < /tmp/x.sql\n", "--force goes on past errors; the import stops"),
+    ('mysql -e "source /tmp/dump.sql"\n', "the client's own command"),
+    ('mysql -e "USE app; DELETE FROM t"\n', "the client's own command"),
     ("sudo chown deploy: /srv\n", "user: means the login group"),
     ("cp -r /a /b\n", "cp -r depends on whether /b exists"),
     ("sed -i 's/a/b/2' /f\n", "the second match of a line"),
@@ -1152,3 +1168,25 @@ def test_a_key_added_to_the_callers_own_authorized_keys_is_a_line() -> None:
     # whose `~` it is (the connecting user, or root under sudo) is not the rule's to guess
     task = convert_script('K=$(cat /tmp/k)\necho "$K" | tee -a ~/.ssh/authorized_keys\n').tasks[-1]
     assert "ansible.builtin.lineinfile" in task
+
+
+@pytest.mark.parametrize(("script", "query"), [
+    # half a statement list through modules would run the other half nowhere: all of it, in order
+    ('mysql -e "CREATE DATABASE a; SELECT 1"\n', ["CREATE DATABASE a", "SELECT 1"]),
+    ("mysql -e \"DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')\"\n",  # which hosts is a query
+     "DELETE FROM mysql.user WHERE User='root' AND Host NOT IN ('localhost')"),
+    ('mysql -e "UPDATE t SET v=\'{{x}}\'"\n', "{% raw %}UPDATE t SET v='{{x}}'{% endraw %}"),
+])
+def test_sql_no_module_says_runs_whole_through_mysql_query(script: str, query: Any) -> None:
+    conversion = convert_script(script)
+    assert [t["community.mysql.mysql_query"]["query"] for t in conversion.tasks] == [query]
+    assert "not idempotent" in conversion.warnings[0]
+
+
+def test_a_repository_line_holding_a_value_the_host_knows_is_still_the_repository_module() -> None:
+    conversion = convert_script(
+        'echo "deb http://ppa.launchpad.net/nginx/stable/ubuntu $(lsb_release -sc) main" | sudo tee /etc/apt/sources.list.d/nginx.list\n'
+        'A=$(uname -m)\nprintf "[x]\\nname=X $A\\nbaseurl=https://h/$A\\nenabled=1\\n" > /etc/yum.repos.d/x.repo\n')
+    assert conversion.tasks[0]["ansible.builtin.apt_repository"]["repo"] == \
+        "deb http://ppa.launchpad.net/nginx/stable/ubuntu {{ ansible_facts.distribution_release }} main"
+    assert conversion.tasks[1]["ansible.builtin.yum_repository"]["baseurl"] == "https://h/{{ ansible_facts.architecture }}"

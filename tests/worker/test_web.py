@@ -197,3 +197,20 @@ def test_queue_status_shows_the_running_job_and_the_waiting_ones(make_app: AppFa
 
 def test_healthz_and_index(client: FlaskClient) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
+
+
+@pytest.mark.parametrize("reply_text", [
+    "```yaml\n- import_playbook: /etc/passwd\n```",
+    "```yaml\n- hosts: all\n  vars_files: [/etc/shadow]\n  tasks:\n    - ansible.builtin.debug: {msg: hi}\n```",
+    "```yaml\n- hosts: all\n  tasks:\n    - ansible.builtin.debug:\n        msg: \"{{ lookup('file', '/etc/passwd') }}\"\n```",
+], ids=["import_playbook", "vars_files", "lookup"])
+def test_a_model_reply_that_reads_the_workers_files_is_refused_and_sent_back(
+    reply_text: str, make_client: Callable[..., FlaskClient]
+) -> None:
+    replies = iter([reply_text, PLAYBOOK_REPLY])
+    llm = FakeLLM(lambda model, messages: next(replies))
+    reply = make_client(llm).post("/generate", json={"commands": "apt-get install -y nginx"})
+    assert reply.status_code == 200 and reply.json["attempts"] == 2, reply.json
+    retry = llm.calls[1][1][-1]["content"]
+    assert "self-contained" in retry or "'vars'" in retry
+    assert "root:" not in retry and "could not find" not in retry.lower()
