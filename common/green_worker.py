@@ -36,6 +36,7 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -302,6 +303,10 @@ class ServingWorker(GeventWorker):
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Answer what went wrong before the app saw the request, as JSON."""
+        if isinstance(exc, ssl.SSLError) or (isinstance(exc, HeadTimeout) and not _handshake_done(client)):
+            # no TLS session to answer in (plain HTTP, an unknown CA, no certificate, a silent client)
+            log.info("TLS handshake with %s failed: %s", addr[0] if addr else "?", _tls_reason(exc))
+            return
         if isinstance(exc, HeadTimeout):
             status, reason, message = 408, "Request Timeout", str(exc)
         elif isinstance(exc, RequestTimeout):
@@ -385,6 +390,23 @@ def _http_date(timestamp: float | None = None) -> str:
         _date_text = formatdate(second, localtime=False, usegmt=True)
         _date_second = second
     return _date_text
+
+
+def _handshake_done(client: Any) -> bool:
+    """False for a TLS connection whose handshake has not completed (plain connections: True)."""
+    sock = client._sock if isinstance(client, DeadlineSocket) else client
+    if not hasattr(sock, "do_handshake"):
+        return True
+    try:
+        return sock.version() is not None  # None until the handshake is done
+    except (OSError, ValueError):
+        return False
+
+
+def _tls_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return getattr(exc, "reason", None) or str(exc)
+    return f"no handshake within HEADER_TIMEOUT ({exc})"
 
 
 def _raise_open_files_limit(wanted: int) -> None:

@@ -62,6 +62,7 @@ class WalkerState:
     uncalled: set[str] = field(default_factory=set)  # functions the script defines and never runs
     fact_variables: dict[str, str] = field(default_factory=dict)  # fact -> the shell variable it holds
     inputs: frozenset[str] = frozenset()  # variables the script reads and never sets: the host's environment's
+    worked_out: dict[str, str] = field(default_factory=dict)  # `$(query)` in the line at hand -> the fact holding it
     current: Statement | None = None  # the statement being converted (for warnings that need its line)
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)

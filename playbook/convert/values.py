@@ -76,6 +76,8 @@ class ValuesMixin(TasksMixin):
     def expanded(self, expansion: str) -> str | None:
         """What the converter can work out of an expansion on known values: `${X%%.*}`, `${X,,}`,
         `${#X}`, and the pure `$(basename P [SUFFIX])`, `$(dirname P)`, `$(echo W)`, `$(cat <<EOF ...)`."""
+        if expansion in self.worked_out:  # a query a task of this line worked out
+            return self.worked_out[expansion]
         match = _PARAMETER_OP.fullmatch(expansion)
         if match:
             name, operator, pattern = match.group(1), match.group(2), match.group(3)
@@ -212,6 +214,8 @@ class ValuesMixin(TasksMixin):
         return True
 
     def assign(self, name: str, word: Word, export: bool, ctx: Context | None = None) -> None:
+        if ctx is not None and not export and self.argument_fact(ctx, name, word):
+            return
         value = self.substitute_word(word)
         if value is not None:
             self.variables[name] = value
@@ -246,6 +250,31 @@ class ValuesMixin(TasksMixin):
             self.environment[name] = "".join(parts)
 
     # --- facts: values the host works out ------------------------------------------------
+
+    def argument_fact(self, ctx: Context, name: str, word: Word) -> bool:
+        """`SOURCE=${1:-open}` at the script's level: the script's argument, which the play takes
+        as the variable shell_1 (`-e shell_1=oracle`), its default when not given; so a test on
+        SOURCE is a `when` and every arm is converted, as the script runs either way."""
+        parts = [p for p in word.parts if p.text]
+        match = _DEFAULTED.fullmatch(parts[0].text) if len(parts) == 1 and parts[0].expansion else None
+        if match is None or not match.group(1).isdigit() or self.arguments is not None or self.calling \
+                or "$" in match.group(3) or "`" in match.group(3):
+            return False
+        default = match.group(3)
+        if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
+            default = default[1:-1]
+        fact, argument = fact_name(name), fact_name(match.group(1))
+        value = "{{ " + argument + " | default(" + _quoted(default) + (", true" if match.group(2) else "") + ") }}"
+        task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
+        if ctx.when:
+            task["when"] = ctx.when
+        statement = ctx.statement
+        self.drafts.append(Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
+        self.variables[name] = "{{ " + fact + " }}"
+        self.fact_variables[fact] = name
+        self.warn(statement, f"reads the script's argument ${match.group(1)} (default {default!r}): "
+                             f"pass it with -e {argument}=VALUE")
+        return True
 
     def operated_fact(self, ctx: Context, name: str, word: Word) -> bool:
         """`SERIES="${VERSION%%.*}"` where VERSION is a value the host holds: the same operation

@@ -40,12 +40,13 @@ from playbook.convert.shapes import (
     is_cd,
     lines_with_parse_errors,
     only_prints,
+    only_reads,
     starts_unless_running,
     takes_patterns,
 )
 from playbook.convert.state import Context
 from playbook.convert.values import fact_name, parameter_operation
-from playbook.passes import COMMAND, Step, TaskSource
+from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task, parse_options
 from playbook.rules.content import echo_text, literal, printf_text
@@ -57,6 +58,24 @@ __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 
 # commands whose rules read Invocation.globbed: their glob words are passed as written
 _GLOB_AWARE = frozenset({"rm", "sed"})
+
+
+def _is_query(script: str) -> bool:
+    """True for a command substitution's script that only reads: one query (`dpkg
+    --print-architecture`), or `. /etc/os-release && echo "$VERSION_CODENAME"`."""
+    statements = parse_script(script).statements
+    if len(statements) != 1 or statements[0].kind == "error":
+        return False
+    commands = statements[0].commands
+    if not commands or any(not c.is_simple or c.redirects or c.heredoc is not None for c in commands) \
+            or any(op != "&&" for op in statements[0].operators) or len(statements[0].pipelines) != len(commands):
+        return False
+    for command in commands:
+        argv = [w.raw for w in command.words]
+        sourced = argv[:1] in (["."], ["source"]) and len(argv) == 2 and argv[1].startswith("/etc/")
+        if not (sourced or only_reads(command) or (argv[:1] == ["echo"] and len(argv) > 1)):
+            return False
+    return True
 
 
 def hold_value(script: str, value: str, variable: str) -> str:
@@ -194,6 +213,55 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.pipeline(ctx, pipeline)
 
     def pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
+        """One pipeline; a `$(query)` in its words that only reads (`$(dpkg --print-architecture)`)
+        is worked out by a task of its own first, when that lets a rule take the line."""
+        queries = [] if pipeline.negated else self.queries_in(pipeline)
+        if queries:
+            snapshot = self.snapshot()
+            for text in queries:
+                self.query_fact(ctx, text)
+            self.plain_pipeline(ctx, pipeline)
+            fell_back = len(self.uncovered) != snapshot.uncovered or any(
+                d.source is not None and d.source.rule == "fallback" for d in self.drafts[snapshot.drafts:])
+            for text in queries:
+                self.worked_out.pop(text, None)
+            if not fell_back:
+                return
+            self.restore(snapshot)
+        self.plain_pipeline(ctx, pipeline)
+
+    def queries_in(self, pipeline: Pipeline) -> list[str]:
+        """The `$(...)` in the pipeline's words that the converter cannot work out and that only
+        read the host (a query, a file sourced from /etc and echoed)."""
+        found: list[str] = []
+        for command in pipeline.commands:
+            for word in command.words:
+                for part in word.parts:
+                    text = part.text
+                    if part.expansion and text.startswith("$(") and not text.startswith("$((") \
+                            and text not in found and self.expanded(text) is None and _is_query(text[2:-1]):
+                        found.append(text)
+        return found
+
+    def query_fact(self, ctx: Context, text: str) -> None:
+        slug = re.sub(r"[^a-z0-9]+", "_", text[2:-1].lower()).strip("_")[:40] or "query"
+        fact = "shell_" + slug
+        check: dict[str, Any] = {"name": f"Work out {text}",
+                                 SHELL: {"cmd": literal(self.shell_script(f'printf "%s" "{text}"')),
+                                         "executable": "/bin/bash"},
+                                 "register": f"{fact}_output", "changed_when": False, "check_mode": False}
+        if self.cwd:
+            check[SHELL]["chdir"] = self.cwd
+        keep: dict[str, Any] = {"name": f"Keep {text}", "ansible.builtin.set_fact": {fact: "{{ " + fact + "_output.stdout }}"}}
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "fact")
+        for task in (check, keep):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        self.worked_out[text] = "{{ " + fact + " }}"
+        self.fact_variables[fact] = text[1:]  # task names say it as the script did: $(...)
+
+    def plain_pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
         commands = pipeline.commands
         if pipeline.negated:
             self.fallback_shell(ctx, join_text(commands), None)

@@ -113,10 +113,6 @@ def update_rc_d(inv: Invocation) -> list[Task] | None:
     if len(inv.args) >= 2 and inv.args[1] in ("defaults", "enable"):
         return [Task(f"Enable {inv.args[0]} at boot", SERVICE,
                      {"name": inv.args[0], "enabled": True})]
-    if len(inv.args) == 3 and inv.args[0] == "-f" and inv.args[2] == "remove":
-        # the boot links removed though the init script stays (-f; without it update-rc.d
-        # refuses while the script is there): the service no longer starts at boot
-        return [Task(f"Disable {inv.args[1]} at boot", SERVICE, {"name": inv.args[1], "enabled": False})]
     if len(inv.args) == 2 and inv.args[1] == "disable":
         return [Task(f"Disable {inv.args[0]} at boot", SERVICE,
                      {"name": inv.args[0], "enabled": False})]

@@ -400,10 +400,13 @@ def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
     assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
 
 
-def test_an_argument_default_applies_when_the_script_runs_without_arguments() -> None:
+def test_an_argument_default_applies_unless_the_play_is_given_the_argument() -> None:
     conversion = convert_script('JAVA=${1:-"open"}\nif [ "$JAVA" = "oracle" ]; then\n  apt-get install -y oracle-java\n'
                                 'else\n  apt-get install -y openjdk-17-jdk\nfi\n')
-    assert [t["ansible.builtin.apt"]["name"] for t in conversion.tasks] == ["openjdk-17-jdk"]
+    assert conversion.tasks[0]["ansible.builtin.set_fact"] == {"shell_java": "{{ shell_1 | default('open', true) }}"}
+    assert [(t["ansible.builtin.apt"]["name"], t["when"]) for t in conversion.tasks[1:]] == [
+        ("oracle-java", "shell_java == 'oracle'"), ("openjdk-17-jdk", "shell_java != 'oracle'")]
+    assert conversion.warnings == ["line 1: reads the script's argument $1 (default 'open'): pass it with -e shell_1=VALUE"]
 
 
 def test_a_default_is_not_taken_for_what_the_login_environment_sets() -> None:
@@ -895,3 +898,24 @@ def test_jinja_operations_say_what_bash_does(operator: str, pattern: str) -> Non
         assert expression is not None
         got = environment.from_string("{{ " + expression + " }}").render(v=value)
         assert got == parameter_operation(value, operator, pattern), (value, expression)
+
+
+def test_a_query_inside_a_line_is_worked_out_first_when_that_lets_a_rule_take_the_line() -> None:
+    conversion = convert_script('echo "deb [arch=$(dpkg --print-architecture)] https://download.docker.com/linux/ubuntu '
+                                '$(. /etc/os-release && echo "$VERSION_CODENAME") stable" | sudo tee /etc/apt/sources.list.d/docker.list\n')
+    assert [list(t)[1] for t in conversion.tasks] == [SHELL, "ansible.builtin.set_fact", SHELL, "ansible.builtin.set_fact",
+                                                       "ansible.builtin.apt_repository"]
+    assert conversion.tasks[0][SHELL]["cmd"] == 'printf "%s" "$(dpkg --print-architecture)"'
+    assert conversion.tasks[4]["ansible.builtin.apt_repository"]["repo"] == (
+        "deb [arch={{ shell_dpkg_print_architecture }}] https://download.docker.com/linux/ubuntu "
+        "{{ shell_etc_os_release_echo_version_codename }} stable")
+
+
+@pytest.mark.parametrize("line", [
+    'echo "x=$(date +%s)" > /etc/x\n',  # not a query the converter knows
+    'echo "$(rm -rf /tmp/x; echo y)" > /etc/x\n',  # changes the host
+    'some-tool --arch "$(dpkg --print-architecture)"\n',  # the line stays a shell task anyway
+])
+def test_other_substitutions_stay_in_the_shell_task(line: str) -> None:
+    conversion = convert_script(line)
+    assert not any("Work out $(" in t["name"] for t in conversion.tasks)
