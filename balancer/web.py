@@ -35,7 +35,7 @@ from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import ConfigError, Settings
 from balancer.shared_state import RedisLedger
 from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
-from balancer.status import aggregate
+from balancer.status import StatusRenderer
 from balancer.tracing import TracingClient
 from common.disconnect import watch_disconnect
 from common.apikeys import KeyFileError
@@ -264,8 +264,10 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
     def healthz_reply() -> Reply:
         return json_reply({"status": "ok", "total_backends": len(balancer.pool.urls)})
 
+    status_text = StatusRenderer()
+
     def queue_status_reply() -> Reply:
-        return json_reply(aggregate(balancer.pool.snapshot()))
+        return Reply(200, status_text.render(balancer.pool.snapshot()))
 
     def fast_generate(req: FastRequest) -> Reply:
         """``POST /generate`` of one job, its input valid; anything else (a split, a refusal) is Flask's."""

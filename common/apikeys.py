@@ -33,7 +33,7 @@ class ApiKey:
     """One key's record: who it is (``name``, safe to log), its digest, role and limits."""
 
     name: str
-    sha256: str = ""
+    sha256: str
     role: str = "user"
     rate_per_minute: int = 60
     max_concurrent: int = 2

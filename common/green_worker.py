@@ -36,6 +36,7 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,7 @@ from gunicorn.http import errors as parse_errors
 from gunicorn.workers.ggevent import GeventWorker
 
 from common.errors import RequestTimeout
+from common.lean_http import LeanServer
 from common.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,18 @@ class DeadlineSocket:
         self._closing = False
         self._hold_next = False  # a request was read: its reply's first write (the head) waits for the next
         self._held: bytes | None = None
+        self._unread = b""  # bytes read for a request and given back (common.lean_http hands it to gunicorn)
+
+    def save_state(self) -> tuple[str, float, int]:
+        """Where the connection is before a request head is read (for ``unread``)."""
+        return self._phase, self._deadline, self._requests
+
+    def unread(self, data: bytes, state: tuple[str, float, int]) -> None:
+        """Give back ``data``, the start of a request read from the connection, and return to ``state``:
+        the next reads return ``data`` first, and that request is read as if for the first time."""
+        self._unread = data + self._unread
+        self._phase, self._deadline, self._requests = state
+        self._hold_next = False
 
     def close_if_idle(self) -> None:
         """At shutdown: end a kept-alive connection that waits for a next request (HAProxy's soft-stop)."""
@@ -178,6 +192,11 @@ class DeadlineSocket:
             return self._sock.recv(size, flags)
         if self._held is not None:
             self.flush()
+        if self._unread:
+            given, self._unread = self._unread[:size], self._unread[size:]
+            if self._phase == self.IDLE:  # as for bytes off the wire: the request's head has its own deadline
+                self._phase, self._deadline = self.HEAD, time.monotonic() + self._limits.header_timeout_s
+            return given
         if self._expired:
             raise parse_errors.NoMoreData()
         remaining = self._deadline - time.monotonic()
@@ -249,6 +268,7 @@ class ServingWorker(GeventWorker):
     limits = ServerLimits()
 
     def init_process(self) -> None:
+        self._lean: LeanServer | None | bool = False  # made at the first connection, once the app is loaded
         self._connections: set[DeadlineSocket] = set()
         self._current = greenlet_local()
         self._draining = False
@@ -271,9 +291,31 @@ class ServingWorker(GeventWorker):
         self._connections.add(conn)
         self._current.conn = conn
         try:
-            super().handle(listener, conn, addr)
+            if self._lean is False:
+                self._lean = LeanServer.for_worker(self)
+            if not isinstance(self._lean, LeanServer) or not self._serve_lean(self._lean, listener, conn, addr):
+                super().handle(listener, conn, addr)
         finally:
             self._connections.discard(conn)
+
+    def _serve_lean(self, lean: LeanServer, listener: Any, conn: DeadlineSocket, addr: Any) -> bool:
+        """The connection's plain requests for the app's fast routes (``common.lean_http``); False when
+        gunicorn takes the connection over. Failures end as gunicorn's own ``handle`` ends them."""
+        try:
+            if not lean.serve(listener, conn, addr):
+                return False
+        except parse_errors.NoMoreData:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF):
+                log.error("socket error processing a request", exc_info=exc)
+        except Exception as exc:
+            self.handle_error(None, conn, addr, exc)
+        try:
+            conn.close()
+        except OSError:
+            pass
+        return True
 
     def timeout_ctx(self) -> Any:
         """Around each request-head parse of a kept-alive connection (gunicorn's hook)."""
@@ -302,6 +344,10 @@ class ServingWorker(GeventWorker):
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Answer what went wrong before the app saw the request, as JSON."""
+        if isinstance(exc, ssl.SSLError) or (isinstance(exc, HeadTimeout) and not _handshake_done(client)):
+            # no TLS session to answer in (plain HTTP, an unknown CA, no certificate, a silent client)
+            log.info("TLS handshake with %s failed: %s", addr[0] if addr else "?", _tls_reason(exc))
+            return
         if isinstance(exc, HeadTimeout):
             status, reason, message = 408, "Request Timeout", str(exc)
         elif isinstance(exc, RequestTimeout):
@@ -385,6 +431,23 @@ def _http_date(timestamp: float | None = None) -> str:
         _date_text = formatdate(second, localtime=False, usegmt=True)
         _date_second = second
     return _date_text
+
+
+def _handshake_done(client: Any) -> bool:
+    """False for a TLS connection whose handshake has not completed (plain connections: True)."""
+    sock = client._sock if isinstance(client, DeadlineSocket) else client
+    if not hasattr(sock, "do_handshake"):
+        return True
+    try:
+        return sock.version() is not None  # None until the handshake is done
+    except (OSError, ValueError):
+        return False
+
+
+def _tls_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return getattr(exc, "reason", None) or str(exc)
+    return f"no handshake within HEADER_TIMEOUT ({exc})"
 
 
 def _raise_open_files_limit(wanted: int) -> None:

@@ -5,13 +5,21 @@
 gunicorn's ``ca_certs`` with ``cert_reqs=CERT_REQUIRED``), which is how a worker lets in only its
 balancers. Declared once here for both services; the files are checked at start, so a wrong
 path or a key that does not fit its certificate stops the start with exit status 2.
+
+design: gevent's server does the TLS handshake as it accepts, before the connection reaches
+the worker class, with no deadline and no count: a client that connects and never says hello
+held its connection forever (past HEADER_TIMEOUT and outside MAX_CONNECTIONS), and a failed
+handshake (plain HTTP, an unknown CA) printed a traceback outside the log format. So the
+context gunicorn hands to gevent (``lazy_handshake``) leaves the handshake to the first read:
+it then happens inside the request-head deadline of ``common.green_worker.DeadlineSocket``,
+counted like any connection, and a failure is one log line.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +50,11 @@ class ServerTls:
             except (ssl.SSLError, OSError) as exc:
                 raise ConfigError(f"TLS_CERT/TLS_KEY/TLS_CLIENT_CA cannot be used: {exc}") from None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.cert)
-
     def gunicorn_options(self) -> dict[str, Any]:
         """gunicorn's TLS options (none when serving plain HTTP)."""
         if not self.cert:
             return {}
-        options: dict[str, Any] = {"certfile": self.cert, "keyfile": self.key}
+        options: dict[str, Any] = {"certfile": self.cert, "keyfile": self.key, "ssl_context": lazy_handshake}
         if self.client_ca:
             options |= {"ca_certs": self.client_ca, "cert_reqs": ssl.CERT_REQUIRED}
         return options
@@ -62,3 +66,18 @@ class ServerTls:
     @classmethod
     def describe(cls) -> list[tuple[str, Any, str]]:
         return describe(cls)
+
+
+@dataclass(frozen=True)
+class LazyHandshakeContext:
+    """An SSL context whose sockets shake hands on their first read or write, not when accepted."""
+
+    context: ssl.SSLContext
+
+    def wrap_socket(self, sock: Any, **kwargs: Any) -> Any:
+        return self.context.wrap_socket(sock, **{**kwargs, "do_handshake_on_connect": False})
+
+
+def lazy_handshake(config: Any, default_ssl_context_factory: Callable[[], ssl.SSLContext]) -> LazyHandshakeContext:
+    """gunicorn's ``ssl_context`` hook: its own context (cert, key, client CA), handshake deferred."""
+    return LazyHandshakeContext(default_ssl_context_factory())

@@ -30,13 +30,15 @@ class Farm:
     emulator: EmulatorProcess
     workers: list[ServiceProcess]
     balancer: ServiceProcess
+    api_key: str | None = None  # sent with the farm's own status reads when the balancer asks for keys
 
     @property
     def url(self) -> str:
         return self.balancer.url
 
     def status(self) -> dict[str, Any]:
-        reply = HTTP.get(self.url + "/queue-status", timeout=5)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
+        reply = HTTP.get(self.url + "/queue-status", timeout=5, headers=headers)
         reply.raise_for_status()
         result: dict[str, Any] = reply.json()
         return result
@@ -73,7 +75,7 @@ def _start_all(services: list[ServiceProcess], timeout_s: float) -> None:
 
 
 @contextmanager
-def running_farm(log_dir: Path, *, workers: int = 2, **balancer_env: str) -> Iterator[Farm]:
+def running_farm(log_dir: Path, *, workers: int = 2, api_key: str | None = None, **balancer_env: str) -> Iterator[Farm]:
     """Start the farm (one slot per worker), yield it, and stop every process it started by pid."""
     emulator = EmulatorProcess(log_path=log_dir / "ollama_emulator.log")
     started: list[ServiceProcess] = []
@@ -94,7 +96,7 @@ def running_farm(log_dir: Path, *, workers: int = 2, **balancer_env: str) -> Ite
         )
         started.append(balancer)
         balancer.start(30)
-        farm = Farm(emulator, worker_procs, balancer)
+        farm = Farm(emulator, worker_procs, balancer, api_key)
         farm.wait_ready()
         yield farm
     finally:

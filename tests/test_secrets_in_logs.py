@@ -9,6 +9,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,27 +32,51 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProce
     process.stop()
 
 
-@pytest.mark.parametrize("log_format", ["text", "json"])
-def test_no_key_token_or_authorization_header_is_logged(log_format: str, emulator: EmulatorProcess, tmp_path: Path) -> None:
-    keys = tmp_path / "keys.json"
-    user_key, _ = add_key(keys, "alice", rate_per_minute=3, max_concurrent=2)
-    admin_key, _ = add_key(keys, "ops", role="admin")
-    secrets = [user_key, admin_key, UNKNOWN_KEY, WORKER_TOKEN, BASIC_PASSWORD, "wrong-" + WORKER_TOKEN]
-    common = {"LOG_FORMAT": log_format, "WORKER_TOKEN": WORKER_TOKEN, **NO_PROXIES}
-    port = free_port()
-    worker = python_service(["app.py"], port, {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1", **common},
-                            log_path=tmp_path / "worker.log")
-    balancer = python_service(["app_distributed.py"], free_port(),
-                              {"BACKENDS": worker.url, "API_KEYS_FILE": str(keys), "HEALTH_INTERVAL": "0.2", **common},
-                              log_path=tmp_path / "balancer.log")
-    started: list[ServiceProcess] = []
+@dataclass
+class Pair:
+    """A worker and a balancer in front of it, logging in one LOG_FORMAT."""
+
+    worker: ServiceProcess
+    balancer: ServiceProcess
+    keys: dict[str, str]
+    log_dir: Path
+
+
+@pytest.fixture(scope="module")
+def pairs(emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pair]]:
+    """One pair per LOG_FORMAT, all four processes started at once."""
+    made: dict[str, Pair] = {}
+    for log_format in ("text", "json"):
+        log_dir = tmp_path_factory.mktemp(f"secrets-{log_format}")
+        user_key, _ = add_key(log_dir / "keys.json", "alice", rate_per_minute=3, max_concurrent=2)
+        admin_key, _ = add_key(log_dir / "keys.json", "ops", role="admin")
+        common = {"LOG_FORMAT": log_format, "WORKER_TOKEN": WORKER_TOKEN, **NO_PROXIES}
+        worker = python_service(["app.py"], free_port(), {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1", **common},
+                                log_path=log_dir / "worker.log")
+        balancer = python_service(["app_distributed.py"], free_port(),
+                                  {"BACKENDS": worker.url, "API_KEYS_FILE": str(log_dir / "keys.json"),
+                                   "HEALTH_INTERVAL": "0.2", **common}, log_path=log_dir / "balancer.log")
+        made[log_format] = Pair(worker, balancer, {"user": user_key, "admin": admin_key}, log_dir)
+    services = [service for pair in made.values() for service in (pair.worker, pair.balancer)]
+    threads = [threading.Thread(target=service.start) for service in services]
     try:
-        threads = [threading.Thread(target=s.start) for s in (worker, balancer)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        started += [worker, balancer]
+        yield made
+    finally:
+        for service in services:
+            service.stop()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_no_key_token_or_authorization_header_is_logged(log_format: str, pairs: dict[str, Pair]) -> None:
+    pair = pairs[log_format]
+    worker, balancer, tmp_path = pair.worker, pair.balancer, pair.log_dir
+    user_key, admin_key = pair.keys["user"], pair.keys["admin"]
+    secrets = [user_key, admin_key, UNKNOWN_KEY, WORKER_TOKEN, BASIC_PASSWORD, "wrong-" + WORKER_TOKEN]
+    try:
         b, w = balancer.url, worker.url
 
         def call(method: str, url: str, authorization: str | None = None, **kwargs: object) -> int:
@@ -74,9 +99,9 @@ def test_no_key_token_or_authorization_header_is_logged(log_format: str, emulato
         assert call("POST", w + "/generate", f"Bearer {user_key}", **job) == 401
         assert call("POST", w + "/generate", headers={"X-Worker-Token": WORKER_TOKEN}, **job) == 200
         metrics = requests.get(b + "/metrics", timeout=10).text + requests.get(w + "/metrics", timeout=10).text
-    finally:
-        for service in reversed(started):
-            service.stop()
+    finally:  # the logs are whole once the processes have ended
+        balancer.stop()
+        worker.stop()
     logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("balancer", "worker")}
     for name, text in logs.items():
         lines = [line for line in text.splitlines() if "/jobs/" not in line]  # the one path the client chose

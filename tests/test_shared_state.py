@@ -242,3 +242,15 @@ def haproxy_binary() -> str:
         if Path(candidate).exists():
             return candidate
     raise AssertionError("haproxy is not installed: run `make install` (it installs Debian's haproxy)")
+
+
+def test_a_split_job_runs_its_chunks_on_the_shared_slots(farm: SharedFarm) -> None:
+    one, two = farm.balancers
+    script = "\n".join(f"echo line {n}" for n in range(25))  # three chunks of 10 lines
+    reply = http("POST", one.url + "/generate", json={"commands": script, "split": True}, timeout=60)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert len(body["chunks"]) == 3 and {c["backend"] for c in body["chunks"]} <= {w.url for w in farm.workers}
+    assert [w.stats()["max_jobs_in_flight"] for w in farm.workers] == [1, 1, 1]
+    wait_until(farm.idle, 5, what="every chunk's slot given back")
+    assert farm.status(two)["state"] == "redis"

@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from tests.farms import NO_PROXIES
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 
 TOKEN = "shared-worker-secret"
+HEADER_TIMEOUT_S = 2
+SERVER_ENV = {"LOG_FORMAT": "json", "HEADER_TIMEOUT": str(HEADER_TIMEOUT_S), **NO_PROXIES}
 CURL = shutil.which("curl")
 
 
@@ -54,7 +57,7 @@ def tls_worker(emulator: EmulatorProcess, cert: str, key: str, certs: CertFiles,
     worker = python_service(
         ["app.py"], port,
         {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1", "TLS_CERT": cert, "TLS_KEY": key,
-         "TLS_CLIENT_CA": certs.ca, "WORKER_TOKEN": TOKEN, **NO_PROXIES},
+         "TLS_CLIENT_CA": certs.ca, "WORKER_TOKEN": TOKEN, **SERVER_ENV},
         log_path=log_dir / f"worker-{port}.log",
     )
     worker.tls_ca = certs.ca if cert == certs.server_cert else certs.rogue_ca
@@ -81,7 +84,7 @@ def farm(certs: CertFiles, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             ["app_distributed.py"], free_port(),
             {"BACKENDS": f"{worker.url},{rogue.url}", "TLS_CERT": certs.server_cert, "TLS_KEY": certs.server_key,
              "WORKER_CA": certs.ca, "WORKER_CLIENT_CERT": certs.client_cert, "WORKER_CLIENT_KEY": certs.client_key,
-             "WORKER_TOKEN": TOKEN, "HEALTH_INTERVAL": "0.2", "TIMEOUT": "60", **NO_PROXIES},
+             "WORKER_TOKEN": TOKEN, "HEALTH_INTERVAL": "0.2", "TIMEOUT": "60", **SERVER_ENV},
             log_path=log_dir / "balancer.log",
         )
         balancer.tls_ca = certs.ca
@@ -183,3 +186,26 @@ def test_the_cli_reads_the_https_balancer_with_its_ca(farm: TlsFarm) -> None:
     assert main(["--url", farm.balancer.url, "--cacert", farm.certs.rogue_ca, "status"],
                 stdout=io.StringIO(), stderr=err) == EXIT_UNREACHABLE
     assert "CERTIFICATE_VERIFY_FAILED" in err.getvalue()
+
+
+@pytest.mark.parametrize("service", ["balancer", "worker"])
+def test_a_client_that_never_shakes_hands_is_dropped_at_header_timeout_and_logged_as_json(
+    farm: TlsFarm, service: str
+) -> None:
+    server = farm.balancer if service == "balancer" else farm.worker
+    with socket.create_connection(("127.0.0.1", server.port), timeout=HEADER_TIMEOUT_S + 5) as silent, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as plain:
+        plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # plain HTTP to an HTTPS port
+        try:
+            answer = plain.recv(100)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""  # no reply in clear text: the connection is dropped
+        started = time.monotonic()
+        assert silent.recv(1) == b""  # closed by the server, not by our timeout
+        assert time.monotonic() - started < HEADER_TIMEOUT_S + 2
+    assert server.log_path is not None
+    wait_until(lambda: "no handshake within HEADER_TIMEOUT" in server.log_path.read_text(), 5, what="the log line")  # type: ignore[union-attr]
+    lines = server.log_path.read_text().splitlines()
+    assert [line for line in lines if not line.startswith("{")] == []  # every line JSON: no traceback outside the format
+    assert any("TLS handshake with 127.0.0.1 failed: HTTP_REQUEST" in line for line in lines)

@@ -100,7 +100,9 @@ _NOT_INPUTS = frozenset({
     "EPOCHSECONDS", "EPOCHREALTIME", "GROUPS", "BASH", "BASH_ARGV", "BASH_ARGC", "DIRSTACK", "COLUMNS", "LINES",
 })
 _ASSIGNED = (
-    r"(?<![\w$])([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\+?=",  # X=1, X+=1, A[i]=1, also after local/export/declare
+    # a name starts at a word's start (\b): never tried from inside a long word, where \w* would
+    # rescan the rest of the word from every letter (50,000 letters took minutes)
+    r"\b([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\+?=",  # X=1, X+=1, A[i]=1, also after local/export/declare
     r"\$\{([A-Za-z_]\w*):?[=?]",  # ${X:=default}
     r"\b(?:for|select)\s+([A-Za-z_]\w*)",
     r"\bgetopts\s+\S+\s+([A-Za-z_]\w*)",

@@ -208,3 +208,4 @@ def test_slots_survive_a_redis_restart_and_none_leaks(make_pool: Callable[..., S
     with pool.acquire(None):
         pass
     assert sum(b.in_flight for b in pool.snapshot().backends) == 0
+

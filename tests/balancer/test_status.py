@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from balancer.state import PoolSnapshot, Status
-from balancer.status import aggregate
+from balancer.status import StatusRenderer, aggregate
 from tests.balancer.test_routing import backend
 
 
@@ -37,3 +39,16 @@ def test_seed_fields_and_per_backend_entries() -> None:
 def test_idle_farm() -> None:
     status = aggregate(PoolSnapshot((backend(0), backend(1)), 0))
     assert (status["queue_size"], status["active"], status["active_backends"], status["total_backends"]) == (0, False, 0, 2)
+
+
+def test_the_rendered_text_follows_every_change_and_is_reused_otherwise() -> None:
+    renderer = StatusRenderer()
+    first = PoolSnapshot(backends=(backend(0, in_flight=1), backend(1)), waiting=0, completed=5)
+    text = renderer.render(first)
+    assert json.loads(text) == aggregate(first) and text.endswith(b"\n")
+    same_state = PoolSnapshot(backends=(backend(0, in_flight=1), backend(1)), waiting=0, completed=6)
+    assert renderer.render(same_state) is text  # jobs completed meanwhile: not a /queue-status field
+    for changed in (PoolSnapshot(backends=(backend(0, in_flight=0), backend(1)), waiting=0),
+                    PoolSnapshot(backends=(backend(0, in_flight=1), backend(1)), waiting=2),
+                    PoolSnapshot(backends=(backend(0, in_flight=1), backend(1, status=Status.OFFLINE)), waiting=2)):
+        assert json.loads(renderer.render(changed)) == aggregate(changed)
