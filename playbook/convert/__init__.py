@@ -118,10 +118,14 @@ def environment_inputs(text: str) -> frozenset[str]:
     """The variables a script reads and never sets anywhere, which the shell takes from its
     environment. None at all when it sources a file, evals text or runs with `set -u` (a file
     may set any of them; an unset one stops the script)."""
-    if re.search(r"(?:^|[;&|({]|\bthen|\bdo|\belse)\s*(?:\.|source|eval)\s", text, re.MULTILINE) \
+    # each pattern only on the lines that hold its literal part: a 1 MB line costs a substring test
+    sourcing = "\n".join(line for line in text.splitlines() if "." in line or "source" in line or "eval" in line)
+    if re.search(r"(?:^|[;&|({]|\bthen|\bdo|\belse)\s*(?:\.|source|eval)\s", sourcing, re.MULTILINE) \
             or re.search(r"^\s*set\s+(?:-[a-zA-Z]*u|-o\s+nounset)", text, re.MULTILINE):
         return frozenset()
-    assigned = {name for pattern in _ASSIGNED for name in re.findall(pattern, text)}
+    setting = "\n".join(line for line in text.splitlines() if "=" in line or "for" in line or "select" in line
+                         or "getopts" in line or "printf" in line or "let" in line)
+    assigned = {name for pattern in _ASSIGNED for name in re.findall(pattern, setting)}
     for words in _NAMING_COMMANDS.findall(text):
         assigned.update(re.findall(r"(?<![-\w$])([A-Za-z_]\w*)", words))
     read = set(re.findall(r"\$\{?([A-Za-z_]\w*)", text))

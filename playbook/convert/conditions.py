@@ -58,8 +58,21 @@ def host_expression(text: str) -> str | None:
         values.append(match.group(0))
         return f"@@host{len(values) - 1}@@"
 
+    held = HOST_VALUE.sub(hold, text.strip().rstrip(";"))
+    pattern = _PATTERN_TEST.fullmatch(held)
+    if pattern is not None:  # `[[ $(hostname) == dev* ]]`: the unquoted right side is a pattern
+        regex = _pattern_regex(pattern.group(3))
+        try:
+            subject = shlex.split(pattern.group(1))
+        except ValueError:
+            return None
+        subject_text = re.sub(r"@@host(\d+)@@", lambda m: values[int(m.group(1))], subject[0]) if len(subject) == 1 else ""
+        if regex is None or not HOST_VALUE.search(subject_text):
+            return None
+        test = f"{_jinja(subject_text)} is match({_string(regex)})"
+        return f"not ({test})" if pattern.group(2) == "!=" else test
     try:
-        words = shlex.split(HOST_VALUE.sub(hold, text.strip().rstrip(";")))
+        words = shlex.split(held)
     except ValueError:
         return None
     words = [re.sub(r"@@host(\d+)@@", lambda m: values[int(m.group(1))], w) for w in words]
@@ -82,6 +95,35 @@ def host_expression(text: str) -> str | None:
     if expression is None:
         return None
     return f"not ({expression})" if negated else expression
+
+
+_PATTERN_TEST = re.compile(r"\[\[\s+(\S+)\s+(==|=|!=)\s+([^\s\"'\\]*[*?\[][^\s\"'\\]*)\s+\]\]")
+
+
+def _pattern_regex(pattern: str) -> str | None:
+    """A `[[ x == PATTERN ]]` glob as a regex matched from the start (Jinja's `match`) to the end."""
+    out, i = ["(?s)"], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                return None
+            body = pattern[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body[:1] in ("!", "^") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out) + "\\Z"
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _jinja(word: str) -> str:

@@ -307,7 +307,10 @@ class ValuesMixin(TasksMixin):
         fact = fact_name(name)
         read = _CAT_FILE.fullmatch(word.raw.strip('"'))
         path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
-        if path is not None and path.startswith("/") and not HOST_VALUE.search(path):
+        # `~/x`: the home of the user the script runs as, which slurp expands the same way
+        # (not under become, where it would be root's)
+        if path is not None and (path.startswith("/") or (path.startswith("~/") and not ctx.become)) \
+                and not HOST_VALUE.search(path):
             task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
                                     "register": f"{fact}_file"}
             self.finish(ctx, task, "ansible.builtin.slurp", {})

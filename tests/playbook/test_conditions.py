@@ -79,3 +79,12 @@ def test_a_value_the_shell_set_before_an_if_that_may_not_change_it_is_worked_out
     names = [t["name"] for t in conversion.tasks]
     assert names[:2] == ["Work out DOMAIN", "Set DOMAIN"]
     assert conversion.tasks[-1]["when"] == "shell_domain | length == 0"
+
+
+@pytest.mark.parametrize(("test", "when"), [
+    ("[[ $(hostname) = kubearmor-dev* ]]", "ansible_facts.nodename is match('(?s)kubearmor\\\\-dev.*\\\\Z')"),
+    ("[[ $(hostname) != web[0-9] ]]", "not (ansible_facts.nodename is match('(?s)web[0-9]\\\\Z'))"),
+])
+def test_a_pattern_match_on_a_host_value_is_a_match_test(test: str, when: str) -> None:
+    conversion = convert_script(f"if {test}; then\n  apt-get install -y a\nfi\n")
+    assert conversion.tasks == [{"name": "Install a", "ansible.builtin.apt": {"name": "a", "state": "present"}, "when": when}]

@@ -919,3 +919,20 @@ def test_a_query_inside_a_line_is_worked_out_first_when_that_lets_a_rule_take_th
 def test_other_substitutions_stay_in_the_shell_task(line: str) -> None:
     conversion = convert_script(line)
     assert not any("Work out $(" in t["name"] for t in conversion.tasks)
+
+
+def test_a_file_in_the_scripts_home_read_into_a_variable_is_slurped() -> None:
+    conversion = convert_script('U="$(cat ~/.features/user)"\nmkdir -p "/home/$U/x"\n')
+    assert conversion.tasks[0]["ansible.builtin.slurp"] == {"src": "~/.features/user"}
+    assert "become" not in conversion.tasks[0]
+
+
+@pytest.mark.parametrize("line", ["echo " + "a" * (1 << 20), "x=" + "a" * (1 << 20)])
+def test_a_one_megabyte_line_is_converted_in_linear_time(line: str) -> None:
+    import time
+
+    from playbook.convert import environment_inputs
+
+    started = time.monotonic()
+    environment_inputs(line)
+    assert time.monotonic() - started < 5  # the first version backtracked quadratically: minutes
