@@ -130,6 +130,7 @@ class Lease:
         self._pool = pool
         self.url = url
         self.waited_s = waited_s
+        self.handed_over = False  # set by release: the slot went straight to a waiting job
         self._released = False
         self._lock = threading.Lock()
 
@@ -138,7 +139,7 @@ class Lease:
             if self._released:
                 return
             self._released = True
-        self._pool._release(self.url)
+        self.handed_over = self._pool._release(self.url)
 
     def __enter__(self) -> Lease:
         return self
@@ -269,25 +270,27 @@ class BackendPool:
         backend.in_flight += 1
         return Lease(self, backend.spec.url, self.clock() - start)
 
-    def _release(self, url: str) -> None:
+    def _release(self, url: str) -> bool:
+        """Give a slot on ``url`` back; True when a waiting job was handed a slot."""
         with self._lock:
             backend = self._backends.get(url)
             if backend is None:
-                return
+                return False
             backend.in_flight = max(0, backend.in_flight - 1)
             if backend.removing and backend.in_flight == 0:
                 del self._backends[url]
                 log.info("backend %s removed: its last job finished", url)
-            self._dispatch_locked()
+            return self._dispatch_locked() > 0
 
-    def _dispatch_locked(self) -> None:
-        """Hand free slots to waiters, oldest first."""
+    def _dispatch_locked(self) -> int:
+        """Hand free slots to waiters, oldest first; how many were served."""
+        served = 0
         if not self._waiters:
-            return
+            return served
         for waiter in list(self._waiters):
             now = self.clock()
             if not any(b.in_flight < b.slots and b.status(now) is Status.ONLINE for b in self._backends.values()):
-                return  # every slot taken: nobody further back can be served either (the common case under load)
+                return served  # every slot taken: nobody further back can be served either (the common case under load)
             chosen = choose(self._snapshot_locked().backends, waiter.model, waiter.exclude)
             if chosen is None:
                 continue
@@ -296,6 +299,8 @@ class BackendPool:
             waiter.backend = backend
             self._waiters.remove(waiter)
             waiter.wakeup.notify()
+            served += 1
+        return served
 
     def _could_serve_locked(self, model: str | None, exclude: frozenset[str]) -> bool:
         now = self.clock()

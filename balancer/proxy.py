@@ -179,10 +179,11 @@ class Proxy:
                     last_error = exc
                     log.warning("%s %s on %s: the worker hangs (attempt %d)", job.method, job.path, lease.url, attempt)
                     continue
-            # the slot is back and a waiting job may have been handed it: let it be sent before this
-            # reply is judged and relayed (under gevent that work would otherwise hold the CPU first,
-            # and the worker would sit idle meanwhile: the handoff gap of ``bench.packing``)
-            let_others_run()
+            # the slot is back and went to a waiting job: let that job be sent before this reply is
+            # judged and relayed (under gevent that work would otherwise hold the CPU first, and the
+            # worker would sit idle meanwhile: the handoff gap of ``bench.packing``)
+            if lease.handed_over:
+                let_others_run()
             result = Forwarded(reply, lease.url, attempt, time.monotonic() - start, tuple(tried), sent_at)
             judgement = judge(job.path, reply)
             if judgement.verdict is Verdict.FINAL:

@@ -67,6 +67,7 @@ class SharedLease(Lease):
                 return
             self._released = True
         self._shared_pool._release_lease(self.lease_id, self.url)
+        self.handed_over = True  # the store may have woken a job of this balancer: let it run first
 
 
 class SharedPool(BackendPool):
