@@ -228,14 +228,7 @@ class BackendPool:
             poll = cancel is not None and unregister is None  # a plain event, or one set already
             try:
                 while waiter.backend is None:
-                    remaining = deadline - self.clock()
-                    if remaining <= 0:
-                        raise QueueTimeout(
-                            f"waited {timeout:g}s for a free backend; every backend is still busy, retry later",
-                            retry_after_s=self.retry_after_s,
-                        )
-                    if cancel is not None and cancel.is_set():
-                        raise ClientGone("the client disconnected while its job waited for a backend")
+                    remaining = self._wait_left(deadline, timeout, cancel)
                     waiter.wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
             except BaseException:  # timeout, cancel, or anything interrupting the wait
                 if waiter.backend is None:
@@ -248,6 +241,18 @@ class BackendPool:
                 if unregister is not None:
                     unregister()
             return Lease(self, waiter.backend.spec.url, self.clock() - start)
+
+    def _wait_left(self, deadline: float, timeout: float, cancel: CancelSignal | None) -> float:
+        """Seconds a waiting job may still wait; QueueTimeout when none are left, ClientGone when it was cancelled."""
+        remaining = deadline - self.clock()
+        if remaining <= 0:
+            raise QueueTimeout(
+                f"waited {timeout:g}s for a free backend; every backend is still busy, retry later",
+                retry_after_s=self.retry_after_s,
+            )
+        if cancel is not None and cancel.is_set():
+            raise ClientGone("the client disconnected while its job waited for a backend")
+        return remaining
 
     def routable_model(self, model: str | None) -> str | None:
         """The model to route a job by when the job can run without it (the rules engine, or hybrid

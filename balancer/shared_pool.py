@@ -30,13 +30,13 @@ from typing import Any
 
 import redis
 
-from balancer.pool import BackendPool, Lease
+from balancer.pool import CANCEL_POLL_S, BackendPool, Lease
 from balancer.routing import model_known_missing
 from balancer.settings import BackendSpec
 from balancer.shared_state import Candidate, DownMark, RedisLedger, StateUnavailable
 from balancer.state import CancelSignal, PoolSnapshot, Status
 from common.contract import has_model
-from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
+from common.errors import ModelNotFound, NoBackendAvailable, QueueFull
 
 log = logging.getLogger(__name__)
 
@@ -142,15 +142,8 @@ class SharedPool(BackendPool):
         deadline = start + timeout
         try:
             while waiter.url is None:
-                remaining = deadline - self.clock()
-                if remaining <= 0:
-                    raise QueueTimeout(
-                        f"waited {timeout:g}s for a free backend; every backend is still busy, retry later",
-                        retry_after_s=self.retry_after_s,
-                    )
-                if cancel is not None and cancel.is_set():
-                    raise ClientGone("the client disconnected while its job waited for a backend")
-                waiter.wakeup.wait(min(remaining, 0.25) if poll else remaining)
+                remaining = self._wait_left(deadline, timeout, cancel)
+                waiter.wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
                 waiter.wakeup.clear()
         except BaseException:
             self._forget_waiter(waiter.id)
