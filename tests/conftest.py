@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.certs import CertFiles, make_certs
-from tests.procs import ServiceProcess, free_port, python_service
+from tests.procs import ServiceProcess, free_port, python_service, stop_processes
 from tests.redis_server import RedisServer
 from validation.validator import PlaybookValidator
 
@@ -34,7 +34,8 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     """Start ``python3 app.py`` workers (as the seed does); all are stopped by pid afterwards."""
     started: list[ServiceProcess] = []
 
-    def start(llm_url: str, port: int | None = None, **env: str) -> ServiceProcess:
+    def start(llm_url: str, port: int | None = None, *, wait: bool = True, **env: str) -> ServiceProcess:
+        """One worker; ``wait=False`` only launches it (then ``start_processes``/``wait_ready`` it with others)."""
         port = port or free_port()
         worker = python_service(
             ["app.py"],
@@ -43,11 +44,10 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
             log_path=tmp_path / f"worker-{port}.log",
         )
         started.append(worker)
-        return worker.start()
+        return worker.start() if wait else worker.launch()
 
     yield start
-    for worker in reversed(started):
-        worker.stop()
+    stop_processes(*started)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ process on a free loopback port, started in parallel and ended by pid."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 import requests
 
 from tests.emulator.fixtures import EmulatorProcess
-from tests.procs import ServiceProcess, free_port, python_service, wait_until
+from tests.procs import ServiceProcess, free_port, python_service, start_processes, stop_processes, wait_until
 
 # every *_proxy variable off for the processes a test starts: loopback only, whatever the environment says
 NO_PROXIES = {name: "" for base in ("http", "https", "all") for name in (f"{base}_proxy", f"{base.upper()}_PROXY")}
@@ -56,52 +55,26 @@ class Farm:
                    timeout_s, 0.05, what="an idle farm")
 
 
-def _start_all(services: list[ServiceProcess], timeout_s: float) -> None:
-    errors: list[BaseException] = []
-
-    def start(service: ServiceProcess) -> None:
-        try:
-            service.start(timeout_s)
-        except BaseException as exc:  # reported below, in this thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(service,)) for service in services]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-
-
 @contextmanager
 def running_farm(log_dir: Path, *, workers: int = 2, api_key: str | None = None, **balancer_env: str) -> Iterator[Farm]:
     """Start the farm (one slot per worker), yield it, and stop every process it started by pid."""
     emulator = EmulatorProcess(log_path=log_dir / "ollama_emulator.log")
-    started: list[ServiceProcess] = []
+    worker_procs = [
+        python_service(["app.py"], port, {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1", "WORKER_SLOTS": "1",
+                                          **NO_PROXIES}, log_path=log_dir / f"worker-{port}.log")
+        for port in (free_port() for _ in range(workers))
+    ]
+    balancer = python_service(
+        ["app_distributed.py"], free_port(),
+        {"BACKENDS": ",".join(w.url for w in worker_procs), "HEALTH_INTERVAL": "0.2", "HEALTH_TIMEOUT": "1",
+         "CHUNK_SIZE": "2", **NO_PROXIES, **balancer_env},
+        log_path=log_dir / "balancer.log",
+    )
+    started = [emulator.process, *worker_procs, balancer]
     try:
-        emulator.start()
-        worker_procs = [
-            python_service(["app.py"], port, {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1", "WORKER_SLOTS": "1",
-                                              **NO_PROXIES}, log_path=log_dir / f"worker-{port}.log")
-            for port in (free_port() for _ in range(workers))
-        ]
-        started.extend(worker_procs)
-        _start_all(worker_procs, 60)
-        balancer = python_service(
-            ["app_distributed.py"], free_port(),
-            {"BACKENDS": ",".join(w.url for w in worker_procs), "HEALTH_INTERVAL": "0.2", "HEALTH_TIMEOUT": "1",
-             "CHUNK_SIZE": "2", **NO_PROXIES, **balancer_env},
-            log_path=log_dir / "balancer.log",
-        )
-        started.append(balancer)
-        balancer.start(30)
+        start_processes(*started, timeout_s=60)
         farm = Farm(emulator, worker_procs, balancer, api_key)
         farm.wait_ready()
         yield farm
     finally:
-        stoppers = [threading.Thread(target=service.stop) for service in [*started, emulator]]
-        for stopper in stoppers:  # SIGTERM to each at once: their graceful stops overlap
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
+        stop_processes(*started)  # SIGTERM to each at once: their graceful stops overlap

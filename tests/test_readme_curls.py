@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.emulator.fixtures import EmulatorProcess
-from tests.farms import HTTP, NO_PROXIES, _start_all
-from tests.procs import ROOT, ServiceProcess, free_port, python_service, wait_until
+from tests.farms import HTTP, NO_PROXIES
+from tests.procs import ROOT, free_port, python_service, start_processes, stop_processes, wait_until
 
 EMBEDDED = "smollm2:135m"  # the farm's model, as `make run` without Ollama; the README asks for codellama:13b
 
@@ -69,28 +69,22 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, str]]:
     """The farm; yields the README's port -> the address (host:port) standing in for it."""
     log_dir: Path = tmp_path_factory.mktemp("readme-curl-farm")
     emulator = EmulatorProcess(models=[EMBEDDED], log_path=log_dir / "emulator.log")
-    started: list[ServiceProcess] = []
+    workers = [python_service(["app.py"], free_port(), {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1",
+                                                         "DEFAULT_MODEL": EMBEDDED, **NO_PROXIES},
+                              log_path=log_dir / f"worker{n}.log") for n in range(3)]
+    balancer = python_service(["app_distributed.py"], free_port(), {
+        "BACKENDS": ",".join(w.url for w in workers), "HEALTH_INTERVAL": "0.2", "DEFAULT_MODEL": EMBEDDED, **NO_PROXIES,
+    }, log_path=log_dir / "balancer.log")
+    started = [emulator.process, *workers, balancer]
     try:
-        emulator.start()
-        workers = [python_service(["app.py"], free_port(), {"OLLAMA_HOST": emulator.url, "MODELS_REFRESH": "1",
-                                                             "DEFAULT_MODEL": EMBEDDED, **NO_PROXIES},
-                                  log_path=log_dir / f"worker{n}.log") for n in range(3)]
-        started.extend(workers)
-        _start_all(workers, 60)
-        balancer = python_service(["app_distributed.py"], free_port(), {
-            "BACKENDS": ",".join(w.url for w in workers), "HEALTH_INTERVAL": "0.2", "DEFAULT_MODEL": EMBEDDED, **NO_PROXIES,
-        }, log_path=log_dir / "balancer.log")
-        started.append(balancer)
-        balancer.start(30)
+        start_processes(*started, timeout_s=60)
         wait_until(lambda: all(b["status"] == "online" and b["models"]
                                for b in HTTP.get(balancer.url + "/queue-status", timeout=5).json()["backends"]),
                    30, 0.1, what="every worker online with its models")
         addresses = {5000: balancer.url, **{5001 + n: w.url for n, w in enumerate(workers)}, 5004: f"http://127.0.0.1:{free_port()}"}
         yield {port: urlsplit(url).netloc for port, url in addresses.items()}
     finally:
-        for service in reversed(started):
-            service.stop()
-        emulator.stop()
+        stop_processes(*started)
 
 
 def with_farm_addresses(command: str, addresses: dict[int, str]) -> str:

@@ -7,7 +7,6 @@ when each started). Every request is real HTTP.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 import redis
 import requests
 
-from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, start_all
+from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, start_all, stop
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 from tests.redis_server import RedisServer
 
@@ -75,11 +74,7 @@ def shared_farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedFarm
         started.extend(balancers)
         yield SharedFarm(store, workers, balancers)
     finally:
-        stoppers = [threading.Thread(target=service.stop) for service in started]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
+        stop(*started)
         store.stop()
 
 
@@ -166,8 +161,7 @@ def test_a_killed_balancers_slots_come_back_within_lease_ttl(farm: SharedFarm) -
     threads_two, results = send_jobs(farm, [two] * 6, first=100, spacing_s=0.02)
     wait_until(lambda: farm.status(two)["waiting"] == 6, 5, what="balancer two's jobs waiting")
     assert one.proc is not None
-    one.proc.send_signal(signal.SIGKILL)  # no release, no goodbye
-    one.proc.wait(5)
+    one.kill()  # the balancer and its gunicorn worker: no release, no goodbye
     killed = time.time()
     for thread in threads_two:
         thread.join(60)
@@ -224,7 +218,7 @@ def test_haproxy_in_front_of_two_balancers_steps_around_a_killed_one(farm: Share
         threads, results = send_jobs(farm, [front] * 12, spacing_s=0.03)
         wait_until(lambda: sum(farm.shared_in_flight().values()) >= 3, 5, what="jobs running")
         assert one.proc is not None
-        one.proc.send_signal(signal.SIGKILL)
+        one.kill()
         for thread in threads:
             thread.join(60)
         assert sorted(results) == list(range(12))

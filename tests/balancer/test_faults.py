@@ -16,7 +16,6 @@ free 127.0.0.1 port and ended by its pid; the whole module runs in about 40-50 s
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -30,7 +29,7 @@ import pytest
 import requests
 
 from tests.faults.fake_worker import PLAYBOOK
-from tests.procs import ServiceProcess, free_port, python_service, wait_until
+from tests.procs import ServiceProcess, free_port, python_service, start_processes, stop_processes, wait_until
 
 # --- the balancer's settings in these tests ---------------------------------------------------
 
@@ -147,39 +146,16 @@ def http(method: str, url: str, **kwargs: Any) -> requests.Response:
 
 
 def start_all(*services: ServiceProcess) -> None:
-    """Start processes in parallel (each waits for its own readiness)."""
-    with ThreadPoolExecutor(max(1, len(services))) as pool:
-        for future in [pool.submit(s.start, STARTUP_S) for s in services]:
-            future.result()
+    """Launch every process, then wait for each to answer."""
+    start_processes(*services, timeout_s=STARTUP_S)
 
 
-def _started_at(pid: int) -> str | None:
-    """The process's start time (field 22 of /proc/<pid>/stat), to tell it from a reused pid."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def stop(service: ServiceProcess) -> None:
-    """End one started process by its pid, and the gunicorn worker it forked, if it outlives it."""
-    proc = service.proc
-    if proc is None or proc.poll() is not None:
-        return
-    children: list[tuple[int, str | None]] = []
-    try:
-        pids = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-        children = [(pid, _started_at(pid)) for pid in pids]
-    except OSError:
-        pass
-    # balancers: SIGINT, gunicorn's quick shutdown (SIGTERM drains; 1.3 s even when idle)
-    service.stop(signal.SIGINT if not isinstance(service, FakeWorkerProcess) else signal.SIGTERM, timeout_s=10)
-    for pid, started in children:  # normally gone with its master; a stuck one is ours to end
-        if started is not None and _started_at(pid) == started:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+def stop(*services: ServiceProcess) -> None:
+    """End started processes by pid: balancers first, with SIGINT (gunicorn's quick shutdown; SIGTERM
+    drains, 1.3 s even when idle), then the fakes; a process group still there after 10 s is killed."""
+    balancers = [s for s in services if not isinstance(s, FakeWorkerProcess)]
+    stop_processes(*balancers, sig=signal.SIGINT, timeout_s=10)
+    stop_processes(*[s for s in services if isinstance(s, FakeWorkerProcess)], timeout_s=10)
 
 
 @dataclass
@@ -227,9 +203,7 @@ class Procs:
         return Balancer(service)
 
     def stop_all(self) -> None:
-        balancers_first = sorted(self.started, key=lambda s: isinstance(s, FakeWorkerProcess))
-        for service in balancers_first:
-            stop(service)
+        stop(*self.started)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import threading
@@ -25,7 +24,7 @@ import yaml
 from tests.balancer.conftest import SilentServer
 from tests.balancer.test_fanout import PROTECTED
 from tests.emulator.fixtures import EmulatorProcess
-from tests.procs import ServiceProcess, free_port, python_service, wait_until
+from tests.procs import ServiceProcess, free_port, python_service, stop_processes, wait_until
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "balancer"
 
@@ -64,7 +63,7 @@ def start_farm(ollama_emulator: EmulatorProcess, start_worker: Callable[..., Ser
                *, delay_s: float, extra_backends: list[str] | None = None, **env: str) -> Farm:
     ollama_emulator.configure(delay_s=delay_s)
     # the LLM engine: these tests follow each line through the emulator's one-task-per-line answer
-    workers = [start_worker(ollama_emulator.url, DEFAULT_ENGINE="llm") for _ in range(3)]
+    workers = [start_worker(ollama_emulator.url, wait=False, DEFAULT_ENGINE="llm") for _ in range(3)]
     backends = [w.url for w in workers] + list(extra_backends or [])
     port = free_port()
     balancer = python_service(
@@ -74,7 +73,9 @@ def start_farm(ollama_emulator: EmulatorProcess, start_worker: Callable[..., Ser
         log_path=tmp_path / "balancer.log",
     )
     farm = Farm(ollama_emulator, workers, balancer, start_worker, list(extra_backends or []))
-    balancer.start()
+    balancer.launch()
+    for service in [*workers, balancer]:
+        service.wait_ready()
     # the first health round has run once every worker reports its models
     wait_until(lambda: all(b["models"] for b in farm.status()["backends"] if b["url"] not in farm.extra_backends),
                20, what="first health round")
@@ -86,16 +87,11 @@ def farm(ollama_emulator: EmulatorProcess, start_worker: Callable[..., ServicePr
     """Three one-slot workers (emulator delay 1 s per answer) behind the balancer."""
     running = start_farm(ollama_emulator, start_worker, tmp_path, delay_s=1.0)
     yield running
-    running.balancer.stop()
+    stop_processes(running.balancer, *running.workers)
 
 
 def crash(service: ServiceProcess) -> None:
-    """SIGKILL a service and its forked gunicorn worker, by pid, as a machine crash would."""
-    assert service.proc is not None
-    pid = service.proc.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for child in children:
-        os.kill(int(child), signal.SIGKILL)
+    """SIGKILL a service and its forked gunicorn worker (its process group), as a machine crash would."""
     service.kill()
 
 
