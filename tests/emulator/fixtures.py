@@ -2,7 +2,8 @@
 
 Load it with ``pytest_plugins = ["tests.emulator.fixtures"]`` or ``-p tests.emulator.fixtures``.
 
-- ``ollama_emulator`` (function scope): an ``EmulatorProcess`` on a free loopback port.
+- ``ollama_emulator`` (function scope): an ``EmulatorProcess`` on a free loopback port, in its
+  start-up state (one process per session, reset before each test; restarted if a test ended it).
 - ``smollm2_server`` (session scope): base URL of ``python -m worker.local_llm`` serving the
   SmolLM2 GGUF through xllamacpp's OpenAI-compatible server. It never skips: when the model
   cannot start, the test fails and says why.
@@ -115,14 +116,25 @@ class EmulatorProcess:
         return result
 
 
-@pytest.fixture
-def ollama_emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
-    """A fresh emulator process on a free port; stopped by pid afterwards."""
-    emulator = EmulatorProcess(log_path=tmp_path / "ollama_emulator.log").start()
+@pytest.fixture(scope="session")
+def _emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """The session's one emulator process; stopped by pid at the end."""
+    emulator = EmulatorProcess(log_path=tmp_path_factory.mktemp("ollama-emulator") / "ollama_emulator.log")
     try:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def ollama_emulator(_emulator_process: EmulatorProcess) -> EmulatorProcess:
+    """An emulator in its start-up state: the session's process, reset (replies, requests, stats,
+    models and delay; hanging requests released), or started again when a test stopped or killed it."""
+    process = _emulator_process.process.proc
+    if process is None or process.poll() is not None:
+        return _emulator_process.start()
+    _emulator_process.reset()
+    return _emulator_process
 
 
 @pytest.fixture(scope="session")
