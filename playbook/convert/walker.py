@@ -598,6 +598,12 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             if not self.try_statements(compound.body, ctx, fallbacks=True):
                 self.restore(snapshot)
                 return False
+        made = self.drafts[snapshot.drafts:]
+        if len(words) > 1 and made and all(d.source is not None and d.source.rule == "fallback" for d in made):
+            # no rule took any pass of the loop: one shell task running the loop as written reads
+            # better than a copy of the same shell per value, and does the same
+            self.restore(snapshot)
+            return False
         return True
 
     def change_directory(self, argv: list[str]) -> bool:

@@ -517,6 +517,13 @@ def test_a_loop_over_known_words_keeps_the_parts_no_rule_covers_with_the_loop_va
     assert conversion.tasks[3][SHELL]["cmd"].startswith("set -o pipefail\np=git\n")
 
 
+def test_a_loop_no_rule_takes_any_pass_of_stays_one_shell_loop() -> None:
+    conversion = convert_script('REMOVE="apport* git rsync"\nfor p in $REMOVE; do\n  $APT purge "$p"\ndone\n')
+    assert modules(conversion) == [SHELL]  # not three copies of the same shell, one per word
+    assert "for p in $REMOVE; do" in conversion.tasks[0][SHELL]["cmd"]
+    assert conversion.tasks[0][SHELL]["cmd"].startswith("REMOVE='apport* git rsync'\n")
+
+
 def test_a_subshell_is_converted_and_its_directory_and_exit_end_with_it() -> None:
     conversion = convert_script("cd /opt\n( cd /tmp && ./build.sh; exit 0; rm -rf /tmp/x )\n./run.sh\n")
     assert [t[COMMAND]["chdir"] for t in conversion.tasks] == ["/tmp", "/opt"]
