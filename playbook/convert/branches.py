@@ -16,6 +16,7 @@ from playbook.convert.conditions import (
     decide,
     file_test,
     host_expression,
+    host_match,
     join_when,
     negate,
     register_name,
@@ -168,6 +169,7 @@ class BranchesMixin(ValuesMixin):
         # a subshell's cd and variables end with it; a block's hold only when its guard held, which
         # is known on the host, not here: later lines see the state from before the block
         self.restore_shell_state(snapshot)
+        self.variables.update({k: v for k, v in self.host_set.items() if snapshot.variables.get(k) != v})
         self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
         made = self.drafts[snapshot.drafts + 1:]
         if not made:  # nothing to guard (the block only set state): no stat either
@@ -250,7 +252,9 @@ class BranchesMixin(ValuesMixin):
             self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
             defaults: dict[str, str] = {}
             computed: dict[str, str] = {}  # name -> what the shell set it to before (`DOMAIN=$1`)
-            for name in sorted(changed - {"PWD"}):
+            for name in sorted(changed & set(self.host_set)):  # facts set on every path (os_release)
+                self.variables[name] = self.host_set[name]
+            for name in sorted(changed - {"PWD"} - set(self.host_set)):
                 needs_default = not exhaustive or any(name not in names for names in set_in)
                 knowable = name in facts and (not needs_default or name in before[0] or name in before[3])
                 if knowable and needs_default and name in before[0]:
@@ -352,10 +356,11 @@ class BranchesMixin(ValuesMixin):
         condition = branch.condition or ()
         if branch.subject is not None:
             subject = self.substitute_word(branch.subject)
-            if subject is None or not HOST_VALUE.search(subject) or any(p.glob or any(part.expansion for part in p.parts)
+            if subject is None or not HOST_VALUE.search(subject) or any(any(part.expansion for part in p.parts)
                                                                     for p in branch.patterns):
                 return None
-            tests = [host_expression(f"[ {shlex.quote(subject)} = {shlex.quote(p.value)} ]") for p in branch.patterns]
+            tests = [host_match(subject, p.raw) if p.glob else host_expression(f"[ {shlex.quote(subject)} = {shlex.quote(p.value)} ]")
+                     for p in branch.patterns]
             if any(t is None for t in tests):
                 return None
             return " or ".join(f"({t})" if len(tests) > 1 else str(t) for t in tests)

@@ -63,6 +63,7 @@ class WalkerState:
     fact_variables: dict[str, str] = field(default_factory=dict)  # fact -> the shell variable it holds
     inputs: frozenset[str] = frozenset()  # variables the script reads and never sets: the host's environment's
     worked_out: dict[str, str] = field(default_factory=dict)  # `$(query)` in the line at hand -> the fact holding it
+    host_set: dict[str, str] = field(default_factory=dict)  # variables a fact holds on every path, set or empty
     current: Statement | None = None  # the statement being converted (for warnings that need its line)
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)

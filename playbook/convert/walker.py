@@ -33,6 +33,7 @@ from playbook.convert.conditions import HOST_VALUE as _FACT
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, download_to_stdout
 from playbook.convert.functions import FunctionsMixin
+from playbook.convert.os_release import OS_RELEASE, os_release_tasks
 from playbook.convert.guards import guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.convert.shapes import (
     exits,
@@ -503,7 +504,7 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
                                 line=ctx.statement.first_line, globbed=globbed, user=sub_ctx.become_user)
-        if self.virtual_environment(invocation):
+        if self.virtual_environment(invocation) or self.release_variables(sub_ctx, invocation):
             return True
         found = apply_rules(invocation)
         if found is None:
@@ -566,6 +567,27 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         self.virtualenv = venv
         self.environment["VIRTUAL_ENV"] = venv
         self.environment["PATH"] = f"{venv}/bin:" + "{{ ansible_env.PATH }}"
+        return True
+
+    def release_variables(self, ctx: Context, invocation: Invocation) -> bool:
+        """`. /etc/os-release`: its standard variables become facts read from the host's file
+        (see os_release); the file's other names stay known to shell tasks only, which source
+        it first."""
+        if invocation.name not in (".", "source") or invocation.argv[1:] != (OS_RELEASE,) \
+                or invocation.redirects or invocation.stdin is not None:
+            return False
+        tasks, variables = os_release_tasks()
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "os-release")
+        if ctx.when:  # the facts are set either way: empty when the file was not read, as unset
+            tasks[0]["when"] = ctx.when
+        self.drafts.extend(Step(task, source) for task in tasks)
+        self.host_set.update(variables)
+        for variable, value in variables.items():
+            self.variables[variable] = value
+            self.definitions.pop(variable, None)
+            self.fact_variables[value[3:-3]] = variable
+        if OS_RELEASE not in self.sourced:
+            self.sourced.append(OS_RELEASE)
         return True
 
     def unrolled(self, ctx: Context, compound: Command) -> bool:

@@ -354,11 +354,27 @@ def test_a_downloaded_key_piped_to_apt_key_becomes_apt_key(line: str) -> None:
 
 
 def test_a_sourced_file_makes_no_task_and_later_shell_tasks_source_it_first() -> None:
-    conversion = convert_script(". /etc/os-release\necho \"$ID\" > /etc/distro\nmkdir -p /opt/a\n")
+    conversion = convert_script(". /etc/default/app\necho \"$ID\" > /etc/distro\nmkdir -p /opt/a\n")
     shell, directory = conversion.tasks
-    assert shell[SHELL]["cmd"] == '. /etc/os-release\necho "$ID" >/etc/distro'
+    assert shell[SHELL]["cmd"] == '. /etc/default/app\necho "$ID" >/etc/distro'
     assert directory["ansible.builtin.file"]["path"] == "/opt/a"
-    assert conversion.warnings[0].startswith("line 1: sources /etc/os-release")
+    assert conversion.warnings[0].startswith("line 1: sources /etc/default/app")
+
+
+def test_os_release_is_read_once_and_its_tests_are_whens_on_its_variables() -> None:
+    conversion = convert_script('if [ -r /etc/os-release ]; then\n  . /etc/os-release\nfi\n'
+                                'case "$ID-$VERSION_ID" in\n  debian-1*|ubuntu-22.04) apt-get install -y a ;;\nesac\n'
+                                'if [ "$ID" != "ubuntu" ]; then\n  echo "$VERSION_CODENAME" > /etc/codename\nfi\n')
+    assert modules(conversion) == ["ansible.builtin.stat", "ansible.builtin.slurp", "ansible.builtin.set_fact",
+                                   "ansible.builtin.apt", "ansible.builtin.copy"]  # no shell check
+    read, facts = conversion.tasks[1:3]
+    assert read["when"] == "etc_os_release_check.stat.exists and etc_os_release_check.stat.readable"
+    assert "when" not in facts  # set either way: empty when the file was not read, as the shell leaves them
+    assert "regex_findall('^ID=[\\x22\\x27]?(.*?)[\\x22\\x27]?$', multiline=True)" in facts["ansible.builtin.set_fact"]["shell_id"]
+    assert conversion.tasks[3]["when"] == ("((shell_id ~ '-' ~ shell_version_id) is match('(?s)^debian-1.*$')) or "
+                                           "((shell_id ~ '-' ~ shell_version_id) == 'ubuntu-22.04')")
+    assert conversion.tasks[4]["when"] == "shell_id != 'ubuntu'"
+    assert conversion.tasks[4]["ansible.builtin.copy"]["content"] == "{{ shell_version_codename }}\n"
 
 
 @pytest.mark.parametrize("script,cmd", [
@@ -615,10 +631,10 @@ def test_a_case_arm_that_falls_through_runs_the_next_arms_body_too() -> None:
 
 
 def test_a_file_sourced_in_an_arm_is_read_by_later_shell_tasks_when_it_is_there() -> None:
-    conversion = convert_script('if [ -f /etc/os-release ]; then\n  . /etc/os-release\nfi\n'
-                                'case ${ID}-${VERSION_ID} in\n  debian-12) apt-get install -y a ;;\nesac\n')
+    conversion = convert_script('if [ -f /etc/default/app ]; then\n  . /etc/default/app\nfi\n'
+                                'case ${MODE}-${LEVEL} in\n  debian-12) apt-get install -y a ;;\nesac\n')
     check = conversion.tasks[-2]
-    assert check[SHELL]["cmd"].startswith("[ -r /etc/os-release ] && . /etc/os-release\n")
+    assert check[SHELL]["cmd"].startswith("[ -r /etc/default/app ] && . /etc/default/app\n")
 
 
 def test_a_function_that_hides_the_output_of_its_arguments_is_the_command_it_runs() -> None:
