@@ -23,6 +23,7 @@ from playbook.convert.conditions import (
 )
 from playbook.convert.fallback import fallback_name, strip_leading_sudo
 from playbook.convert.guards import PathCondition
+from playbook.convert.host_checks import module_check
 from playbook.convert.shapes import PIPE, only_prints, only_reads, service_verb
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
@@ -426,6 +427,9 @@ class BranchesMixin(ValuesMixin):
             task: dict[str, Any] = {"name": f"Check {tested.path}", "ansible.builtin.stat": stat,
                                     "register": register}
             expression = tested.when(register)
+        elif substituted is not None and len(condition) == 1 and (
+                answered := module_check(substituted, register_name(label or text, taken), set(self.functions))):
+            task, expression = answered
         else:
             register = register_name(label or text, taken)
             body = self.shell_script(strip_leading_sudo(text), pipefail=False)

@@ -397,17 +397,19 @@ def test_if_elif_else_checks_each_condition_on_the_host_and_guards_each_arm() ->
         'else\n  echo "no package manager"\n  exit 1\nfi\n')
     tasks = conversion.tasks
     assert modules(conversion) == [SHELL, "ansible.builtin.set_fact", "ansible.builtin.apt", "ansible.builtin.meta",
-                                   SHELL, "ansible.builtin.dnf", "ansible.builtin.fail"]
+                                   "ansible.builtin.stat", "ansible.builtin.dnf", "ansible.builtin.fail"]
     # the variable is worked out once, where the script set it; a test on it is a when on the fact
     assert tasks[0][SHELL]["cmd"] == 'isApt=`command -v apt-get`\nprintf "%s" "$isApt"'
     assert tasks[2]["when"] == tasks[3]["when"] == "shell_isapt | length > 0"
     assert tasks[3]["ansible.builtin.meta"] == "end_host"
-    # a command condition is checked on the host, never failing, never changing
+    # `command -v yum` is checked on the host by a module: yum on the host's PATH
     check = tasks[4]
-    assert (check["failed_when"], check["changed_when"], check["check_mode"]) == (False, False, False)
+    assert check["ansible.builtin.stat"] == {"path": "{{ item }}/yum", "follow": True}
     assert check["when"] == "not (shell_isapt | length > 0)"
-    assert tasks[5]["when"] == f"not (shell_isapt | length > 0) and {check['register']}.rc == 0"
-    assert tasks[6]["when"] == f"not (shell_isapt | length > 0) and {check['register']}.rc != 0"
+    found = (f"{check['register']}.results | selectattr('stat.executable', 'defined') | selectattr('stat.executable') "
+             "| selectattr('stat.isreg') | list | length > 0")
+    assert tasks[5]["when"] == f"not (shell_isapt | length > 0) and {found}"
+    assert tasks[6]["when"] == f"not (shell_isapt | length > 0) and not ({found})"
 
 
 def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
@@ -438,7 +440,7 @@ def test_a_file_test_becomes_stat_with_the_tests_meaning() -> None:
 
 
 def test_nested_ifs_join_their_conditions_outer_first() -> None:
-    conversion = convert_script('if id -u bob; then\n  if [ ! -d /home/bob/.ssh ]; then\n    mkdir -p /home/bob/.ssh\n'
+    conversion = convert_script('if pgrep -x bob; then\n  if [ ! -d /home/bob/.ssh ]; then\n    mkdir -p /home/bob/.ssh\n'
                                 '  fi\nfi\n')
     outer, inner, mkdir = conversion.tasks
     assert inner["when"] == f"{outer['register']}.rc == 0"
@@ -446,7 +448,7 @@ def test_nested_ifs_join_their_conditions_outer_first() -> None:
 
 
 def test_what_every_arm_sets_becomes_a_fact_later_tasks_read() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nelse\n  DIR=/opt/b\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  DIR=/opt/a\nelse\n  DIR=/opt/b\nfi\n'
                                 'mkdir -p "$DIR"\ngrep "$DIR" /etc/fstab | wc -l > /tmp/n\n')
     check, set_a, set_b, mkdir, count = conversion.tasks
     assert (set_a["ansible.builtin.set_fact"], set_a["when"]) == ({"shell_dir": "/opt/a"}, f"{check['register']}.rc == 0")
@@ -458,7 +460,7 @@ def test_what_every_arm_sets_becomes_a_fact_later_tasks_read() -> None:
 
 
 def test_an_arm_that_may_be_skipped_keeps_the_value_from_before_as_a_fact() -> None:
-    conversion = convert_script('DIR=/opt/a\nif grep -q x /etc/f; then\n  DIR=$(cat /etc/dir)\nfi\nmkdir -p "$DIR"\n')
+    conversion = convert_script('DIR=/opt/a\nif pgrep -x x; then\n  DIR=$(cat /etc/dir)\nfi\nmkdir -p "$DIR"\n')
     default, check, read, fact, mkdir = conversion.tasks
     assert default["ansible.builtin.set_fact"] == {"shell_dir": "/opt/a"}
     assert read["ansible.builtin.slurp"] == {"src": "/etc/dir"} and read["when"] == f"{check['register']}.rc == 0"
@@ -467,13 +469,13 @@ def test_an_arm_that_may_be_skipped_keeps_the_value_from_before_as_a_fact() -> N
 
 
 def test_what_an_arm_sets_without_a_value_on_every_path_is_unknown_and_a_later_use_is_flagged() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nfi\nmkdir -p "$DIR"\n')
+    conversion = convert_script('if pgrep -x x; then\n  DIR=/opt/a\nfi\nmkdir -p "$DIR"\n')
     assert modules(conversion) == [SHELL, SHELL]
     assert any("$DIR" in w for w in conversion.warnings)
 
 
 def test_a_fact_is_never_decided_at_conversion() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  M=a\nelse\n  M=b\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  M=a\nelse\n  M=b\nfi\n'
                                 'if [ "$M" = "a" ]; then\n  apt-get install -y nginx\nfi\n'
                                 'if [ "$M" = "a" ] && grep -q y /etc/f; then\n  apt-get install -y git\nfi\n')
     assert conversion.tasks[3]["when"] == "shell_m == 'a'"
@@ -482,7 +484,7 @@ def test_a_fact_is_never_decided_at_conversion() -> None:
 
 
 def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  U=a\nelse\n  U=b\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  U=a\nelse\n  U=b\nfi\n'
                                 'cat > /etc/app.conf <<EOF\nuser=$U\ntemplate={{ name }}\nEOF\n')
     assert conversion.tasks[-1]["ansible.builtin.copy"]["content"] == \
         "user={{ shell_u }}{% raw %}\ntemplate={{ name }}\n{% endraw %}"
@@ -577,7 +579,7 @@ def test_a_case_on_a_fact_is_a_when_per_arm() -> None:
 
 
 def test_a_test_on_a_fact_the_converter_set_needs_no_task() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  N=3\nelse\n  N=9\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  N=3\nelse\n  N=9\nfi\n'
                                 'if [ "$N" -lt 5 ]; then\n  apt-get install -y small\nfi\n')
     assert conversion.tasks[-1]["when"] == "shell_n | int < '5' | int"
 
@@ -655,10 +657,10 @@ def test_if_not_cmd_then_fail_is_the_command_as_a_task() -> None:
     conversion = convert_script('handle_error() {\n  echo "$2"\n  exit $1\n}\n'
                                 'if ! apt-get install -y curl; then\n  handle_error "$?" "no curl"\nfi\n'
                                 'if ! mkdir -p /srv/x; then\n  echo "failed"\n  exit 1\nfi\n'
-                                'if ! grep -q x /etc/f; then\n  echo "no x"\nfi\n')
+                                'if ! pgrep -x x; then\n  echo "no x"\nfi\n')
     assert modules(conversion)[:2] == ["ansible.builtin.apt", "ansible.builtin.file"]
     assert "when" not in conversion.tasks[0] and "when" not in conversion.tasks[1]
-    assert conversion.tasks[2][SHELL]["cmd"] == "! grep -q x /etc/f"  # no failure after it: still a check
+    assert conversion.tasks[2][SHELL]["cmd"] == "! pgrep -x x"  # no failure after it: still a check
 
 
 def test_a_key_piped_into_gpg_dearmor_is_downloaded_then_dearmored_once() -> None:
