@@ -29,8 +29,11 @@ def apt(inv: Invocation) -> list[Task] | None:
     extra: dict[str, Any] = {}
     if opts.has("--no-install-recommends"):
         extra["install_recommends"] = False
-    if opts.has("--allow-remove-essential", "--force-yes"):
-        return None  # the module has no way to let apt remove an essential package
+    if opts.has("--force-yes"):
+        return None  # deprecated: it also lets unauthenticated packages in, which no switch here says alone
+    # switches the module has none for, which only change what apt does where it would otherwise
+    # stop with an error: without them the task fails there, loudly, where the script went on
+    loud = [flag for flag in ("--allow-remove-essential", "--fix-missing", "-m") if opts.has(flag)]
     for flag, key in _APT_ALLOW.items():
         if opts.has(flag):
             extra[key] = True
@@ -47,23 +50,29 @@ def apt(inv: Invocation) -> list[Task] | None:
     if verb == "update" and not packages:
         return [Task("Update the apt package cache", APT,
                      {"update_cache": True, "cache_valid_time": 3600}, role="apt-update")]
+    if loud and verb not in ("install", "reinstall"):
+        return None
     if verb in ("install", "reinstall") and packages:
-        if opts.has("-f", "--fix-broken"):
-            return None
+        note = None if not loud else (
+            f"apt-get {' '.join(loud)} has no switch in the apt module: where apt needs it "
+            f"(an essential package to remove, a package that cannot be fetched) the task fails where the script went on")
         debs = [p for p in packages if p.endswith(".deb")]
         if debs:
-            if len(debs) != len(packages) or len(debs) > 1:
+            if len(debs) != len(packages) or len(debs) > 1 or loud or opts.has("-f", "--fix-broken"):
                 return None
             deb = inv.path(debs[0]) if not debs[0].startswith(("http://", "https://")) else debs[0]
             if deb is None:
                 return None
             return [Task(f"Install the package file {deb}", APT, {"deb": deb, **extra})]
-        state = "latest" if opts.has("--only-upgrade") else "present"
+        # `-f`: `apt-get install -f PKG` mends broken dependencies as it installs: state fixed
+        state = "latest" if opts.has("--only-upgrade") else "fixed" if opts.has("-f", "--fix-broken") else "present"
+        if state == "fixed" and verb == "reinstall":
+            return None
         args: dict[str, Any] = {"name": packages if len(packages) > 1 else packages[0],
                                 "state": state, **extra}
         if opts.has("--only-upgrade"):
             args["only_upgrade"] = True
-        return [Task(f"Install {_install_name(packages)}", APT, args)]
+        return [Task(f"Install {_install_name(packages)}", APT, args, note=note)]
     if verb in ("remove", "purge") and packages:
         args = {"name": packages if len(packages) > 1 else packages[0], "state": "absent"}
         if verb == "purge" or opts.has("--purge"):

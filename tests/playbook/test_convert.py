@@ -128,7 +128,8 @@ def test_a_guarded_block_becomes_its_tasks_under_a_stat_guard() -> None:
     stat, *body = conversion.tasks
     assert stat == {"name": "Check whether /swapfile exists", "ansible.builtin.stat": {"path": "/swapfile"},
                     "register": "swapfile_stat"}
-    assert [next(k for k in t if "." in k) for t in body] == [COMMAND, "ansible.builtin.file", COMMAND, "ansible.posix.mount"]
+    assert [next(k for k in t if "." in k) for t in body] == ["community.general.filesize", "ansible.builtin.file",
+                                                              "community.general.filesystem", "ansible.posix.mount"]
     assert all(t["when"] == "not swapfile_stat.stat.exists" for t in body)
     assert conversion.sources[0] == TaskSource(1, 6, "guard")
 
