@@ -114,7 +114,45 @@ class ValuesMixin(TasksMixin):
             return posixpath.dirname(argv[1].rstrip("/")) or ("/" if argv[1].startswith("/") else ".")
         if argv[0] == "echo" and len(argv) >= 2 and not argv[1].startswith("-"):
             return " ".join(argv[1:])
+        if argv[0] in self.functions and len(argv) <= 10 and argv[0] not in self.calling:
+            return self.echoed_by(argv[0], argv[1:])
         return None
+
+    def echoed_by(self, name: str, args: list[str]) -> str | None:
+        """What `$(NAME ARGS)` prints for a function whose body only assigns words and ends in one
+        `echo` of words (`path_to_cache() { v=$1; echo "/tmp/jdk-${v}.tar.gz"; }`), worked out
+        here; None for any other body. A command substitution is a subshell: what the body sets
+        ends with it."""
+        _, body = self.functions[name]
+        if not body or len(body) > 20:
+            return None
+        commands = [s.command if s.kind == "command" and not s.operators else None for s in body]
+        if any(c is None or not c.is_simple or c.redirects or c.heredoc is not None or c.herestring is not None
+               for c in commands):
+            return None
+        saved = (dict(self.variables), self.arguments)
+        try:
+            self.variables.update({str(n): value for n, value in enumerate(args, 1)})
+            for n in range(len(args) + 1, 10):
+                self.variables.pop(str(n), None)
+            self.arguments = list(args)
+            for command in commands[:-1]:
+                assert command is not None
+                if command.words or not command.assignments:
+                    return None
+                for variable, word in command.assignments:
+                    value = self.substitute_word(word)
+                    if value is None:
+                        return None
+                    self.variables[variable] = value
+            last = commands[-1]
+            assert last is not None
+            argv = self.resolve_words(last.words) if not last.assignments else None
+            if not argv or argv[0] != "echo" or (len(argv) > 1 and argv[1].startswith("-")):
+                return None
+            return " ".join(argv[1:])
+        finally:
+            self.variables, self.arguments = saved
 
     def defaulted(self, expansion: str) -> str | None:
         """`${NAME:-word}`: NAME's value when the converter knows it and it is set, else the

@@ -962,3 +962,17 @@ def test_a_one_megabyte_line_is_converted_in_linear_time(line: str) -> None:
     started = time.monotonic()
     environment_inputs(line)
     assert time.monotonic() - started < 5  # the first version backtracked quadratically: minutes
+
+
+def test_a_function_that_only_echoes_words_is_worked_out_where_its_output_is_used() -> None:
+    conversion = convert_script('path_to_cache() {\n  v=$1\n  echo "/srv/cache/jdk-${v}.tar.gz"\n}\n'
+                                'p=$(path_to_cache 8u202)\nmkdir -p $(dirname $p)\n'
+                                'tar x --strip-components=1 -zf $(path_to_cache 8u202) -C /opt/jdk\n')
+    directory, unpack = conversion.tasks  # no shell works the path out
+    assert directory["ansible.builtin.file"]["path"] == "/srv/cache"
+    assert unpack["ansible.builtin.unarchive"]["src"] == "/srv/cache/jdk-8u202.tar.gz"
+
+
+def test_mkdir_p_of_a_sticky_system_directory_makes_no_task_that_would_take_its_mode() -> None:
+    conversion = convert_script("mkdir -p /tmp /srv/app\nmkdir -p /var/tmp\n")
+    assert [t["ansible.builtin.file"]["path"] for t in conversion.tasks] == ["/srv/app"]
