@@ -105,3 +105,14 @@ def _id(argv: list[str], register: str) -> tuple[dict[str, Any], str] | None:
     task = {"name": f"Look up the user {user}",
             "ansible.builtin.getent": {"database": "passwd", "key": user, "fail_key": False}, "register": register}
     return task, f"({register}.ansible_facts.getent_passwd | default({{}})).get('{user}') is not none"
+
+
+def command_path(name: str, register: str, functions: frozenset[str] | set[str]) -> tuple[dict[str, Any], str] | None:
+    """(the task, the Jinja value) for `$(command -v NAME)`: NAME's path on the host's PATH, or
+    empty where it is not there."""
+    found = _command_v(["command", "-v", name], register, functions)
+    if found is None:
+        return None
+    paths = f"{register}.results | selectattr('stat.executable', 'defined') | selectattr('stat.executable') " \
+            f"| selectattr('stat.isreg') | map(attribute='item') | list"
+    return found[0], f"({paths})[:1] | map('regex_replace', '$', '/{name}') | join"

@@ -10,7 +10,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from playbook.convert.computed import cut_value, random_value
 from playbook.convert.conditions import HOST_VALUE, host_query
+from playbook.convert.host_checks import command_path
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
@@ -358,13 +360,58 @@ class ValuesMixin(TasksMixin):
             if ctx.when:
                 fact_task["when"] = ctx.when
             self.drafts.append(Step(fact_task, source))
-        elif self.fetched(ctx, name, word):
+        elif self.fetched(ctx, name, word) or self.computed(ctx, name, word):
             pass
         elif not self.fact_from_arm(ctx, name, ctx.when):
             return
         self.variables[name] = "{{ " + fact + " }}"
         self.definitions.pop(name, None)
         self.fact_variables[fact] = name
+
+    def computed(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(openssl rand -hex 16)`, `X=$(uname -r | cut -d. -f1,2)`, `X=$(command -v apt-get)`:
+        a set_fact computes it (see computed.py), after a stat for `command -v`."""
+        match = _SUBSTITUTION.fullmatch(word.raw.strip('"'))
+        inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
+        pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
+            and not inner[0].operators else None
+        if pipeline is None or pipeline.negated or len(pipeline.commands) > 8:
+            return False
+        stages: list[list[str] | None] = []
+        stdin = None
+        for index, command in enumerate(pipeline.commands):
+            redirects = [r for r in command.redirects if not (r.op == ">" and r.fd == 2 and r.target == "/dev/null")]
+            if index == 0 and len(redirects) == 1 and redirects[0].op == "<" and not redirects[0].dynamic:
+                stdin, redirects = redirects[0].target, []
+            if not command.is_simple or redirects or command.heredoc is not None or command.herestring is not None:
+                return False
+            stages.append(self.resolve_words(command.words))
+        fact = fact_name(name)
+        found = random_value(stages, stdin)
+        expression, note = found if found is not None else (None, None)
+        if expression is None and len(stages) == 2 and stages[0] and stages[1] and stages[1][0] == "cut":
+            echoed = stages[0][1] if stages[0][0] == "echo" and len(stages[0]) == 2 else host_query(stages[0])
+            held = HOST_VALUE.fullmatch(echoed) if echoed else None
+            expression = cut_value(held.group(1), stages[1]) if held else None
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        if expression is None and len(stages) == 1 and stages[0] and stages[0][:2] == ["command", "-v"] \
+                and len(stages[0]) == 3 and stdin is None:
+            looked = command_path(stages[0][2], f"{fact}_path", set(self.functions))
+            if looked is None:
+                return False
+            task, expression = looked
+            self.finish(ctx, task, "ansible.builtin.stat", {})
+            self.drafts.append(Step(task, source))
+        if expression is None:
+            return False
+        if note:
+            self.warn(statement, note)
+        fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: "{{ " + expression + " }}"}}
+        if ctx.when:
+            fact_task["when"] = ctx.when
+        self.drafts.append(Step(fact_task, source))
+        return True
 
     def fetched(self, ctx: Context, name: str, word: Word) -> bool:
         """`X=$(curl -s URL [-H 'K: V'])`, `X=$(curl -s URL | jq -r '.a.b')`: the body (or that

@@ -397,10 +397,12 @@ def test_if_elif_else_checks_each_condition_on_the_host_and_guards_each_arm() ->
         'elif command -v yum; then\n  yum install -y java-1.8.0-openjdk\n'
         'else\n  echo "no package manager"\n  exit 1\nfi\n')
     tasks = conversion.tasks
-    assert modules(conversion) == [SHELL, "ansible.builtin.set_fact", "ansible.builtin.apt", "ansible.builtin.meta",
-                                   "ansible.builtin.stat", "ansible.builtin.dnf", "ansible.builtin.fail"]
-    # the variable is worked out once, where the script set it; a test on it is a when on the fact
-    assert tasks[0][SHELL]["cmd"] == 'isApt=`command -v apt-get`\nprintf "%s" "$isApt"'
+    assert modules(conversion) == ["ansible.builtin.stat", "ansible.builtin.set_fact", "ansible.builtin.apt",
+                                   "ansible.builtin.meta", "ansible.builtin.stat", "ansible.builtin.dnf", "ansible.builtin.fail"]
+    # the variable is worked out once, where the script set it (apt-get's path on the host's PATH,
+    # empty where it is not there); a test on it is a when on the fact
+    assert tasks[0]["ansible.builtin.stat"] == {"path": "{{ item }}/apt-get", "follow": True}
+    assert tasks[1]["ansible.builtin.set_fact"]["shell_isapt"].endswith("| map('regex_replace', '$', '/apt-get') | join }}")
     assert tasks[2]["when"] == tasks[3]["when"] == "shell_isapt | length > 0"
     assert tasks[3]["ansible.builtin.meta"] == "end_host"
     # `command -v yum` is checked on the host by a module: yum on the host's PATH
@@ -492,11 +494,11 @@ def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
 
 
 def test_a_variable_the_shell_computes_is_worked_out_once_where_the_script_set_it() -> None:
-    conversion = convert_script('SECRET=$(openssl rand -hex 32)\necho "K=$SECRET" > /etc/app.env\n'
+    conversion = convert_script('SECRET=$(pwgen -s 32 1)\necho "K=$SECRET" > /etc/app.env\n'
                                 'echo "$SECRET" | sha256sum > /root/secret.sum\nCODENAME=$(lsb_release -cs)\n'
                                 'cat /tmp/list.txt | grep "$CODENAME"\n')
     work_out, fact, env_file, digest, grep = conversion.tasks
-    assert work_out[SHELL]["cmd"] == 'SECRET=$(openssl rand -hex 32)\nprintf "%s" "$SECRET"'
+    assert work_out[SHELL]["cmd"] == 'SECRET=$(pwgen -s 32 1)\nprintf "%s" "$SECRET"'
     assert fact["ansible.builtin.set_fact"] == {"shell_secret": "{{ shell_secret_output.stdout }}"}
     # every later task sees the one value (run again in each task, a random value would differ)
     assert env_file["ansible.builtin.copy"]["content"] == "K={{ shell_secret }}\n"
@@ -736,7 +738,7 @@ def test_start_a_service_unless_it_runs_is_the_service_started() -> None:
 
 
 def test_a_pipe_anywhere_in_a_shell_tasks_script_sets_pipefail() -> None:
-    conversion = convert_script('PASS="$(head -c 99 /dev/urandom | tr -dc a-z | head -c 13)"\necho "$PASS" > /tmp/p\n'
+    conversion = convert_script('PASS="$(head -c 99 /dev/urandom | sha256sum | head -c 13)"\necho "$PASS" > /tmp/p\n'
                                 'wc -l /etc/passwd|awk "{print \\$1}" > /tmp/n\n')
     assert conversion.tasks[0][SHELL]["cmd"].startswith("set -o pipefail\n")  # the pipe is inside quotes
     assert conversion.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\n")  # no spaces around it
