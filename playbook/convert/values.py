@@ -342,31 +342,37 @@ class ValuesMixin(TasksMixin):
         """`X=$(cmd)`: the command runs once, where the script ran it (a task whose output a
         fact keeps; `$(cat FILE)` is a slurp), so every later task sees the same value, as the
         script did (`$(openssl rand -hex 32)` carried into each task would differ each time)."""
-        statement = ctx.statement
-        source = TaskSource(statement.first_line, statement.last_line, "fact")
         fact = fact_name(name)
-        read = _CAT_FILE.fullmatch(word.raw.strip('"'))
-        path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
-        # `~/x`: the home of the user the script runs as, which slurp expands the same way
-        # (not under become, where it would be root's)
-        if path is not None and (path.startswith("/") or (path.startswith("~/") and not ctx.become)) \
-                and not HOST_VALUE.search(path):
-            task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
-                                    "register": f"{fact}_file"}
-            self.finish(ctx, task, "ansible.builtin.slurp", {})
-            self.drafts.append(Step(task, source))
-            value = "{{ " + fact + "_file.content | b64decode | regex_replace('\\n+$', '') }}"
-            fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
-            if ctx.when:
-                fact_task["when"] = ctx.when
-            self.drafts.append(Step(fact_task, source))
-        elif self.fetched(ctx, name, word) or self.computed(ctx, name, word):
+        if self.read_file(ctx, name, word) or self.fetched(ctx, name, word) or self.computed(ctx, name, word):
             pass
         elif not self.fact_from_arm(ctx, name, ctx.when):
             return
         self.variables[name] = "{{ " + fact + " }}"
         self.definitions.pop(name, None)
         self.fact_variables[fact] = name
+
+    def read_file(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(cat FILE)`: a slurp of FILE, its last newlines cut as `$( )` cuts them."""
+        read = _CAT_FILE.fullmatch(word.raw.strip('"'))
+        path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
+        # `~/x`: the home of the user the script runs as, which slurp expands the same way
+        # (not under become, where it would be root's)
+        if path is None or not (path.startswith("/") or (path.startswith("~/") and not ctx.become)) \
+                or HOST_VALUE.search(path):
+            return False
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        fact = fact_name(name)
+        task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
+                                "register": f"{fact}_file"}
+        self.finish(ctx, task, "ansible.builtin.slurp", {})
+        self.drafts.append(Step(task, source))
+        value = "{{ " + fact + "_file.content | b64decode | regex_replace('\\n+$', '') }}"
+        fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
+        if ctx.when:
+            fact_task["when"] = ctx.when
+        self.drafts.append(Step(fact_task, source))
+        return True
 
     def computed(self, ctx: Context, name: str, word: Word) -> bool:
         """`X=$(openssl rand -hex 16)`, `X=$(uname -r | cut -d. -f1,2)`, `X=$(command -v apt-get)`:

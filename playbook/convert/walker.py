@@ -33,6 +33,7 @@ from playbook.convert.conditions import HOST_VALUE as _FACT
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, download_to_stdout
 from playbook.convert.functions import FunctionsMixin
+from playbook.convert.os_release import NAMES as RELEASE_NAMES
 from playbook.convert.os_release import OS_RELEASE, os_release_tasks
 from playbook.convert.guards import guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.convert.shapes import (
@@ -52,11 +53,13 @@ from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task, parse_options
 from playbook.rules.content import echo_text, literal, printf_text
 from playbook.rules.network import unpack_download
-from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, parse_script, source_text
+from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, Word, WordPart, parse_script, source_text
 
 # re-exported: callers and tests import them from here
 __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 
+# `$(. /etc/os-release && echo "$NAME")`: one of the variables the file sets
+_RELEASE_ECHO = re.compile(r'\$\(\. /etc/os-release && echo "?\$\{?([A-Z_]+)\}?"?\)')
 # commands whose rules read Invocation.globbed: their glob words are passed as written
 _GLOB_AWARE = frozenset({"rm", "sed"})
 
@@ -247,6 +250,11 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
     def query_fact(self, ctx: Context, text: str) -> None:
         slug = re.sub(r"[^a-z0-9]+", "_", text[2:-1].lower()).strip("_")[:40] or "query"
         fact = "shell_" + slug
+        value = self.module_query(ctx, text, slug)
+        if value is not None:  # a module reads it: no shell task
+            self.worked_out[text] = value
+            self.fact_variables[value[3:-3]] = text[1:]
+            return
         check: dict[str, Any] = {"name": f"Work out {text}",
                                  SHELL: {"cmd": literal(self.shell_script(f'printf "%s" "{text}"')),
                                          "executable": "/bin/bash"},
@@ -261,6 +269,37 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.drafts.append(Step(task, source))
         self.worked_out[text] = "{{ " + fact + " }}"
         self.fact_variables[fact] = text[1:]  # task names say it as the script did: $(...)
+
+    def module_query(self, ctx: Context, text: str, slug: str) -> str | None:
+        """The `{{ fact }}` a module task works `$(query)` out into, emitting those tasks: `$(cat
+        FILE)` a slurp, `$(. /etc/os-release && echo "$ID")` the release variables, `$(id -u U)`
+        a getent, and what ``computed`` takes; None (nothing emitted) for any other query."""
+        fact = fact_name(slug)
+        released = _RELEASE_ECHO.fullmatch(text)
+        if released and released.group(1) in RELEASE_NAMES:
+            tasks, variables = os_release_tasks()
+            source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "os-release")
+            if ctx.when:
+                tasks[0]["when"] = ctx.when
+            self.drafts.extend(Step(task, source) for task in tasks)
+            return variables[released.group(1)]
+        word = Word(raw=text, parts=(WordPart(text, expansion=True),))
+        if self.read_file(ctx, slug, word) or self.computed(ctx, slug, word):
+            return "{{ " + fact + " }}"
+        user = re.fullmatch(r"\$\(id -u ([a-z_][a-z0-9_-]*)\)", text)
+        if user is None:
+            return None
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "fact")
+        look: dict[str, Any] = {"name": f"Look up the user {user.group(1)}", "ansible.builtin.getent": {
+            "database": "passwd", "key": user.group(1), "fail_key": False}, "register": f"{fact}_user"}
+        # `id -u` prints the uid (the passwd entry's second field), nothing for no such user
+        keep = {"name": f"Keep {text}", "ansible.builtin.set_fact": {
+            fact: "{{ ((" + fact + "_user.ansible_facts.getent_passwd.get('" + user.group(1) + "')) or ['', ''])[1] }}"}}
+        for task in (look, keep):
+            if ctx.when:
+                task["when"] = ctx.when
+            self.drafts.append(Step(task, source))
+        return "{{ " + fact + " }}"
 
     def plain_pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
         commands = pipeline.commands

@@ -931,12 +931,23 @@ def test_jinja_operations_say_what_bash_does(operator: str, pattern: str) -> Non
 def test_a_query_inside_a_line_is_worked_out_first_when_that_lets_a_rule_take_the_line() -> None:
     conversion = convert_script('echo "deb [arch=$(dpkg --print-architecture)] https://download.docker.com/linux/ubuntu '
                                 '$(. /etc/os-release && echo "$VERSION_CODENAME") stable" | sudo tee /etc/apt/sources.list.d/docker.list\n')
-    assert [list(t)[1] for t in conversion.tasks] == [SHELL, "ansible.builtin.set_fact", SHELL, "ansible.builtin.set_fact",
-                                                       "ansible.builtin.apt_repository"]
+    assert [list(t)[1] for t in conversion.tasks] == [SHELL, "ansible.builtin.set_fact", "ansible.builtin.slurp",
+                                                       "ansible.builtin.set_fact", "ansible.builtin.apt_repository"]
     assert conversion.tasks[0][SHELL]["cmd"] == 'printf "%s" "$(dpkg --print-architecture)"'
+    assert conversion.tasks[2]["ansible.builtin.slurp"] == {"src": "/etc/os-release"}  # its variables, read once
     assert conversion.tasks[4]["ansible.builtin.apt_repository"]["repo"] == (
         "deb [arch={{ shell_dpkg_print_architecture }}] https://download.docker.com/linux/ubuntu "
-        "{{ shell_etc_os_release_echo_version_codename }} stable")
+        "{{ shell_version_codename }} stable")
+
+
+def test_a_query_a_module_answers_is_read_by_that_module() -> None:
+    conversion = convert_script('echo "provisioned $(cat /etc/stamp) uid $(id -u mysql)" > /etc/motd\n')
+    assert [list(t)[1] for t in conversion.tasks] == ["ansible.builtin.slurp", "ansible.builtin.set_fact",
+                                                       "ansible.builtin.getent", "ansible.builtin.set_fact",
+                                                       "ansible.builtin.copy"]
+    assert conversion.tasks[3]["ansible.builtin.set_fact"] == {
+        "shell_id_u_mysql": "{{ ((shell_id_u_mysql_user.ansible_facts.getent_passwd.get('mysql')) or ['', ''])[1] }}"}
+    assert conversion.tasks[4]["ansible.builtin.copy"]["content"] == "provisioned {{ shell_cat_etc_stamp }} uid {{ shell_id_u_mysql }}\n"
 
 
 @pytest.mark.parametrize("line", [
