@@ -23,7 +23,7 @@ from playbook.convert.conditions import (
 )
 from playbook.convert.fallback import fallback_name, strip_leading_sudo
 from playbook.convert.guards import PathCondition
-from playbook.convert.host_checks import module_check
+from playbook.convert.host_checks import inline_call, module_check
 from playbook.convert.shapes import PIPE, only_prints, only_reads, service_verb
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
@@ -427,8 +427,9 @@ class BranchesMixin(ValuesMixin):
             task: dict[str, Any] = {"name": f"Check {tested.path}", "ansible.builtin.stat": stat,
                                     "register": register}
             expression = tested.when(register)
-        elif substituted is not None and len(condition) == 1 and (
-                answered := module_check(substituted, register_name(label or text, taken), set(self.functions))):
+        elif len(condition) == 1 and (  # unsubstituted, a word only the host knows stays a word: no module
+                answered := module_check(self.called_test(substituted or text) or substituted or text,
+                                         register_name(label or text, taken), set(self.functions))):
             task, expression = answered
         else:
             register = register_name(label or text, taken)
@@ -456,6 +457,13 @@ class BranchesMixin(ValuesMixin):
             task["when"] = when
         self.drafts.append(Step(task, source))
         return expression
+
+    def called_test(self, text: str) -> str | None:
+        """`command_exists dnf` for `command_exists() { command -v "$1" &> /dev/null; }`: the
+        function's one-line test with its arguments (see host_checks.inline_call)."""
+        bodies = {name: "\n".join(s.text for s in body) for name, (_, body) in self.functions.items()
+                  if body is not None and len(body) == 1}
+        return inline_call(text, bodies)
 
     def register_name(self, path: str, when: str | None = None) -> str:
         base = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "path"

@@ -30,12 +30,35 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
 _USER = re.compile(r"[a-z_][a-z0-9_-]*\$?")
 _PLAIN = re.compile(r"[A-Za-z0-9 ._:/@,=%-]+")
 _PATH = re.compile(r"/[A-Za-z0-9._+@%,=/-]*")
+_WHICH_EMPTY = re.compile(r'\[ -z "?(?:`which ([A-Za-z0-9_][A-Za-z0-9._+-]*)`|\$\(which ([A-Za-z0-9_][A-Za-z0-9._+-]*)\))"? \]')
+_POSITIONAL = re.compile(r'"?\$(?:([1-9])|\{([1-9])\})"?')
+
+
+def inline_call(text: str, bodies: dict[str, str]) -> str | None:
+    """`[!] NAME ARGS` for a function whose body is one test (`command_exists() { command -v "$1"
+    &> /dev/null; }`): that test with $1.. bound to the literal ARGS; None for anything else."""
+    words = text.split()
+    negated = words[:1] == ["!"]
+    words = words[1:] if negated else words
+    body = bodies.get(words[0]) if words else None
+    args = words[1:]
+    if body is None or len(args) > 9 or not all(_NAME.fullmatch(a) for a in args) or "\n" in body.strip() \
+            or re.search(r"\$(?:[@*#0]|\{[@*#0])", body):
+        return None
+    def bound(match: re.Match[str]) -> str:
+        n = int(match.group(1) or match.group(2))
+        return args[n - 1] if n <= len(args) else "''"
+    return ("! " if negated else "") + _POSITIONAL.sub(bound, body.strip().rstrip(";"))
 
 
 def module_check(text: str, register: str, functions: frozenset[str] | set[str]) -> tuple[dict[str, Any], str] | None:
     """(the task, the `when` expression true when the test held) for a test a module answers."""
     if len(text) > 4096:
         return None
+    which = _WHICH_EMPTY.fullmatch(text.strip())
+    if which is not None:  # `[ -z "$(which X)" ]`: X is not on the PATH (which finds files only)
+        found = _command_v(["command", "-v", which.group(1) or which.group(2)], register, set(functions) | {"which"})
+        return None if found is None else (found[0], f"not ({found[1]})")
     statements = parse_script(text).statements
     if len(statements) != 1 or statements[0].kind == "error" or statements[0].operators \
             or len(statements[0].pipelines) != 1 or len(statements[0].pipelines[0].commands) != 1:

@@ -60,6 +60,8 @@ __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 
 # `$(. /etc/os-release && echo "$NAME")`: one of the variables the file sets
 _RELEASE_ECHO = re.compile(r'\$\(\. /etc/os-release && echo "?\$\{?([A-Z_]+)\}?"?\)')
+# programs that ask to confirm, whose modules never ask (`yes | ufw enable`)
+_CONFIRMS = frozenset({"ufw", "apt-get", "apt", "dnf", "yum"})
 # commands whose rules read Invocation.globbed: their glob words are passed as written
 _GLOB_AWARE = frozenset({"rm", "sed"})
 
@@ -309,6 +311,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         if len(commands) == 1:
             self.command(ctx, commands[0], None)
             return
+        if len(commands) == 2 and self.answers_yes(ctx, commands):
+            return
         stdin = self.produced_text(commands[0])
         if stdin is not None and len(commands) == 2 and commands[1].is_simple:
             if self.command(ctx, commands[1], stdin, fallback=False):
@@ -316,6 +320,16 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         if len(commands) == 2 and (self.signing_key(ctx, commands) or self.downloaded_then(ctx, commands)):
             return
         self.fallback_shell(ctx, join_text(commands), None, become=any(c.become for c in commands))
+
+    def answers_yes(self, ctx: Context, commands: tuple[Command, ...]) -> bool:
+        """`yes | ufw enable`, `yes y | apt-get install x`: the answers only confirm what the
+        command asks, which its module does unasked; the command alone, for the programs
+        whose modules never prompt."""
+        first, second = commands
+        if not first.is_simple or first.redirects or [w.raw for w in first.words] not in (["yes"], ["yes", "y"]) \
+                or not second.is_simple or not second.words or command_key(second.words[0].value) not in _CONFIRMS:
+            return False
+        return self.command(ctx, second, None, fallback=False)
 
     def downloaded_then(self, ctx: Context, commands: tuple[Command, ...]) -> bool:
         """`curl -fsSL URL | gpg --dearmor -o KEY` and `curl -fsSL URL | [sudo] bash`: the download

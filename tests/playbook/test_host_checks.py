@@ -82,3 +82,24 @@ def test_each_module_check_answers_as_bash_does(tmp_path: Path) -> None:
     answers = json.loads((tmp_path / "out.json").read_text())
     bash = {text: subprocess.run(["bash", "-c", text + " >/dev/null 2>&1"], env=env).returncode == 0 for text in tests}
     assert answers == bash
+
+
+def test_a_one_line_test_function_called_as_a_condition_is_its_test_with_the_arguments() -> None:
+    conversion = convert_script('command_exists() {\n  command -v "$1" &> /dev/null\n}\n'
+                                'if command_exists dnf; then\n  dnf install -y x\nelif ! command_exists yum; then\n'
+                                '  exit 1\nfi\n')
+    assert [next(k for k in t if "." in k) for t in conversion.tasks] == [
+        "ansible.builtin.stat", "ansible.builtin.dnf", "ansible.builtin.stat", "ansible.builtin.fail"]
+    assert conversion.tasks[2]["ansible.builtin.stat"]["path"] == "{{ item }}/yum"
+
+
+def test_an_empty_which_is_the_program_missing_from_the_path() -> None:
+    found = module_check("[ -z `which javac` ]", "r", set())
+    assert found is not None and found[0]["ansible.builtin.stat"]["path"] == "{{ item }}/javac"
+    assert found[1].startswith("not (r.results")
+    assert module_check('[ -z "$(which $X)" ]', "r", set()) is None
+
+
+def test_yes_piped_into_a_command_whose_module_never_asks_is_that_command() -> None:
+    conversion = convert_script("yes y | sudo ufw enable\nyes | apt-get install nginx\n")
+    assert [next(k for k in t if "." in k) for t in conversion.tasks] == ["community.general.ufw", "ansible.builtin.apt"]
