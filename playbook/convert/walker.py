@@ -430,6 +430,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             return True
         if command.node_type == "declaration_command" and command.words:
             return self.declaration(ctx, command)
+        if self.positional(command):
+            return True
         glob_aware = bool(command.words) and command_key(command.words[0].value) in _GLOB_AWARE \
             and not any(w.raw in ('"$@"', "$@") for w in command.words)
         argv = self.resolve_words(command.words, literal_globs=takes_patterns(command) or glob_aware)
@@ -570,6 +572,32 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def positional(self, command: Command) -> bool:
+        """`set -- A B`, `shift [N]`: they change only the shell's positional parameters, kept
+        here ($1.. known when every word is; else unknown from then on); no task, as a task
+        running them alone would change nothing."""
+        raw = [w.raw for w in command.words]
+        if command.redirects or command.assignments or not raw or not (
+                raw[0] == "shift" and len(raw) <= 2 or raw[:2] == ["set", "--"]):
+            return False
+        known = [str(n) for n in range(1, 10) if str(n) in self.variables]
+        current = [self.variables[n] for n in known] if self.arguments is None else list(self.arguments)
+        if raw[0] == "set":
+            values = self.resolve_words(command.words[2:])
+        else:
+            count = self.substitute_word(command.words[1]) if len(raw) == 2 else "1"
+            shifted = int(count) if count is not None and count.isdigit() else None
+            known_all = self.arguments is not None or known == [str(n) for n in range(1, len(known) + 1)] and known
+            values = current[shifted:] if shifted is not None and known_all and shifted <= len(current) else None
+        for n in range(1, 10):
+            self.variables.pop(str(n), None)
+        if values is None:  # unknown from here: later uses stay the shell's
+            self.arguments = None
+            return True
+        self.variables.update({str(n): value for n, value in enumerate(values[:9], 1)})
+        self.arguments = list(values)  # shell tasks that read $1.. start with this `set --`
         return True
 
     def prompt(self, ctx: Context, argv: list[str]) -> bool:

@@ -989,3 +989,11 @@ def test_a_function_that_only_echoes_words_is_worked_out_where_its_output_is_use
 def test_mkdir_p_of_a_sticky_system_directory_makes_no_task_that_would_take_its_mode() -> None:
     conversion = convert_script("mkdir -p /tmp /srv/app\nmkdir -p /var/tmp\n")
     assert [t["ansible.builtin.file"]["path"] for t in conversion.tasks] == ["/srv/app"]
+
+
+def test_set_and_shift_only_move_the_positional_parameters_and_make_no_task() -> None:
+    conversion = convert_script('set -- a b c\nshift\necho "$1" > /tmp/one\nwc -c "$@" > /tmp/n\n'
+                                'set -- "$UNKNOWN_ARG_9"\nshift $((OPTIND-1))\n')
+    write, count = conversion.tasks
+    assert write["ansible.builtin.copy"]["content"] == "b\n"
+    assert count[SHELL]["cmd"].startswith("set -- b c\n")  # what the shell task reads, as the script left it
