@@ -427,11 +427,17 @@ class ValuesMixin(TasksMixin):
         inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
         pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
             and not inner[0].operators else None
-        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 2 \
+        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 4 \
                 or any(not c.is_simple or c.redirects for c in pipeline.commands):
             return False
-        argv = self.resolve_words(pipeline.commands[0].words)
+        # a URL's `?` is a glob to bash that matches no file (it would need a directory `https:`)
+        words = pipeline.commands[0].words
+        argv = self.resolve_words(words, literal_globs=all("://" in w.value for w in words if w.glob))
         if not argv or argv[0] != "curl":
+            return False
+        later = [self.resolve_words(c.words) for c in pipeline.commands[1:]]
+        scraped = _first_match(later) if len(later) >= 2 else None
+        if len(later) >= 2 and scraped is None:
             return False
         opts = parse_options(argv[1:], takes_value="H", long_value=("--header",))
         urls = [p for p in opts.positionals if re.match(r"https?://", p)]
@@ -441,7 +447,11 @@ class ValuesMixin(TasksMixin):
             return False
         fact = fact_name(name)
         value = "{{ " + fact + "_response.content | regex_replace('\\n+$', '') }}"
-        if len(pipeline.commands) == 2:
+        if scraped is not None:
+            # `grep -o PAT | head -n 1`: the first match (grep reads lines; `.` matches no newline
+            # in Python either), or nothing
+            value = "{{ ((" + fact + "_response.content | default('') | regex_findall('" + scraped + "')) + [''])[0] }}"
+        elif len(pipeline.commands) == 2:
             jq = self.resolve_words(pipeline.commands[1].words)
             if not jq or len(jq) != 3 or jq[0] != "jq" or jq[1] != "-r" \
                     or not re.fullmatch(r"(?:\.[A-Za-z_]\w*)+", jq[2]):
@@ -496,6 +506,25 @@ class ValuesMixin(TasksMixin):
         made.append(len(self.drafts))
         self.drafts.append(Step(task, source))
         return made
+
+
+# a grep pattern that reads the same to grep (basic regex) and to Python: `.` and `*` the only
+# special characters, no backslash or quote (which Jinja versions read differently)
+_SAME_REGEX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*/:=@%,-]*")
+
+
+def _first_match(stages: list[list[str] | None]) -> str | None:
+    """PAT of `| grep -o PAT | head -n 1 [| tr -d '\\r\\n']` after a download, else None."""
+    if len(stages) not in (2, 3) or any(not s for s in stages):
+        return None
+    grep, head, *rest = stages
+    assert grep is not None and head is not None
+    if len(grep) != 3 or grep[0] != "grep" or grep[1] != "-o" or not _SAME_REGEX.fullmatch(grep[2]) \
+            or "**" in grep[2] or head not in (["head", "-n", "1"], ["head", "-1"], ["head", "-n1"]):
+        return None
+    if rest and rest[0] != ["tr", "-d", "\\r\\n"]:
+        return None
+    return grep[2]
 
 
 def quoted(raw: str, reference: str) -> bool:

@@ -997,3 +997,14 @@ def test_set_and_shift_only_move_the_positional_parameters_and_make_no_task() ->
     write, count = conversion.tasks
     assert write["ansible.builtin.copy"]["content"] == "b\n"
     assert count[SHELL]["cmd"].startswith("set -- b c\n")  # what the shell task reads, as the script left it
+
+
+def test_the_first_match_scraped_from_a_download_is_the_uri_module_and_a_regex() -> None:
+    conversion = convert_script("V=$(curl https://go.dev/dl/?mode=json | grep -o 'go.*.linux-amd64.tar.gz' | head -n 1 "
+                                "| tr -d '\\r\\n')\necho \"$V\" > /etc/go-version\n")
+    fetch, keep, write = conversion.tasks
+    assert fetch["ansible.builtin.uri"]["url"] == "https://go.dev/dl/?mode=json"  # the `?` matched no file
+    assert keep["ansible.builtin.set_fact"]["shell_v"] == (
+        "{{ ((shell_v_response.content | default('') | regex_findall('go.*.linux-amd64.tar.gz')) + [''])[0] }}")
+    # a pattern grep and Python read differently (`+` is literal to grep) stays the shell's
+    assert SHELL in convert_script("V=$(curl https://h/x | grep -o 'a+b' | head -n 1)\n").tasks[0]
