@@ -140,12 +140,26 @@ def dnf(inv: Invocation) -> list[Task] | None:
 @rule("yum-config-manager")
 def yum_config_manager(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, long_value=("--add-repo",))
-    return _add_repo(opts) if not opts.positionals else None
+    return _add_repo(opts, "added from: {url}") if not opts.positionals else None
 
 
-def _add_repo(opts: Options) -> list[Task] | None:
-    """`config-manager --add-repo URL.repo` downloads the .repo file into /etc/yum.repos.d."""
+# how dnf-plugins-core and yum-utils name a repository added from a plain URL (sanitize_url_to_fs)
+_REPO_SCHEME = re.compile(r"^\w+:/*(?:\w+:|www\.)?")
+_REPO_SLASH = re.compile(r"[?/:&#|~*\[\]()'\\]+")
+
+
+def _add_repo(opts: Options, description: str = "created by dnf config-manager from {url}") -> list[Task] | None:
+    """`config-manager --add-repo URL.repo` downloads the .repo file into /etc/yum.repos.d;
+    `--add-repo URL` of a repository itself writes a .repo file for it, named after the URL as
+    the tool names it (yum_repository)."""
     urls = opts.all("--add-repo") or [p for p in opts.positionals[1:] if opts.has("--add-repo")]
+    if len(urls) == 1 and re.fullmatch(r"(?:https?|ftp|file)://[^\s\[\]{}]+", urls[0]) and not urls[0].endswith(".repo"):
+        repoid = _REPO_SLASH.sub("_", _REPO_SCHEME.sub("", urls[0])).lstrip(",.").rstrip(",.")
+        if not repoid or len(repoid) > 250 or "{{" in urls[0]:
+            return None
+        return [Task(f"Add the repository {repoid}", "ansible.builtin.yum_repository",
+                     {"name": repoid, "description": description.format(url=urls[0]), "baseurl": urls[0],
+                      "enabled": True})]
     if len(urls) != 1 or not re.fullmatch(r"https?://\S+/[^/]+\.repo", urls[0]):
         return None
     dest = "/etc/yum.repos.d/" + urls[0].rsplit("/", 1)[1]

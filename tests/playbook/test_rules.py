@@ -14,6 +14,15 @@ from playbook.convert import convert_script
 from playbook.rules import Invocation, apply_rules
 
 CASES: list[tuple[str, list[dict[str, Any]]]] = [
+    ('dnf config-manager --add-repo file:///bigtop-home/output',  # dnf writes bigtop-home_output.repo
+     [{'name': 'Add the repository bigtop-home_output',
+       'ansible.builtin.yum_repository': {'name': 'bigtop-home_output',
+                                          'description': 'created by dnf config-manager from file:///bigtop-home/output',
+                                          'baseurl': 'file:///bigtop-home/output', 'enabled': True}}]),
+    ('yum-config-manager --add-repo https://example.com/el/7/',
+     [{'name': 'Add the repository example.com_el_7_',
+       'ansible.builtin.yum_repository': {'name': 'example.com_el_7_', 'description': 'added from: https://example.com/el/7/',
+                                          'baseurl': 'https://example.com/el/7/', 'enabled': True}}]),
     ('apt-get install -y --allow-remove-essential --fix-missing --fix-broken nodejs',
      [{'name': 'Install nodejs', 'ansible.builtin.apt': {'name': 'nodejs', 'state': 'fixed'}}]),
     ('fallocate -l 2G /swapfile',
