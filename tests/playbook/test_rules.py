@@ -14,6 +14,10 @@ from playbook.convert import convert_script
 from playbook.rules import Invocation, apply_rules
 
 CASES: list[tuple[str, list[dict[str, Any]]]] = [
+    ('cd /var/www/app\nphp -r "copy(\'https://getcomposer.org/installer\', \'composer-setup.php\');"',
+     [{'name': 'Download https://getcomposer.org/installer to /var/www/app/composer-setup.php',
+       'ansible.builtin.get_url': {'url': 'https://getcomposer.org/installer', 'dest': '/var/www/app/composer-setup.php',
+                                   'mode': '0644', 'force': True}}]),
     ('dnf config-manager --add-repo file:///bigtop-home/output',  # dnf writes bigtop-home_output.repo
      [{'name': 'Add the repository bigtop-home_output',
        'ansible.builtin.yum_repository': {'name': 'bigtop-home_output',
@@ -973,6 +977,8 @@ def test_every_rule_has_a_case() -> None:
     ("shutdown -h now\n", "a halt is not a reboot"),
     ("shutdown -r +5 'going down'\n", "a delay and a message"),
     ("apt-get install -y --force-yes nodejs\n", "also lets unauthenticated packages in"),
+    ("php -r 'copy(\"https://h/sig\", \"php://stdout\");'\n", "a copy to the output, not a file"),
+    ("php -r \"copy('https://h/x', 'x'); unlink('y');\"\n", "more than the copy"),
     ("fallocate -l 2G -o 4096 /swapfile\n", "an offset: not a file of a size"),
     ("mkswap -p 4096 /swapfile\n", "a page size the module has no switch for"),
     ("truncate -s +1M /var/log/x\n", "a relative size"),
