@@ -42,8 +42,14 @@ class BranchesMixin(ValuesMixin):
 
     def fails_unless(self, ctx: Context, compound: Command) -> bool:
         """`if ! cmd; then echo "failed"; exit 1; fi` is `cmd` as a task: where it fails the play
-        stops, as the script did (its message is lost)."""
-        if compound.node_type != "if_statement" or len(compound.branches) != 1:
+        stops, as the script did (its message is lost). An `else` that only prints (`log "done"`)
+        changes nothing on the host either."""
+        branches = compound.branches
+        if compound.node_type != "if_statement" or len(branches) not in (1, 2) or (len(branches) == 2 and (
+                branches[1].condition is not None or not all(
+                    s.command is not None and (only_prints(s.command) or (
+                        s.command.name in self.functions and self.prints_only(s.command.name)))
+                    for s in branches[1].body))):
             return False
         branch = compound.branches[0]
         condition = branch.condition or ()

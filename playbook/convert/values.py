@@ -59,6 +59,10 @@ class ValuesMixin(TasksMixin):
                 # unquoted, the shell would split the value into words (`$APT install x`)
                 out.append(self.environment_value(name))
                 continue
+            if name not in self.variables and name in ("USER", "LOGNAME"):
+                # who runs the script, as `$(whoami)`: the user the facts were gathered as
+                out.append("{{ ansible_facts.user_id }}")
+                continue
             if name not in self.variables:
                 return None
             out.append(self.variables[name])

@@ -142,6 +142,15 @@ def mount(inv: Invocation) -> list[Task] | None:
     return [Task(f"Mount {src} on {path}", "ansible.posix.mount", args)]
 
 
+@rule("umount")
+def umount(inv: Invocation) -> list[Task] | None:
+    """`umount /mnt/x`: unmounted, /etc/fstab untouched (the mount module's state unmounted)."""
+    if len(inv.args) != 1 or not inv.args[0].startswith("/") or inv.args[0] == "/":
+        return None
+    path = inv.args[0].rstrip("/")
+    return [Task(f"Unmount {path}", "ansible.posix.mount", {"path": path, "state": "unmounted"})]
+
+
 @rule("hostnamectl")
 def hostnamectl(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args)

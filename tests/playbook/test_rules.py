@@ -14,6 +14,11 @@ from playbook.convert import convert_script
 from playbook.rules import Invocation, apply_rules
 
 CASES: list[tuple[str, list[dict[str, Any]]]] = [
+    ('umount /tmp/parallels',
+     [{'name': 'Unmount /tmp/parallels', 'ansible.posix.mount': {'path': '/tmp/parallels', 'state': 'unmounted'}}]),
+    ('usermod -aG docker $USER',  # who runs the script, as $(whoami)
+     [{'name': 'Add ansible_facts.user_id to the docker group',
+       'ansible.builtin.user': {'name': '{{ ansible_facts.user_id }}', 'groups': ['docker'], 'append': True}}]),
     ('cd /var/www/app\nphp -r "copy(\'https://getcomposer.org/installer\', \'composer-setup.php\');"',
      [{'name': 'Download https://getcomposer.org/installer to /var/www/app/composer-setup.php',
        'ansible.builtin.get_url': {'url': 'https://getcomposer.org/installer', 'dest': '/var/www/app/composer-setup.php',
