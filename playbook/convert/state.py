@@ -75,6 +75,10 @@ class WalkerState:
         """Convert one statement: ShellWalker.statement (the mixins recurse through it)."""
         raise NotImplementedError
 
+    def prints_only(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        """True for a function that only prints: FunctionsMixin.prints_only."""
+        raise NotImplementedError
+
     def try_statements(self, statements: tuple[Statement, ...], ctx: Context, fallbacks: bool = False) -> bool:
         """Convert nested statements at the outer statement's lines; roll back on a fallback
         (unless ``fallbacks``: a guarded block keeps its shell tasks, each under the guard)."""

@@ -1008,3 +1008,9 @@ def test_the_first_match_scraped_from_a_download_is_the_uri_module_and_a_regex()
         "{{ ((shell_v_response.content | default('') | regex_findall('go.*.linux-amd64.tar.gz')) + [''])[0] }}")
     # a pattern grep and Python read differently (`+` is literal to grep) stays the shell's
     assert SHELL in convert_script("V=$(curl https://h/x | grep -o 'a+b' | head -n 1)\n").tasks[0]
+
+
+def test_if_not_cmd_then_fail_else_only_a_log_is_the_command_as_a_task() -> None:
+    conversion = convert_script('log() {\n  echo "$1"\n}\nif ! apt-get update -y; then\n  echo "failed"\n  exit 1\n'
+                                'else\n  log "updated"\nfi\n')
+    assert modules(conversion) == ["ansible.builtin.apt"] and "when" not in conversion.tasks[0]
