@@ -144,3 +144,21 @@ def cut_value(expression: str, cut: Argv) -> str | None:
     picked = f"({expression}.split('{delimiter}')[{first - 1}:{stop}] | join('{delimiter}'))"
     # a line without the delimiter is printed whole, as cut does
     return f"{picked} if '{delimiter}' in {expression} else {expression}"
+
+
+# `php -r 'copy("URL", "php://stdout");'` and `php -r "echo hash_file('sha384', 'FILE');"`, as
+# composer's documented installer runs them
+_PHP_FETCH = re.compile(r"""\s*copy\(\s*(['"])(https?://[^'"\s\\$]+)\1\s*,\s*(['"])php://stdout\3\s*\)\s*;?\s*""")
+_PHP_HASH = re.compile(r"""\s*echo\s+hash_file\(\s*(['"])(md5|sha1|sha224|sha256|sha384|sha512)\1\s*,"""
+                       r"""\s*(['"])([^'"\s\\$]+)\3\s*\)\s*;?\s*""")
+
+
+def php_value(argv: Argv) -> tuple[str, str, str | None] | None:
+    """("fetch", URL, None) or ("hash", FILE, ALGORITHM) for those two `php -r` one-liners."""
+    if len(argv) != 3 or argv[:2] != ["php", "-r"]:
+        return None
+    fetch = _PHP_FETCH.fullmatch(argv[2])
+    if fetch is not None:
+        return "fetch", fetch.group(2), None
+    hashed = _PHP_HASH.fullmatch(argv[2])
+    return ("hash", hashed.group(4), hashed.group(2)) if hashed is not None else None

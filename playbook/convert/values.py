@@ -10,13 +10,13 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from playbook.convert.computed import cut_value, random_value
+from playbook.convert.computed import cut_value, php_value, random_value
 from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.host_checks import command_path
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
-from playbook.rules.base import parse_options
+from playbook.rules.base import Invocation, parse_options
 from playbook.rules.content import literal
 from playbook.shell import Command, Word, parse_script
 
@@ -405,6 +405,13 @@ class ValuesMixin(TasksMixin):
             expression = cut_value(held.group(1), stages[1]) if held else None
         statement = ctx.statement
         source = TaskSource(statement.first_line, statement.last_line, "fact")
+        php = php_value(stages[0]) if expression is None and len(stages) == 1 and stages[0] and stdin is None else None
+        if php is not None:
+            task, expression = self.php_task(php, fact)
+            if task is None:
+                return False
+            self.finish(ctx, task, next(k for k in task if "." in k), {})
+            self.drafts.append(Step(task, source))
         if expression is None and len(stages) == 1 and stages[0] and stages[0][:2] == ["command", "-v"] \
                 and len(stages[0]) == 3 and stdin is None:
             looked = command_path(stages[0][2], f"{fact}_path", set(self.functions))
@@ -422,6 +429,25 @@ class ValuesMixin(TasksMixin):
             fact_task["when"] = ctx.when
         self.drafts.append(Step(fact_task, source))
         return True
+
+    def php_task(self, php: tuple[str, str, str | None], fact: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The task and value for `$(php -r ...)` (see computed.php_value): a fetch is the uri
+        module (PHP's copy() follows redirects and prints nothing for an error status), a
+        hash_file the stat module's checksum (empty for a missing file, as hash_file's false)."""
+        kind, target, algorithm = php
+        if kind == "fetch":
+            task: dict[str, Any] = {"name": f"Fetch {target}", "ansible.builtin.uri": {
+                "url": target, "return_content": True, "status_code": [200, 201, 202, 203, 204, 400, 401, 403, 404,
+                                                                       410, 500, 502, 503]},
+                "register": f"{fact}_response"}
+            return task, (f"({fact}_response.content | default('') | regex_replace('\\n+$', '')) "
+                          f"if {fact}_response.status | default(0) < 400 else ''")
+        path = Invocation(argv=("php",), cwd=self.cwd).path(target)
+        if path is None or algorithm is None:
+            return None, None
+        task = {"name": f"Work out the {algorithm} of {path}", "ansible.builtin.stat": {
+            "path": path, "get_checksum": True, "checksum_algorithm": algorithm}, "register": f"{fact}_stat"}
+        return task, f"{fact}_stat.stat.checksum | default('')"
 
     def fetched(self, ctx: Context, name: str, word: Word) -> bool:
         """`X=$(curl -s URL [-H 'K: V'])`, `X=$(curl -s URL | jq -r '.a.b')`: the body (or that

@@ -58,3 +58,17 @@ def test_values_a_set_fact_computes_need_no_shell_task() -> None:
     assert facts["shell_major"] == "{{ (shell_kv.split('.')[0:1] | join('.')) if '.' in shell_kv else shell_kv }}"
     assert "length=16" in facts["shell_pass"]
     assert facts["shell_apt"].startswith("{{ (shell_apt_path.results | selectattr('stat.executable', 'defined')")
+
+
+def test_composers_php_one_liners_are_the_uri_and_stat_modules() -> None:
+    conversion = convert_script(
+        "cd /srv/app\nEXPECTED=\"$(php -r 'copy(\"https://composer.github.io/installer.sig\", \"php://stdout\");')\"\n"
+        "ACTUAL=\"$(php -r \"echo hash_file('sha384', 'composer-setup.php');\")\"\n"
+        'if [ "$EXPECTED" != "$ACTUAL" ]; then\n  exit 1\nfi\n')
+    assert not [t for t in conversion.tasks if SHELL in t]
+    fetch, expected, digest, actual, fail = conversion.tasks
+    assert fetch["ansible.builtin.uri"]["url"] == "https://composer.github.io/installer.sig"
+    assert digest["ansible.builtin.stat"] == {"path": "/srv/app/composer-setup.php", "get_checksum": True,
+                                             "checksum_algorithm": "sha384"}
+    assert actual["ansible.builtin.set_fact"] == {"shell_actual": "{{ shell_actual_stat.stat.checksum | default('') }}"}
+    assert fail["when"] == "shell_expected != shell_actual"
