@@ -30,9 +30,10 @@ from typing import Any
 
 from playbook.convert.branches import BranchesMixin
 from playbook.convert.conditions import HOST_VALUE as _FACT
-from playbook.convert.conditions import HOST_VALUE
+from playbook.convert.conditions import HOST_VALUE, join_when, negate, register_name
 from playbook.convert.fallback import creates_of, download_to_stdout
 from playbook.convert.functions import FunctionsMixin
+from playbook.convert.host_checks import module_check
 from playbook.convert.os_release import NAMES as RELEASE_NAMES
 from playbook.convert.os_release import OS_RELEASE, os_release_tasks
 from playbook.convert.guards import guard_of_compound, if_condition, is_true, path_condition, test_guard
@@ -206,6 +207,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         # `install || handle_error $? "..."`, `make || { echo failed; exit 1; }`: the script stops
         # where the command failed, as the play stops at a failed task
         if operators == ["||"] and self.stops_the_script(pipelines[1]):
+            if self.required(ctx, pipelines[0]):
+                return
             pipelines, operators = pipelines[:1], []
         # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
         guard = test_guard(pipelines[0], operators[0] if operators else None)
@@ -217,6 +220,25 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             return
         for pipeline in pipelines:
             self.pipeline(ctx, pipeline)
+
+    def required(self, ctx: Context, test: Pipeline) -> bool:
+        """`command -v mysql >/dev/null || { echo "mysql is required"; exit 1; }`: a test a module
+        answers (host_checks), then a fail where it did not hold, as the script stops there."""
+        text = ("! " if test.negated else "") + join_text(test.commands)
+        register = register_name(text, set(re.findall(r"[A-Za-z_]\w*", ctx.when or "")))
+        answered = module_check(self.called_test(text) or text, register, set(self.functions))
+        if answered is None:
+            return False
+        task, expression = answered
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "guard")
+        fail = {"name": "Fail, as the script stops here", "ansible.builtin.fail": {
+            "msg": f"the script stops here: `{text.strip()}` did not hold"}, "when": join_when(ctx.when, negate(expression))}
+        if ctx.when:
+            task["when"] = ctx.when
+        if ctx.become:
+            task["become"] = True
+        self.drafts.extend([Step(task, source), Step(fail, source)])
+        return True
 
     def pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
         """One pipeline; a `$(query)` in its words that only reads (`$(dpkg --print-architecture)`)
@@ -314,12 +336,32 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         if len(commands) == 2 and self.answers_yes(ctx, commands):
             return
         stdin = self.produced_text(commands[0])
+        if stdin is not None and len(commands) == 2 and self.sudoers_append(ctx, stdin, commands[1]):
+            return
         if stdin is not None and len(commands) == 2 and commands[1].is_simple:
             if self.command(ctx, commands[1], stdin, fallback=False):
                 return
         if len(commands) == 2 and (self.signing_key(ctx, commands) or self.downloaded_then(ctx, commands)):
             return
         self.fallback_shell(ctx, join_text(commands), None, become=any(c.become for c in commands))
+
+    def sudoers_append(self, ctx: Context, text: str, stage: Command) -> bool:
+        """`echo 'u ALL=(ALL) NOPASSWD: ALL' | (EDITOR='tee -a' visudo)`: visudo appends the line
+        to /etc/sudoers through `tee -a` and installs it only if the file still parses; lineinfile
+        with visudo as its validate (which adds the line once, where a second run of the script
+        would add it again)."""
+        if stage.node_type == "subshell" and stage.body is not None and len(stage.body) == 1 \
+                and stage.body[0].command is not None and not stage.redirects:
+            stage = stage.body[0].command
+        editor = [self.substitute_word(w) for n, w in stage.assignments if n == "EDITOR"]
+        line = text[:-1] if text.endswith("\n") else text
+        if not stage.is_simple or stage.redirects or [w.raw for w in stage.words] != ["visudo"] \
+                or len(stage.assignments) != 1 or editor != ["tee -a"] or "\n" in line or not line.strip():
+            return False
+        task = Task(f"Allow in /etc/sudoers: {line}", "ansible.builtin.lineinfile",
+                    {"path": "/etc/sudoers", "line": line, "validate": "visudo -cf %s"})
+        self.emit(replace(ctx, become=True), task, "visudo", {})
+        return True
 
     def answers_yes(self, ctx: Context, commands: tuple[Command, ...]) -> bool:
         """`yes | ufw enable`, `yes y | apt-get install x`: the answers only confirm what the

@@ -103,3 +103,13 @@ def test_an_empty_which_is_the_program_missing_from_the_path() -> None:
 def test_yes_piped_into_a_command_whose_module_never_asks_is_that_command() -> None:
     conversion = convert_script("yes y | sudo ufw enable\nyes | apt-get install nginx\n")
     assert [next(k for k in t if "." in k) for t in conversion.tasks] == ["community.general.ufw", "ansible.builtin.apt"]
+
+
+def test_a_required_program_is_a_module_check_and_a_fail() -> None:
+    conversion = convert_script('command -v mysql >/dev/null 2>&1 || { echo >&2 "mysql is required"; exit 1; }\n'
+                                'sudo bash -c "echo \'deploy ALL=(ALL) NOPASSWD: ALL\' | (EDITOR=\'tee -a\' visudo)"\n')
+    look, fail, sudoers = conversion.tasks
+    assert look["ansible.builtin.stat"]["path"] == "{{ item }}/mysql"
+    assert fail["when"].startswith(f"not ({look['register']}.results")
+    assert sudoers["ansible.builtin.lineinfile"] == {"path": "/etc/sudoers", "line": "deploy ALL=(ALL) NOPASSWD: ALL",
+                                                    "validate": "visudo -cf %s"}
