@@ -39,6 +39,9 @@ _FILE = "ansible.builtin.file"
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9._+@%,=/-]*")  # no glob, no quote, no template, no variable
 _ARCHIVE = re.compile(r"\.(?:tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tar)$")
 # what may sit on the mv task: what it runs as, where, under which condition
+# how far back a maker or a stat is looked for: a bound, so a script of thousands of moves costs
+# a constant per move, not the length of the play
+_REACH = 64
 _MV_KEYS = frozenset({"name", _COMMAND, "become", "become_user", "environment", "when", "changed_when", "failed_when"})
 
 
@@ -73,7 +76,7 @@ def _move_of(step: Step) -> tuple[str, str] | None:
 
 def _fold(out: list[Step], move: Step, src: str, dest: str) -> bool:
     """Fold ``move`` into the task in ``out`` that made ``src``; False (nothing changed) if none may."""
-    for index in range(len(out) - 1, -1, -1):
+    for index in range(len(out) - 1, max(-1, len(out) - 1 - _REACH), -1):
         maker = out[index]
         if maker.module in (_COMMAND, _SHELL) or maker.looped:
             return False
@@ -142,7 +145,7 @@ def _known_absent(before: list[Step], move: Step, dest: str) -> bool:
     when = move.task.get("when")
     if not isinstance(when, str):
         return False
-    for index in range(len(before) - 1, -1, -1):
+    for index in range(len(before) - 1, max(-1, len(before) - 1 - _REACH), -1):
         step = before[index]
         if step.module == _STAT and isinstance(step.args, dict) and step.args.get("path") == dest \
                 and isinstance(register := step.task.get("register"), str) and "when" not in step.task:
