@@ -1014,3 +1014,16 @@ def test_if_not_cmd_then_fail_else_only_a_log_is_the_command_as_a_task() -> None
     conversion = convert_script('log() {\n  echo "$1"\n}\nif ! apt-get update -y; then\n  echo "failed"\n  exit 1\n'
                                 'else\n  log "updated"\nfi\n')
     assert modules(conversion) == ["ansible.builtin.apt"] and "when" not in conversion.tasks[0]
+
+
+def test_a_template_placeholder_is_named_as_such_and_makes_no_task() -> None:
+    conversion = convert_script("#!/bin/bash\nmode=<%MODE%>\nfallocate -l 1G /swapfile\n")
+    assert conversion.tasks == []  # bash stops at line 2 with a syntax error: nothing after it runs
+    assert conversion.warnings[0].startswith("line 2: <%MODE%> is a template placeholder, not shell")
+
+
+def test_nothing_after_a_template_placeholder_becomes_a_task() -> None:
+    conversion = convert_script("mkdir /a\nmode=<%MODE%>\nmkdir /x\nif true; then\n  mkdir /y\nfi\n")
+    assert [t["ansible.builtin.file"]["path"] for t in conversion.tasks] == ["/a"]  # bash runs only line 1
+    assert "line 4-6: is at or after the syntax error at line 2, where bash stops; no task was made for it" \
+        in conversion.warnings
