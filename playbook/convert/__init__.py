@@ -2,7 +2,10 @@
 
     convert_script   the recipe: parse -> walk statements (``walker``) -> tidy (``playbook.passes``)
     walker           the statement walker that keeps the shell's state and asks the rules;
-                     its mixins: state, tasks, values, branches, functions (and shapes)
+                     its mixins: state, tasks, values, branches, functions, queries (and shapes)
+    host_checks      host tests a module answers (`command -v`, `grep -q`, `id -u`)
+    computed         `X=$(...)` a set_fact computes (random strings, `cut` of a fact)
+    os_release       `. /etc/os-release` as a slurp and facts
     conditions       `if` conditions decided now or turned into `when` expressions
     fallback         helpers for the tasks no rule covers (creates, read-only, names)
     guards           shell guards that say what a line makes (`[ -f X ] || ...`)
