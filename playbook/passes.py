@@ -2,6 +2,7 @@
 
     fold_apt_update    `apt-get update` folds into the next apt install (update_cache)
     fold_git_pin       `git reset --hard REF`/`git checkout REF` in a fresh clone is its version
+    fold_moves         `mv SRC DEST` after the download/extraction that made SRC makes it at DEST
     fold_attributes    a later chmod/chown folds into the task that created the path
     fold_edits         `sed -i`/`echo >>` on a file the playbook just wrote edit its content
     fold_mount_all     `mount -a` after fstab entries makes them `state: mounted`
@@ -23,6 +24,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
+
+from playbook.moves import fold_moves
 
 COMMAND = "ansible.builtin.command"
 SHELL = "ansible.builtin.shell"
@@ -144,6 +147,7 @@ def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tid
     """Every pass, in order; ``handlers`` are the play's existing handlers (kept, deduplicated)."""
     steps = fold_apt_update(steps)
     steps = fold_git_pin(steps)
+    steps = fold_moves(steps)
     steps = fold_attributes(steps)
     steps = fold_edits(steps)
     steps = fold_mount_all(steps)

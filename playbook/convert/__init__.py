@@ -2,7 +2,10 @@
 
     convert_script   the recipe: parse -> walk statements (``walker``) -> tidy (``playbook.passes``)
     walker           the statement walker that keeps the shell's state and asks the rules;
-                     its mixins: state, tasks, values, branches, functions (and shapes)
+                     its mixins: state, tasks, values, branches, functions, queries (and shapes)
+    host_checks      host tests a module answers (`command -v`, `grep -q`, `id -u`)
+    computed         `X=$(...)` a set_fact computes (random strings, `cut` of a fact)
+    os_release       `. /etc/os-release` as a slurp and facts
     conditions       `if` conditions decided now or turned into `when` expressions
     fallback         helpers for the tasks no rule covers (creates, read-only, names)
     guards           shell guards that say what a line makes (`[ -f X ] || ...`)
@@ -70,7 +73,16 @@ def convert_script(script: str, context: str = "") -> Conversion:
         definition = statement.commands[0] if statement.kind == "function" and statement.commands else None
         if definition is not None and definition.function_name and definition.function_name not in converter.functions:
             converter.functions[definition.function_name] = (statement.text, definition.body)
+    lines = script.splitlines()
+    refused: int | None = None  # the line of a placeholder bash stops at
     for issue in parsed.issues:
+        placeholder = _PLACEHOLDER.search(lines[issue.line - 1]) if 0 < issue.line <= len(lines) else None
+        if placeholder is not None:  # `mode=<%MODE%>`: a template to fill in, which bash refuses
+            refused = issue.line if refused is None else min(refused, issue.line)
+            converter.warnings.append(
+                f"line {issue.line}: {placeholder.group(0)} is a template placeholder, not shell: bash stops at "
+                "this line with a syntax error (only the lines before it run), so no task was made for it or "
+                "what follows; fill the placeholders in and convert again")
         converter.warnings.append(f"line {issue.line}: {issue.message.removeprefix(f'line {issue.line}: ')}")
     broken = lines_with_parse_errors(parsed.statements)
     for statement in parsed.statements:
@@ -78,6 +90,10 @@ def convert_script(script: str, context: str = "") -> Conversion:
             # tree-sitter recovers from `echo "rm -rf /` by surfacing `rm -rf /` as a statement:
             # what shares a line with a parse error is never run as a command
             converter.warn(statement, "is part of a line that could not be parsed; no task was made for it")
+            continue
+        if refused is not None and statement.last_line >= refused:
+            converter.warn(statement, f"is at or after the syntax error at line {refused}, where bash stops; "
+                                      "no task was made for it")
             continue
         if converter.ended_at is not None:
             converter.warn(statement, f"comes after the `exit` at line {converter.ended_at} and never runs; "
@@ -90,6 +106,9 @@ def convert_script(script: str, context: str = "") -> Conversion:
                       handlers=tidied.handlers, uncovered=converter.uncovered,
                       warnings=settled_warnings(converter.warnings, tidied.tasks))
 
+
+# `<%NAME%>`: a template's placeholder (ERB, DigitalOcean's user scripts), which bash cannot parse
+_PLACEHOLDER = re.compile(r"<%[^%\n]{1,80}%>")
 
 # what bash, a login or sudo set, and words that only look like variables
 _NOT_INPUTS = frozenset({

@@ -16,12 +16,14 @@ from playbook.convert.conditions import (
     decide,
     file_test,
     host_expression,
+    host_match,
     join_when,
     negate,
     register_name,
 )
 from playbook.convert.fallback import fallback_name, strip_leading_sudo
 from playbook.convert.guards import PathCondition
+from playbook.convert.host_checks import inline_call, module_check
 from playbook.convert.shapes import PIPE, only_prints, only_reads, service_verb
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
@@ -40,8 +42,14 @@ class BranchesMixin(ValuesMixin):
 
     def fails_unless(self, ctx: Context, compound: Command) -> bool:
         """`if ! cmd; then echo "failed"; exit 1; fi` is `cmd` as a task: where it fails the play
-        stops, as the script did (its message is lost)."""
-        if compound.node_type != "if_statement" or len(compound.branches) != 1:
+        stops, as the script did (its message is lost). An `else` that only prints (`log "done"`)
+        changes nothing on the host either."""
+        branches = compound.branches
+        if compound.node_type != "if_statement" or len(branches) not in (1, 2) or (len(branches) == 2 and (
+                branches[1].condition is not None or not all(
+                    s.command is not None and (only_prints(s.command) or (
+                        s.command.name in self.functions and self.prints_only(s.command.name)))
+                    for s in branches[1].body))):
             return False
         branch = compound.branches[0]
         condition = branch.condition or ()
@@ -168,6 +176,7 @@ class BranchesMixin(ValuesMixin):
         # a subshell's cd and variables end with it; a block's hold only when its guard held, which
         # is known on the host, not here: later lines see the state from before the block
         self.restore_shell_state(snapshot)
+        self.variables.update({k: v for k, v in self.host_set.items() if snapshot.variables.get(k) != v})
         self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
         made = self.drafts[snapshot.drafts + 1:]
         if not made:  # nothing to guard (the block only set state): no stat either
@@ -250,7 +259,9 @@ class BranchesMixin(ValuesMixin):
             self.sourced = sourced + ["?" + p.lstrip("?") for p in self.sourced if p not in sourced]  # read when there
             defaults: dict[str, str] = {}
             computed: dict[str, str] = {}  # name -> what the shell set it to before (`DOMAIN=$1`)
-            for name in sorted(changed - {"PWD"}):
+            for name in sorted(changed & set(self.host_set)):  # facts set on every path (os_release)
+                self.variables[name] = self.host_set[name]
+            for name in sorted(changed - {"PWD"} - set(self.host_set)):
                 needs_default = not exhaustive or any(name not in names for names in set_in)
                 knowable = name in facts and (not needs_default or name in before[0] or name in before[3])
                 if knowable and needs_default and name in before[0]:
@@ -352,10 +363,11 @@ class BranchesMixin(ValuesMixin):
         condition = branch.condition or ()
         if branch.subject is not None:
             subject = self.substitute_word(branch.subject)
-            if subject is None or not HOST_VALUE.search(subject) or any(p.glob or any(part.expansion for part in p.parts)
+            if subject is None or not HOST_VALUE.search(subject) or any(any(part.expansion for part in p.parts)
                                                                     for p in branch.patterns):
                 return None
-            tests = [host_expression(f"[ {shlex.quote(subject)} = {shlex.quote(p.value)} ]") for p in branch.patterns]
+            tests = [host_match(subject, p.raw) if p.glob else host_expression(f"[ {shlex.quote(subject)} = {shlex.quote(p.value)} ]")
+                     for p in branch.patterns]
             if any(t is None for t in tests):
                 return None
             return " or ".join(f"({t})" if len(tests) > 1 else str(t) for t in tests)
@@ -421,6 +433,10 @@ class BranchesMixin(ValuesMixin):
             task: dict[str, Any] = {"name": f"Check {tested.path}", "ansible.builtin.stat": stat,
                                     "register": register}
             expression = tested.when(register)
+        elif len(condition) == 1 and (  # unsubstituted, a word only the host knows stays a word: no module
+                answered := module_check(self.called_test(substituted or text) or substituted or text,
+                                         register_name(label or text, taken), set(self.functions))):
+            task, expression = answered
         else:
             register = register_name(label or text, taken)
             body = self.shell_script(strip_leading_sudo(text), pipefail=False)
@@ -447,6 +463,13 @@ class BranchesMixin(ValuesMixin):
             task["when"] = when
         self.drafts.append(Step(task, source))
         return expression
+
+    def called_test(self, text: str) -> str | None:
+        """`command_exists dnf` for `command_exists() { command -v "$1" &> /dev/null; }`: the
+        function's one-line test with its arguments (see host_checks.inline_call)."""
+        bodies = {name: "\n".join(s.text for s in body) for name, (_, body) in self.functions.items()
+                  if body is not None and len(body) == 1}
+        return inline_call(text, bodies)
 
     def register_name(self, path: str, when: str | None = None) -> str:
         base = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "path"

@@ -122,6 +122,40 @@ def _pattern_regex(pattern: str) -> str | None:
     return "".join(out) + "\\Z"
 
 
+def host_match(subject: str, raw_pattern: str) -> str | None:
+    """`SUBJECT is match(...)` for a `case` arm's glob pattern as written (`debian-11*`,
+    `"18."*`: quoted parts are literal), SUBJECT holding host values; None for a pattern with
+    a character other than letters, digits and ``._-+:/@%,=~``, or a bracket or an expansion.
+
+    design: the regex holds no backslash (a literal `.` is `[.]`): Jinja string literals in
+    Ansible keep backslashes as written, which other versions read as escapes."""
+    out, i = ["(?s)^"], 0
+    while i < len(raw_pattern):  # one pass, each character once
+        char = raw_pattern[i]
+        if char in "'\"":
+            end = raw_pattern.find(char, i + 1)
+            if end < 0:
+                return None
+            literal = [_LITERAL.get(c, c) for c in raw_pattern[i + 1:end]]
+            if not all(c in _LITERAL or c.isalnum() or c in _PLAIN for c in raw_pattern[i + 1:end]):
+                return None
+            out.extend(literal)
+            i = end + 1
+            continue
+        if char == "*" or char == "?":
+            out.append(".*" if char == "*" else ".")
+        elif char in _LITERAL or char.isalnum() or char in _PLAIN:
+            out.append(_LITERAL.get(char, char))
+        else:
+            return None
+        i += 1
+    return f"{_jinja(subject)} is match('{''.join(out)}$')"
+
+
+_LITERAL = {".": "[.]", "+": "[+]"}
+_PLAIN = frozenset("-_:/@%,=~")
+
+
 def _string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

@@ -63,6 +63,7 @@ class WalkerState:
     fact_variables: dict[str, str] = field(default_factory=dict)  # fact -> the shell variable it holds
     inputs: frozenset[str] = frozenset()  # variables the script reads and never sets: the host's environment's
     worked_out: dict[str, str] = field(default_factory=dict)  # `$(query)` in the line at hand -> the fact holding it
+    host_set: dict[str, str] = field(default_factory=dict)  # variables a fact holds on every path, set or empty
     current: Statement | None = None  # the statement being converted (for warnings that need its line)
     locals: list[dict[str, tuple[str | None, str | None]]] = field(default_factory=list)  # per call: `local` names, their outer value
     drafts: list[Step] = field(default_factory=list)
@@ -72,6 +73,10 @@ class WalkerState:
     def statement(self, statement: Statement, become: bool = False, when: str | None = None,
                   become_user: str | None = None) -> None:
         """Convert one statement: ShellWalker.statement (the mixins recurse through it)."""
+        raise NotImplementedError
+
+    def prints_only(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        """True for a function that only prints: FunctionsMixin.prints_only."""
         raise NotImplementedError
 
     def try_statements(self, statements: tuple[Statement, ...], ctx: Context, fallbacks: bool = False) -> bool:

@@ -10,11 +10,13 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from playbook.convert.computed import cut_value, php_value, random_value
 from playbook.convert.conditions import HOST_VALUE, host_query
+from playbook.convert.host_checks import command_path
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
-from playbook.rules.base import parse_options
+from playbook.rules.base import Invocation, parse_options
 from playbook.rules.content import literal
 from playbook.shell import Command, Word, parse_script
 
@@ -56,6 +58,10 @@ class ValuesMixin(TasksMixin):
             if name not in self.variables and name in self.inputs and quoted(word.raw, part.text):
                 # unquoted, the shell would split the value into words (`$APT install x`)
                 out.append(self.environment_value(name))
+                continue
+            if name not in self.variables and name in ("USER", "LOGNAME"):
+                # who runs the script, as `$(whoami)`: the user the facts were gathered as
+                out.append("{{ ansible_facts.user_id }}")
                 continue
             if name not in self.variables:
                 return None
@@ -114,7 +120,45 @@ class ValuesMixin(TasksMixin):
             return posixpath.dirname(argv[1].rstrip("/")) or ("/" if argv[1].startswith("/") else ".")
         if argv[0] == "echo" and len(argv) >= 2 and not argv[1].startswith("-"):
             return " ".join(argv[1:])
+        if argv[0] in self.functions and len(argv) <= 10 and argv[0] not in self.calling:
+            return self.echoed_by(argv[0], argv[1:])
         return None
+
+    def echoed_by(self, name: str, args: list[str]) -> str | None:
+        """What `$(NAME ARGS)` prints for a function whose body only assigns words and ends in one
+        `echo` of words (`path_to_cache() { v=$1; echo "/tmp/jdk-${v}.tar.gz"; }`), worked out
+        here; None for any other body. A command substitution is a subshell: what the body sets
+        ends with it."""
+        _, body = self.functions[name]
+        if not body or len(body) > 20:
+            return None
+        commands = [s.command if s.kind == "command" and not s.operators else None for s in body]
+        if any(c is None or not c.is_simple or c.redirects or c.heredoc is not None or c.herestring is not None
+               for c in commands):
+            return None
+        saved = (dict(self.variables), self.arguments)
+        try:
+            self.variables.update({str(n): value for n, value in enumerate(args, 1)})
+            for n in range(len(args) + 1, 10):
+                self.variables.pop(str(n), None)
+            self.arguments = list(args)
+            for command in commands[:-1]:
+                assert command is not None
+                if command.words or not command.assignments:
+                    return None
+                for variable, word in command.assignments:
+                    value = self.substitute_word(word)
+                    if value is None:
+                        return None
+                    self.variables[variable] = value
+            last = commands[-1]
+            assert last is not None
+            argv = self.resolve_words(last.words) if not last.assignments else None
+            if not argv or argv[0] != "echo" or (len(argv) > 1 and argv[1].startswith("-")):
+                return None
+            return " ".join(argv[1:])
+        finally:
+            self.variables, self.arguments = saved
 
     def defaulted(self, expansion: str) -> str | None:
         """`${NAME:-word}`: NAME's value when the converter knows it and it is set, else the
@@ -302,31 +346,108 @@ class ValuesMixin(TasksMixin):
         """`X=$(cmd)`: the command runs once, where the script ran it (a task whose output a
         fact keeps; `$(cat FILE)` is a slurp), so every later task sees the same value, as the
         script did (`$(openssl rand -hex 32)` carried into each task would differ each time)."""
-        statement = ctx.statement
-        source = TaskSource(statement.first_line, statement.last_line, "fact")
         fact = fact_name(name)
-        read = _CAT_FILE.fullmatch(word.raw.strip('"'))
-        path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
-        # `~/x`: the home of the user the script runs as, which slurp expands the same way
-        # (not under become, where it would be root's)
-        if path is not None and (path.startswith("/") or (path.startswith("~/") and not ctx.become)) \
-                and not HOST_VALUE.search(path):
-            task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
-                                    "register": f"{fact}_file"}
-            self.finish(ctx, task, "ansible.builtin.slurp", {})
-            self.drafts.append(Step(task, source))
-            value = "{{ " + fact + "_file.content | b64decode | regex_replace('\\n+$', '') }}"
-            fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
-            if ctx.when:
-                fact_task["when"] = ctx.when
-            self.drafts.append(Step(fact_task, source))
-        elif self.fetched(ctx, name, word):
+        if self.read_file(ctx, name, word) or self.fetched(ctx, name, word) or self.computed(ctx, name, word):
             pass
         elif not self.fact_from_arm(ctx, name, ctx.when):
             return
         self.variables[name] = "{{ " + fact + " }}"
         self.definitions.pop(name, None)
         self.fact_variables[fact] = name
+
+    def read_file(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(cat FILE)`: a slurp of FILE, its last newlines cut as `$( )` cuts them."""
+        read = _CAT_FILE.fullmatch(word.raw.strip('"'))
+        path = self.substitute((read.group(1) or read.group(2)).strip("\"'")) if read else None
+        # `~/x`: the home of the user the script runs as, which slurp expands the same way
+        # (not under become, where it would be root's)
+        if path is None or not (path.startswith("/") or (path.startswith("~/") and not ctx.become)) \
+                or HOST_VALUE.search(path):
+            return False
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        fact = fact_name(name)
+        task: dict[str, Any] = {"name": f"Read {path}", "ansible.builtin.slurp": {"src": path},
+                                "register": f"{fact}_file"}
+        self.finish(ctx, task, "ansible.builtin.slurp", {})
+        self.drafts.append(Step(task, source))
+        value = "{{ " + fact + "_file.content | b64decode | regex_replace('\\n+$', '') }}"
+        fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
+        if ctx.when:
+            fact_task["when"] = ctx.when
+        self.drafts.append(Step(fact_task, source))
+        return True
+
+    def computed(self, ctx: Context, name: str, word: Word) -> bool:
+        """`X=$(openssl rand -hex 16)`, `X=$(uname -r | cut -d. -f1,2)`, `X=$(command -v apt-get)`:
+        a set_fact computes it (see computed.py), after a stat for `command -v`."""
+        match = _SUBSTITUTION.fullmatch(word.raw.strip('"'))
+        inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
+        pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
+            and not inner[0].operators else None
+        if pipeline is None or pipeline.negated or len(pipeline.commands) > 8:
+            return False
+        stages: list[list[str] | None] = []
+        stdin = None
+        for index, command in enumerate(pipeline.commands):
+            redirects = [r for r in command.redirects if not (r.op == ">" and r.fd == 2 and r.target == "/dev/null")]
+            if index == 0 and len(redirects) == 1 and redirects[0].op == "<" and not redirects[0].dynamic:
+                stdin, redirects = redirects[0].target, []
+            if not command.is_simple or redirects or command.heredoc is not None or command.herestring is not None:
+                return False
+            stages.append(self.resolve_words(command.words))
+        fact = fact_name(name)
+        found = random_value(stages, stdin)
+        expression, note = found if found is not None else (None, None)
+        if expression is None and len(stages) == 2 and stages[0] and stages[1] and stages[1][0] == "cut":
+            echoed = stages[0][1] if stages[0][0] == "echo" and len(stages[0]) == 2 else host_query(stages[0])
+            held = HOST_VALUE.fullmatch(echoed) if echoed else None
+            expression = cut_value(held.group(1), stages[1]) if held else None
+        statement = ctx.statement
+        source = TaskSource(statement.first_line, statement.last_line, "fact")
+        php = php_value(stages[0]) if expression is None and len(stages) == 1 and stages[0] and stdin is None else None
+        if php is not None:
+            task, expression = self.php_task(php, fact)
+            if task is None:
+                return False
+            self.finish(ctx, task, next(k for k in task if "." in k), {})
+            self.drafts.append(Step(task, source))
+        if expression is None and len(stages) == 1 and stages[0] and stages[0][:2] == ["command", "-v"] \
+                and len(stages[0]) == 3 and stdin is None:
+            looked = command_path(stages[0][2], f"{fact}_path", set(self.functions))
+            if looked is None:
+                return False
+            task, expression = looked
+            self.finish(ctx, task, "ansible.builtin.stat", {})
+            self.drafts.append(Step(task, source))
+        if expression is None:
+            return False
+        if note:
+            self.warn(statement, note)
+        fact_task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: "{{ " + expression + " }}"}}
+        if ctx.when:
+            fact_task["when"] = ctx.when
+        self.drafts.append(Step(fact_task, source))
+        return True
+
+    def php_task(self, php: tuple[str, str, str | None], fact: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The task and value for `$(php -r ...)` (see computed.php_value): a fetch is the uri
+        module (PHP's copy() follows redirects and prints nothing for an error status), a
+        hash_file the stat module's checksum (empty for a missing file, as hash_file's false)."""
+        kind, target, algorithm = php
+        if kind == "fetch":
+            task: dict[str, Any] = {"name": f"Fetch {target}", "ansible.builtin.uri": {
+                "url": target, "return_content": True, "status_code": [200, 201, 202, 203, 204, 400, 401, 403, 404,
+                                                                       410, 500, 502, 503]},
+                "register": f"{fact}_response"}
+            return task, (f"({fact}_response.content | default('') | regex_replace('\\n+$', '')) "
+                          f"if {fact}_response.status | default(0) < 400 else ''")
+        path = Invocation(argv=("php",), cwd=self.cwd).path(target)
+        if path is None or algorithm is None:
+            return None, None
+        task = {"name": f"Work out the {algorithm} of {path}", "ansible.builtin.stat": {
+            "path": path, "get_checksum": True, "checksum_algorithm": algorithm}, "register": f"{fact}_stat"}
+        return task, f"{fact}_stat.stat.checksum | default('')"
 
     def fetched(self, ctx: Context, name: str, word: Word) -> bool:
         """`X=$(curl -s URL [-H 'K: V'])`, `X=$(curl -s URL | jq -r '.a.b')`: the body (or that
@@ -336,11 +457,17 @@ class ValuesMixin(TasksMixin):
         inner = parse_script(match.group(1) or match.group(2) or "").statements if match else ()
         pipeline = inner[0].pipelines[0] if len(inner) == 1 and len(inner[0].pipelines) == 1 \
             and not inner[0].operators else None
-        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 2 \
+        if pipeline is None or pipeline.negated or not 1 <= len(pipeline.commands) <= 4 \
                 or any(not c.is_simple or c.redirects for c in pipeline.commands):
             return False
-        argv = self.resolve_words(pipeline.commands[0].words)
+        # a URL's `?` is a glob to bash that matches no file (it would need a directory `https:`)
+        words = pipeline.commands[0].words
+        argv = self.resolve_words(words, literal_globs=all("://" in w.value for w in words if w.glob))
         if not argv or argv[0] != "curl":
+            return False
+        later = [self.resolve_words(c.words) for c in pipeline.commands[1:]]
+        scraped = _first_match(later) if len(later) >= 2 else None
+        if len(later) >= 2 and scraped is None:
             return False
         opts = parse_options(argv[1:], takes_value="H", long_value=("--header",))
         urls = [p for p in opts.positionals if re.match(r"https?://", p)]
@@ -350,7 +477,11 @@ class ValuesMixin(TasksMixin):
             return False
         fact = fact_name(name)
         value = "{{ " + fact + "_response.content | regex_replace('\\n+$', '') }}"
-        if len(pipeline.commands) == 2:
+        if scraped is not None:
+            # `grep -o PAT | head -n 1`: the first match (grep reads lines; `.` matches no newline
+            # in Python either), or nothing
+            value = "{{ ((" + fact + "_response.content | default('') | regex_findall('" + scraped + "')) + [''])[0] }}"
+        elif len(pipeline.commands) == 2:
             jq = self.resolve_words(pipeline.commands[1].words)
             if not jq or len(jq) != 3 or jq[0] != "jq" or jq[1] != "-r" \
                     or not re.fullmatch(r"(?:\.[A-Za-z_]\w*)+", jq[2]):
@@ -405,6 +536,25 @@ class ValuesMixin(TasksMixin):
         made.append(len(self.drafts))
         self.drafts.append(Step(task, source))
         return made
+
+
+# a grep pattern that reads the same to grep (basic regex) and to Python: `.` and `*` the only
+# special characters, no backslash or quote (which Jinja versions read differently)
+_SAME_REGEX = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*/:=@%,-]*")
+
+
+def _first_match(stages: list[list[str] | None]) -> str | None:
+    """PAT of `| grep -o PAT | head -n 1 [| tr -d '\\r\\n']` after a download, else None."""
+    if len(stages) not in (2, 3) or any(not s for s in stages):
+        return None
+    grep, head, *rest = stages
+    assert grep is not None and head is not None
+    if len(grep) != 3 or grep[0] != "grep" or grep[1] != "-o" or not _SAME_REGEX.fullmatch(grep[2]) \
+            or "**" in grep[2] or head not in (["head", "-n", "1"], ["head", "-1"], ["head", "-n1"]):
+        return None
+    if rest and rest[0] != ["tr", "-d", "\\r\\n"]:
+        return None
+    return grep[2]
 
 
 def quoted(raw: str, reference: str) -> bool:

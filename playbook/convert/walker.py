@@ -17,6 +17,7 @@
 #   values.py     words and variables: substitution, assignments, facts the host works out
 #   branches.py   if/case arms decided here or under a `when`; path guards; exit and failing lines
 #   functions.py  function calls inlined, uncalled (library) functions, loggers and wrappers
+#   queries.py    `$(query)` in a line worked out first; `. /etc/os-release` read by a module
 #   shapes.py     pure predicates on parsed shell (only prints, only reads, cd, exit, ...)
 """
 
@@ -30,9 +31,11 @@ from typing import Any
 
 from playbook.convert.branches import BranchesMixin
 from playbook.convert.conditions import HOST_VALUE as _FACT
-from playbook.convert.conditions import HOST_VALUE
+from playbook.convert.conditions import HOST_VALUE, join_when, negate, register_name
 from playbook.convert.fallback import creates_of, download_to_stdout
 from playbook.convert.functions import FunctionsMixin
+from playbook.convert.queries import QueriesMixin
+from playbook.convert.host_checks import module_check
 from playbook.convert.guards import guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.convert.shapes import (
     exits,
@@ -40,13 +43,12 @@ from playbook.convert.shapes import (
     is_cd,
     lines_with_parse_errors,
     only_prints,
-    only_reads,
     starts_unless_running,
     takes_patterns,
 )
 from playbook.convert.state import Context
 from playbook.convert.values import fact_name, parameter_operation
-from playbook.passes import COMMAND, SHELL, Step, TaskSource
+from playbook.passes import COMMAND, Step, TaskSource
 from playbook.rules import apply_rules, command_key
 from playbook.rules.base import Invocation, Task, parse_options
 from playbook.rules.content import echo_text, literal, printf_text
@@ -56,26 +58,10 @@ from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, parse_scri
 # re-exported: callers and tests import them from here
 __all__ = ["ShellWalker", "lines_with_parse_errors", "parameter_operation"]
 
+# programs that ask to confirm, whose modules never ask (`yes | ufw enable`)
+_CONFIRMS = frozenset({"ufw", "apt-get", "apt", "dnf", "yum"})
 # commands whose rules read Invocation.globbed: their glob words are passed as written
 _GLOB_AWARE = frozenset({"rm", "sed"})
-
-
-def _is_query(script: str) -> bool:
-    """True for a command substitution's script that only reads: one query (`dpkg
-    --print-architecture`), or `. /etc/os-release && echo "$VERSION_CODENAME"`."""
-    statements = parse_script(script).statements
-    if len(statements) != 1 or statements[0].kind == "error":
-        return False
-    commands = statements[0].commands
-    if not commands or any(not c.is_simple or c.redirects or c.heredoc is not None for c in commands) \
-            or any(op != "&&" for op in statements[0].operators) or len(statements[0].pipelines) != len(commands):
-        return False
-    for command in commands:
-        argv = [w.raw for w in command.words]
-        sourced = argv[:1] in (["."], ["source"]) and len(argv) == 2 and argv[1].startswith("/etc/")
-        if not (sourced or only_reads(command) or (argv[:1] == ["echo"] and len(argv) > 1)):
-            return False
-    return True
 
 
 def hold_value(script: str, value: str, variable: str) -> str:
@@ -106,7 +92,7 @@ def hold_value(script: str, value: str, variable: str) -> str:
 
 
 @dataclass
-class ShellWalker(BranchesMixin, FunctionsMixin):
+class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
     """Walks statements in script order; ``drafts`` are the tasks made so far."""
 
     # --- statements ----------------------------------------------------------------------
@@ -200,6 +186,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         # `install || handle_error $? "..."`, `make || { echo failed; exit 1; }`: the script stops
         # where the command failed, as the play stops at a failed task
         if operators == ["||"] and self.stops_the_script(pipelines[1]):
+            if self.required(ctx, pipelines[0]):
+                return
             pipelines, operators = pipelines[:1], []
         # `[ -d X ] || cmd`, `[ ! -f X ] && cmd`: cmd creates X
         guard = test_guard(pipelines[0], operators[0] if operators else None)
@@ -211,6 +199,25 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             return
         for pipeline in pipelines:
             self.pipeline(ctx, pipeline)
+
+    def required(self, ctx: Context, test: Pipeline) -> bool:
+        """`command -v mysql >/dev/null || { echo "mysql is required"; exit 1; }`: a test a module
+        answers (host_checks), then a fail where it did not hold, as the script stops there."""
+        text = ("! " if test.negated else "") + join_text(test.commands)
+        register = register_name(text, set(re.findall(r"[A-Za-z_]\w*", ctx.when or "")))
+        answered = module_check(self.called_test(text) or text, register, set(self.functions))
+        if answered is None:
+            return False
+        task, expression = answered
+        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "guard")
+        fail = {"name": "Fail, as the script stops here", "ansible.builtin.fail": {
+            "msg": f"the script stops here: `{text.strip()}` did not hold"}, "when": join_when(ctx.when, negate(expression))}
+        if ctx.when:
+            task["when"] = ctx.when
+        if ctx.become:
+            task["become"] = True
+        self.drafts.extend([Step(task, source), Step(fail, source)])
+        return True
 
     def pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
         """One pipeline; a `$(query)` in its words that only reads (`$(dpkg --print-architecture)`)
@@ -230,37 +237,6 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.restore(snapshot)
         self.plain_pipeline(ctx, pipeline)
 
-    def queries_in(self, pipeline: Pipeline) -> list[str]:
-        """The `$(...)` in the pipeline's words that the converter cannot work out and that only
-        read the host (a query, a file sourced from /etc and echoed)."""
-        found: list[str] = []
-        for command in pipeline.commands:
-            for word in command.words:
-                for part in word.parts:
-                    text = part.text
-                    if part.expansion and text.startswith("$(") and not text.startswith("$((") \
-                            and text not in found and self.expanded(text) is None and _is_query(text[2:-1]):
-                        found.append(text)
-        return found
-
-    def query_fact(self, ctx: Context, text: str) -> None:
-        slug = re.sub(r"[^a-z0-9]+", "_", text[2:-1].lower()).strip("_")[:40] or "query"
-        fact = "shell_" + slug
-        check: dict[str, Any] = {"name": f"Work out {text}",
-                                 SHELL: {"cmd": literal(self.shell_script(f'printf "%s" "{text}"')),
-                                         "executable": "/bin/bash"},
-                                 "register": f"{fact}_output", "changed_when": False, "check_mode": False}
-        if self.cwd:
-            check[SHELL]["chdir"] = self.cwd
-        keep: dict[str, Any] = {"name": f"Keep {text}", "ansible.builtin.set_fact": {fact: "{{ " + fact + "_output.stdout }}"}}
-        source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "fact")
-        for task in (check, keep):
-            if ctx.when:
-                task["when"] = ctx.when
-            self.drafts.append(Step(task, source))
-        self.worked_out[text] = "{{ " + fact + " }}"
-        self.fact_variables[fact] = text[1:]  # task names say it as the script did: $(...)
-
     def plain_pipeline(self, ctx: Context, pipeline: Pipeline) -> None:
         commands = pipeline.commands
         if pipeline.negated:
@@ -269,13 +245,45 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         if len(commands) == 1:
             self.command(ctx, commands[0], None)
             return
+        if len(commands) == 2 and self.answers_yes(ctx, commands):
+            return
         stdin = self.produced_text(commands[0])
+        if stdin is not None and len(commands) == 2 and self.sudoers_append(ctx, stdin, commands[1]):
+            return
         if stdin is not None and len(commands) == 2 and commands[1].is_simple:
             if self.command(ctx, commands[1], stdin, fallback=False):
                 return
         if len(commands) == 2 and (self.signing_key(ctx, commands) or self.downloaded_then(ctx, commands)):
             return
         self.fallback_shell(ctx, join_text(commands), None, become=any(c.become for c in commands))
+
+    def sudoers_append(self, ctx: Context, text: str, stage: Command) -> bool:
+        """`echo 'u ALL=(ALL) NOPASSWD: ALL' | (EDITOR='tee -a' visudo)`: visudo appends the line
+        to /etc/sudoers through `tee -a` and installs it only if the file still parses; lineinfile
+        with visudo as its validate (which adds the line once, where a second run of the script
+        would add it again)."""
+        if stage.node_type == "subshell" and stage.body is not None and len(stage.body) == 1 \
+                and stage.body[0].command is not None and not stage.redirects:
+            stage = stage.body[0].command
+        editor = [self.substitute_word(w) for n, w in stage.assignments if n == "EDITOR"]
+        line = text[:-1] if text.endswith("\n") else text
+        if not stage.is_simple or stage.redirects or [w.raw for w in stage.words] != ["visudo"] \
+                or len(stage.assignments) != 1 or editor != ["tee -a"] or "\n" in line or not line.strip():
+            return False
+        task = Task(f"Allow in /etc/sudoers: {line}", "ansible.builtin.lineinfile",
+                    {"path": "/etc/sudoers", "line": line, "validate": "visudo -cf %s"})
+        self.emit(replace(ctx, become=True), task, "visudo", {})
+        return True
+
+    def answers_yes(self, ctx: Context, commands: tuple[Command, ...]) -> bool:
+        """`yes | ufw enable`, `yes y | apt-get install x`: the answers only confirm what the
+        command asks, which its module does unasked; the command alone, for the programs
+        whose modules never prompt."""
+        first, second = commands
+        if not first.is_simple or first.redirects or [w.raw for w in first.words] not in (["yes"], ["yes", "y"]) \
+                or not second.is_simple or not second.words or command_key(second.words[0].value) not in _CONFIRMS:
+            return False
+        return self.command(ctx, second, None, fallback=False)
 
     def downloaded_then(self, ctx: Context, commands: tuple[Command, ...]) -> bool:
         """`curl -fsSL URL | gpg --dearmor -o KEY` and `curl -fsSL URL | [sudo] bash`: the download
@@ -376,6 +384,8 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             return True
         if command.node_type == "declaration_command" and command.words:
             return self.declaration(ctx, command)
+        if self.positional(command):
+            return True
         glob_aware = bool(command.words) and command_key(command.words[0].value) in _GLOB_AWARE \
             and not any(w.raw in ('"$@"', "$@") for w in command.words)
         argv = self.resolve_words(command.words, literal_globs=takes_patterns(command) or glob_aware)
@@ -503,7 +513,7 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
                                 line=ctx.statement.first_line, globbed=globbed, user=sub_ctx.become_user)
-        if self.virtual_environment(invocation):
+        if self.virtual_environment(invocation) or self.release_variables(sub_ctx, invocation):
             return True
         found = apply_rules(invocation)
         if found is None:
@@ -516,6 +526,32 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             self.sourced.append(argv[1])
         for task in tasks:
             self.emit(sub_ctx, task, rule_name, env)
+        return True
+
+    def positional(self, command: Command) -> bool:
+        """`set -- A B`, `shift [N]`: they change only the shell's positional parameters, kept
+        here ($1.. known when every word is; else unknown from then on); no task, as a task
+        running them alone would change nothing."""
+        raw = [w.raw for w in command.words]
+        if command.redirects or command.assignments or not raw or not (
+                raw[0] == "shift" and len(raw) <= 2 or raw[:2] == ["set", "--"]):
+            return False
+        known = [str(n) for n in range(1, 10) if str(n) in self.variables]
+        current = [self.variables[n] for n in known] if self.arguments is None else list(self.arguments)
+        if raw[0] == "set":
+            values = self.resolve_words(command.words[2:])
+        else:
+            count = self.substitute_word(command.words[1]) if len(raw) == 2 else "1"
+            shifted = int(count) if count is not None and count.isdigit() else None
+            known_all = self.arguments is not None or known == [str(n) for n in range(1, len(known) + 1)] and known
+            values = current[shifted:] if shifted is not None and known_all and shifted <= len(current) else None
+        for n in range(1, 10):
+            self.variables.pop(str(n), None)
+        if values is None:  # unknown from here: later uses stay the shell's
+            self.arguments = None
+            return True
+        self.variables.update({str(n): value for n, value in enumerate(values[:9], 1)})
+        self.arguments = list(values)  # shell tasks that read $1.. start with this `set --`
         return True
 
     def prompt(self, ctx: Context, argv: list[str]) -> bool:
@@ -598,6 +634,12 @@ class ShellWalker(BranchesMixin, FunctionsMixin):
             if not self.try_statements(compound.body, ctx, fallbacks=True):
                 self.restore(snapshot)
                 return False
+        made = self.drafts[snapshot.drafts:]
+        if len(words) > 1 and made and all(d.source is not None and d.source.rule == "fallback" for d in made):
+            # no rule took any pass of the loop: one shell task running the loop as written reads
+            # better than a copy of the same shell per value, and does the same
+            self.restore(snapshot)
+            return False
         return True
 
     def change_directory(self, argv: list[str]) -> bool:

@@ -115,3 +115,24 @@ def php_composer(inv: Invocation) -> list[Task] | None:
     if script is None:
         return None
     return _composer(inv, inv.args[1:], script)
+
+
+# `php -r "copy('URL', 'FILE');"`: PHP's copy() of a URL is a download (composer's documented
+# installer step); only that one call, URL and FILE plain single-quoted or double-quoted strings
+_PHP_COPY = re.compile(r"""\s*copy\(\s*(['"])(https?://[^'"\s\\$]+)\1\s*,\s*(['"])([^'"\s\\$]+)\3\s*\)\s*;?\s*""")
+
+
+@rule("php")
+def php_download(inv: Invocation) -> list[Task] | None:
+    """`php -r "copy('https://getcomposer.org/installer', 'composer-setup.php');"`: get_url, which
+    follows redirects as PHP's http wrapper does, and replaces the file as copy() does."""
+    if len(inv.args) != 2 or inv.args[0] != "-r":
+        return None
+    call = _PHP_COPY.fullmatch(inv.args[1])
+    if call is None or call.group(4).startswith("php://"):
+        return None
+    dest = inv.path(call.group(4))
+    if dest is None:
+        return None
+    return [Task(f"Download {call.group(2)} to {dest}", "ansible.builtin.get_url",
+                 {"url": call.group(2), "dest": dest, "mode": "0644", "force": True}, path=dest)]

@@ -13,6 +13,7 @@ from playbook.rules.base import (
     Invocation,
     Task,
     human_list,
+    no_op,
     octal_mode,
     one_or_loop,
     parse_options,
@@ -26,6 +27,7 @@ COPY = "ansible.builtin.copy"
 # of the same path into the task that created it.
 DIR_MODE = "0755"
 FILE_MODE = "0644"
+_STICKY_DIRS = frozenset({"/tmp", "/var/tmp", "/dev/shm"})  # mode 1777 on every system
 
 
 def _paths(inv: Invocation, values: tuple[str, ...] | list[str]) -> list[str] | None:
@@ -50,6 +52,10 @@ def mkdir(inv: Invocation) -> list[Task] | None:
     if paths is None:
         return None
     mode = opts.get("-m", "--mode")
+    if opts.has("-p", "--parents") and not mode and all(p in _STICKY_DIRS for p in paths):
+        # `mkdir -p /tmp`: there on every system, and a task with mode 0755 would take its sticky bit
+        return [no_op(f"mkdir -p {' '.join(paths)}: there on every system")]
+    paths = [p for p in paths if p not in _STICKY_DIRS] if opts.has("-p", "--parents") and not mode else paths
     mode = octal_mode(mode) if mode else DIR_MODE
     if mode is None:
         return None

@@ -29,8 +29,11 @@ def apt(inv: Invocation) -> list[Task] | None:
     extra: dict[str, Any] = {}
     if opts.has("--no-install-recommends"):
         extra["install_recommends"] = False
-    if opts.has("--allow-remove-essential", "--force-yes"):
-        return None  # the module has no way to let apt remove an essential package
+    if opts.has("--force-yes"):
+        return None  # deprecated: it also lets unauthenticated packages in, which no switch here says alone
+    # switches the module has none for, which only change what apt does where it would otherwise
+    # stop with an error: without them the task fails there, loudly, where the script went on
+    loud = [flag for flag in ("--allow-remove-essential", "--fix-missing", "-m") if opts.has(flag)]
     for flag, key in _APT_ALLOW.items():
         if opts.has(flag):
             extra[key] = True
@@ -47,23 +50,29 @@ def apt(inv: Invocation) -> list[Task] | None:
     if verb == "update" and not packages:
         return [Task("Update the apt package cache", APT,
                      {"update_cache": True, "cache_valid_time": 3600}, role="apt-update")]
+    if loud and verb not in ("install", "reinstall"):
+        return None
     if verb in ("install", "reinstall") and packages:
-        if opts.has("-f", "--fix-broken"):
-            return None
+        note = None if not loud else (
+            f"apt-get {' '.join(loud)} has no switch in the apt module: where apt needs it "
+            f"(an essential package to remove, a package that cannot be fetched) the task fails where the script went on")
         debs = [p for p in packages if p.endswith(".deb")]
         if debs:
-            if len(debs) != len(packages) or len(debs) > 1:
+            if len(debs) != len(packages) or len(debs) > 1 or loud or opts.has("-f", "--fix-broken"):
                 return None
             deb = inv.path(debs[0]) if not debs[0].startswith(("http://", "https://")) else debs[0]
             if deb is None:
                 return None
             return [Task(f"Install the package file {deb}", APT, {"deb": deb, **extra})]
-        state = "latest" if opts.has("--only-upgrade") else "present"
+        # `-f`: `apt-get install -f PKG` mends broken dependencies as it installs: state fixed
+        state = "latest" if opts.has("--only-upgrade") else "fixed" if opts.has("-f", "--fix-broken") else "present"
+        if state == "fixed" and verb == "reinstall":
+            return None
         args: dict[str, Any] = {"name": packages if len(packages) > 1 else packages[0],
                                 "state": state, **extra}
         if opts.has("--only-upgrade"):
             args["only_upgrade"] = True
-        return [Task(f"Install {_install_name(packages)}", APT, args)]
+        return [Task(f"Install {_install_name(packages)}", APT, args, note=note)]
     if verb in ("remove", "purge") and packages:
         args = {"name": packages if len(packages) > 1 else packages[0], "state": "absent"}
         if verb == "purge" or opts.has("--purge"):
@@ -131,12 +140,26 @@ def dnf(inv: Invocation) -> list[Task] | None:
 @rule("yum-config-manager")
 def yum_config_manager(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, long_value=("--add-repo",))
-    return _add_repo(opts) if not opts.positionals else None
+    return _add_repo(opts, "added from: {url}") if not opts.positionals else None
 
 
-def _add_repo(opts: Options) -> list[Task] | None:
-    """`config-manager --add-repo URL.repo` downloads the .repo file into /etc/yum.repos.d."""
+# how dnf-plugins-core and yum-utils name a repository added from a plain URL (sanitize_url_to_fs)
+_REPO_SCHEME = re.compile(r"^\w+:/*(?:\w+:|www\.)?")
+_REPO_SLASH = re.compile(r"[?/:&#|~*\[\]()'\\]+")
+
+
+def _add_repo(opts: Options, description: str = "created by dnf config-manager from {url}") -> list[Task] | None:
+    """`config-manager --add-repo URL.repo` downloads the .repo file into /etc/yum.repos.d;
+    `--add-repo URL` of a repository itself writes a .repo file for it, named after the URL as
+    the tool names it (yum_repository)."""
     urls = opts.all("--add-repo") or [p for p in opts.positionals[1:] if opts.has("--add-repo")]
+    if len(urls) == 1 and re.fullmatch(r"(?:https?|ftp|file)://[^\s\[\]{}]+", urls[0]) and not urls[0].endswith(".repo"):
+        repoid = _REPO_SLASH.sub("_", _REPO_SCHEME.sub("", urls[0])).lstrip(",.").rstrip(",.")
+        if not repoid or len(repoid) > 250 or "{{" in urls[0]:
+            return None
+        return [Task(f"Add the repository {repoid}", "ansible.builtin.yum_repository",
+                     {"name": repoid, "description": description.format(url=urls[0]), "baseurl": urls[0],
+                      "enabled": True})]
     if len(urls) != 1 or not re.fullmatch(r"https?://\S+/[^/]+\.repo", urls[0]):
         return None
     dest = "/etc/yum.repos.d/" + urls[0].rsplit("/", 1)[1]

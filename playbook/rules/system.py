@@ -30,6 +30,21 @@ def source(inv: Invocation) -> list[Task] | None:
                       "later lines that use unknown variables become shell tasks that source it first")]
 
 
+@rule("ulimit", "umask")
+def shell_limits(inv: Invocation) -> list[Task] | None:
+    """`ulimit -n 4096`, `umask 077`: they change only the shell running the script and what it
+    starts later (a command module cannot even run them: they are shell builtins), so no task;
+    the note says what later tasks do not inherit."""
+    if inv.stdin is not None or inv.redirects:
+        return None
+    what = "resource limits" if inv.name == "ulimit" else "file-creation mask"
+    note = (f"`{' '.join(inv.argv)}` sets the {what} of the shell running the script, which its later commands "
+            "inherit and no task does (each runs in a process of its own): no task; review what later tasks "
+            + ("need (a service's limits belong in its unit or /etc/security/limits.d)" if inv.name == "ulimit"
+               else "create: their modes assume the usual umask 022"))
+    return [Task(name=note, module="", args={}, role="no-op", note=note)]
+
+
 @rule("exit")
 def exit_(inv: Invocation) -> list[Task] | None:
     if inv.args in ((), ("0",)):
@@ -125,6 +140,15 @@ def mount(inv: Invocation) -> list[Task] | None:
     # `mount` alone does not touch /etc/fstab: ephemeral is the faithful state
     args["state"] = "ephemeral"
     return [Task(f"Mount {src} on {path}", "ansible.posix.mount", args)]
+
+
+@rule("umount")
+def umount(inv: Invocation) -> list[Task] | None:
+    """`umount /mnt/x`: unmounted, /etc/fstab untouched (the mount module's state unmounted)."""
+    if len(inv.args) != 1 or not inv.args[0].startswith("/") or inv.args[0] == "/":
+        return None
+    path = inv.args[0].rstrip("/")
+    return [Task(f"Unmount {path}", "ansible.posix.mount", {"path": path, "state": "unmounted"})]
 
 
 @rule("hostnamectl")
@@ -409,3 +433,58 @@ def reboot(inv: Invocation) -> list[Task] | None:
     if inv.name == "shutdown" and args in (["-r", "now"], ["-r", "+0"], ["--reboot", "now"], ["-r"]):
         return [Task("Reboot the host", "ansible.builtin.reboot", {})]
     return None  # a delay, a message, halt or power-off
+
+
+# fallocate/truncate sizes: a number with the units both the tool and community.general.filesize
+# read alike (K, M, G, T are powers of 1024; KB, MB, GB, TB of 1000; KiB... as K...), or a
+# value the host worked out followed by one
+_SIZE = re.compile(r"(?:\d+|\{\{ shell_\w+ \}\})(?:[KMGT](?:iB|B)?)?")
+FILESIZE = "community.general.filesize"
+
+
+@rule("fallocate")
+def fallocate(inv: Invocation) -> list[Task] | None:
+    """`fallocate -l 2G /swapfile`: a file of that size (filesize writes its blocks, as fallocate
+    allocates them; both read as zeros)."""
+    opts = parse_options(inv.args, takes_value="l", long_value=("--length",))
+    size = opts.get("-l", "--length")
+    if len(opts.positionals) != 1 or len(opts.flags) != 1 or size is None or not _SIZE.fullmatch(size):
+        return None
+    path = inv.path(opts.positionals[0])
+    if path is None:
+        return None
+    return [Task(f"Make {path} {size} long", FILESIZE, {"path": path, "size": size, "sparse": False}, path=path)]
+
+
+@rule("truncate")
+def truncate(inv: Invocation) -> list[Task] | None:
+    """`truncate -s 0 FILE`: the file cut (or grown with zeros) to that size, made if missing."""
+    opts = parse_options(inv.args, takes_value="s", long_value=("--size",))
+    size = opts.get("-s", "--size")
+    if not opts.positionals or len(opts.flags) != 1 or size is None or not _SIZE.fullmatch(size):
+        return None
+    paths = [inv.path(p) for p in opts.positionals]
+    if any(p is None or inv.is_glob(i) for i, p in enumerate(paths)):
+        return None
+    return [Task(f"Empty {p}" if size == "0" else f"Make {p} {size} long", FILESIZE, {"path": p, "size": size}, path=p)
+            for p in paths if p]
+
+
+@rule("mkswap")
+def mkswap(inv: Invocation) -> list[Task] | None:
+    """`mkswap [-L LABEL] FILE`: a swap area on it (community.general.filesystem, which leaves one
+    already there, where mkswap would make it again with a new UUID)."""
+    opts = parse_options(inv.args, takes_value="LU", long_value=("--label", "--uuid"))
+    if len(opts.positionals) != 1 or any(f not in ("-L", "--label", "-U", "--uuid") for f, _ in opts.flags):
+        return None
+    device = inv.path(opts.positionals[0])
+    if device is None:
+        return None
+    args: dict[str, Any] = {"fstype": "swap", "dev": device}
+    extra = [f"{'-L' if f in ('-L', '--label') else '-U'} {v}" for f, v in opts.flags if v is not None]
+    if any(re.search(r"[\s'\"\\$`;|&]", v or "") and not re.fullmatch(r"\{\{ shell_\w+ \}\}", v or "")
+           for _, v in opts.flags):
+        return None
+    if extra:
+        args["opts"] = " ".join(extra)
+    return [Task(f"Make a swap area on {device}", "community.general.filesystem", args)]

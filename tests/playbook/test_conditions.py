@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from playbook.convert import convert_script
-from playbook.convert.conditions import decide, file_test, join_when, negate
+from playbook.convert.conditions import decide, file_test, host_match, join_when, negate
 from playbook.convert.walker import parameter_operation
 
 
@@ -88,3 +88,13 @@ def test_a_value_the_shell_set_before_an_if_that_may_not_change_it_is_worked_out
 def test_a_pattern_match_on_a_host_value_is_a_match_test(test: str, when: str) -> None:
     conversion = convert_script(f"if {test}; then\n  apt-get install -y a\nfi\n")
     assert conversion.tasks == [{"name": "Install a", "ansible.builtin.apt": {"name": "a", "state": "present"}, "when": when}]
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("debian-11*", "(shell_id ~ '-11') is match('(?s)^debian-11.*$')"),
+    ('"18."*', "(shell_id ~ '-11') is match('(?s)^18[.].*$')"),  # the quoted dot is a dot
+    ("rhel-?", "(shell_id ~ '-11') is match('(?s)^rhel-.$')"),
+    ("a[bc]*", None), ("$X*", None), ("a\\b*", None),  # a bracket, an expansion, an escape: the shell's
+])
+def test_a_case_glob_on_host_values_is_a_match_with_no_backslash(pattern: str, expected: str | None) -> None:
+    assert host_match("{{ shell_id }}-11", pattern) == expected

@@ -128,7 +128,8 @@ def test_a_guarded_block_becomes_its_tasks_under_a_stat_guard() -> None:
     stat, *body = conversion.tasks
     assert stat == {"name": "Check whether /swapfile exists", "ansible.builtin.stat": {"path": "/swapfile"},
                     "register": "swapfile_stat"}
-    assert [next(k for k in t if "." in k) for t in body] == [COMMAND, "ansible.builtin.file", COMMAND, "ansible.posix.mount"]
+    assert [next(k for k in t if "." in k) for t in body] == ["community.general.filesize", "ansible.builtin.file",
+                                                              "community.general.filesystem", "ansible.posix.mount"]
     assert all(t["when"] == "not swapfile_stat.stat.exists" for t in body)
     assert conversion.sources[0] == TaskSource(1, 6, "guard")
 
@@ -354,11 +355,27 @@ def test_a_downloaded_key_piped_to_apt_key_becomes_apt_key(line: str) -> None:
 
 
 def test_a_sourced_file_makes_no_task_and_later_shell_tasks_source_it_first() -> None:
-    conversion = convert_script(". /etc/os-release\necho \"$ID\" > /etc/distro\nmkdir -p /opt/a\n")
+    conversion = convert_script(". /etc/default/app\necho \"$ID\" > /etc/distro\nmkdir -p /opt/a\n")
     shell, directory = conversion.tasks
-    assert shell[SHELL]["cmd"] == '. /etc/os-release\necho "$ID" >/etc/distro'
+    assert shell[SHELL]["cmd"] == '. /etc/default/app\necho "$ID" >/etc/distro'
     assert directory["ansible.builtin.file"]["path"] == "/opt/a"
-    assert conversion.warnings[0].startswith("line 1: sources /etc/os-release")
+    assert conversion.warnings[0].startswith("line 1: sources /etc/default/app")
+
+
+def test_os_release_is_read_once_and_its_tests_are_whens_on_its_variables() -> None:
+    conversion = convert_script('if [ -r /etc/os-release ]; then\n  . /etc/os-release\nfi\n'
+                                'case "$ID-$VERSION_ID" in\n  debian-1*|ubuntu-22.04) apt-get install -y a ;;\nesac\n'
+                                'if [ "$ID" != "ubuntu" ]; then\n  echo "$VERSION_CODENAME" > /etc/codename\nfi\n')
+    assert modules(conversion) == ["ansible.builtin.stat", "ansible.builtin.slurp", "ansible.builtin.set_fact",
+                                   "ansible.builtin.apt", "ansible.builtin.copy"]  # no shell check
+    read, facts = conversion.tasks[1:3]
+    assert read["when"] == "etc_os_release_check.stat.exists and etc_os_release_check.stat.readable"
+    assert "when" not in facts  # set either way: empty when the file was not read, as the shell leaves them
+    assert "regex_findall('^ID=[\\x22\\x27]?(.*?)[\\x22\\x27]?$', multiline=True)" in facts["ansible.builtin.set_fact"]["shell_id"]
+    assert conversion.tasks[3]["when"] == ("((shell_id ~ '-' ~ shell_version_id) is match('(?s)^debian-1.*$')) or "
+                                           "((shell_id ~ '-' ~ shell_version_id) == 'ubuntu-22.04')")
+    assert conversion.tasks[4]["when"] == "shell_id != 'ubuntu'"
+    assert conversion.tasks[4]["ansible.builtin.copy"]["content"] == "{{ shell_version_codename }}\n"
 
 
 @pytest.mark.parametrize("script,cmd", [
@@ -380,18 +397,22 @@ def test_if_elif_else_checks_each_condition_on_the_host_and_guards_each_arm() ->
         'elif command -v yum; then\n  yum install -y java-1.8.0-openjdk\n'
         'else\n  echo "no package manager"\n  exit 1\nfi\n')
     tasks = conversion.tasks
-    assert modules(conversion) == [SHELL, "ansible.builtin.set_fact", "ansible.builtin.apt", "ansible.builtin.meta",
-                                   SHELL, "ansible.builtin.dnf", "ansible.builtin.fail"]
-    # the variable is worked out once, where the script set it; a test on it is a when on the fact
-    assert tasks[0][SHELL]["cmd"] == 'isApt=`command -v apt-get`\nprintf "%s" "$isApt"'
+    assert modules(conversion) == ["ansible.builtin.stat", "ansible.builtin.set_fact", "ansible.builtin.apt",
+                                   "ansible.builtin.meta", "ansible.builtin.stat", "ansible.builtin.dnf", "ansible.builtin.fail"]
+    # the variable is worked out once, where the script set it (apt-get's path on the host's PATH,
+    # empty where it is not there); a test on it is a when on the fact
+    assert tasks[0]["ansible.builtin.stat"] == {"path": "{{ item }}/apt-get", "follow": True}
+    assert tasks[1]["ansible.builtin.set_fact"]["shell_isapt"].endswith("| map('regex_replace', '$', '/apt-get') | join }}")
     assert tasks[2]["when"] == tasks[3]["when"] == "shell_isapt | length > 0"
     assert tasks[3]["ansible.builtin.meta"] == "end_host"
-    # a command condition is checked on the host, never failing, never changing
+    # `command -v yum` is checked on the host by a module: yum on the host's PATH
     check = tasks[4]
-    assert (check["failed_when"], check["changed_when"], check["check_mode"]) == (False, False, False)
+    assert check["ansible.builtin.stat"] == {"path": "{{ item }}/yum", "follow": True}
     assert check["when"] == "not (shell_isapt | length > 0)"
-    assert tasks[5]["when"] == f"not (shell_isapt | length > 0) and {check['register']}.rc == 0"
-    assert tasks[6]["when"] == f"not (shell_isapt | length > 0) and {check['register']}.rc != 0"
+    found = (f"{check['register']}.results | selectattr('stat.executable', 'defined') | selectattr('stat.executable') "
+             "| selectattr('stat.isreg') | list | length > 0")
+    assert tasks[5]["when"] == f"not (shell_isapt | length > 0) and {found}"
+    assert tasks[6]["when"] == f"not (shell_isapt | length > 0) and not ({found})"
 
 
 def test_a_condition_on_known_values_is_decided_at_conversion() -> None:
@@ -422,7 +443,7 @@ def test_a_file_test_becomes_stat_with_the_tests_meaning() -> None:
 
 
 def test_nested_ifs_join_their_conditions_outer_first() -> None:
-    conversion = convert_script('if id -u bob; then\n  if [ ! -d /home/bob/.ssh ]; then\n    mkdir -p /home/bob/.ssh\n'
+    conversion = convert_script('if pgrep -x bob; then\n  if [ ! -d /home/bob/.ssh ]; then\n    mkdir -p /home/bob/.ssh\n'
                                 '  fi\nfi\n')
     outer, inner, mkdir = conversion.tasks
     assert inner["when"] == f"{outer['register']}.rc == 0"
@@ -430,7 +451,7 @@ def test_nested_ifs_join_their_conditions_outer_first() -> None:
 
 
 def test_what_every_arm_sets_becomes_a_fact_later_tasks_read() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nelse\n  DIR=/opt/b\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  DIR=/opt/a\nelse\n  DIR=/opt/b\nfi\n'
                                 'mkdir -p "$DIR"\ngrep "$DIR" /etc/fstab | wc -l > /tmp/n\n')
     check, set_a, set_b, mkdir, count = conversion.tasks
     assert (set_a["ansible.builtin.set_fact"], set_a["when"]) == ({"shell_dir": "/opt/a"}, f"{check['register']}.rc == 0")
@@ -442,7 +463,7 @@ def test_what_every_arm_sets_becomes_a_fact_later_tasks_read() -> None:
 
 
 def test_an_arm_that_may_be_skipped_keeps_the_value_from_before_as_a_fact() -> None:
-    conversion = convert_script('DIR=/opt/a\nif grep -q x /etc/f; then\n  DIR=$(cat /etc/dir)\nfi\nmkdir -p "$DIR"\n')
+    conversion = convert_script('DIR=/opt/a\nif pgrep -x x; then\n  DIR=$(cat /etc/dir)\nfi\nmkdir -p "$DIR"\n')
     default, check, read, fact, mkdir = conversion.tasks
     assert default["ansible.builtin.set_fact"] == {"shell_dir": "/opt/a"}
     assert read["ansible.builtin.slurp"] == {"src": "/etc/dir"} and read["when"] == f"{check['register']}.rc == 0"
@@ -451,13 +472,13 @@ def test_an_arm_that_may_be_skipped_keeps_the_value_from_before_as_a_fact() -> N
 
 
 def test_what_an_arm_sets_without_a_value_on_every_path_is_unknown_and_a_later_use_is_flagged() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  DIR=/opt/a\nfi\nmkdir -p "$DIR"\n')
+    conversion = convert_script('if pgrep -x x; then\n  DIR=/opt/a\nfi\nmkdir -p "$DIR"\n')
     assert modules(conversion) == [SHELL, SHELL]
     assert any("$DIR" in w for w in conversion.warnings)
 
 
 def test_a_fact_is_never_decided_at_conversion() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  M=a\nelse\n  M=b\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  M=a\nelse\n  M=b\nfi\n'
                                 'if [ "$M" = "a" ]; then\n  apt-get install -y nginx\nfi\n'
                                 'if [ "$M" = "a" ] && grep -q y /etc/f; then\n  apt-get install -y git\nfi\n')
     assert conversion.tasks[3]["when"] == "shell_m == 'a'"
@@ -466,18 +487,18 @@ def test_a_fact_is_never_decided_at_conversion() -> None:
 
 
 def test_jinja_in_written_content_stays_literal_next_to_a_fact() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  U=a\nelse\n  U=b\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  U=a\nelse\n  U=b\nfi\n'
                                 'cat > /etc/app.conf <<EOF\nuser=$U\ntemplate={{ name }}\nEOF\n')
     assert conversion.tasks[-1]["ansible.builtin.copy"]["content"] == \
         "user={{ shell_u }}{% raw %}\ntemplate={{ name }}\n{% endraw %}"
 
 
 def test_a_variable_the_shell_computes_is_worked_out_once_where_the_script_set_it() -> None:
-    conversion = convert_script('SECRET=$(openssl rand -hex 32)\necho "K=$SECRET" > /etc/app.env\n'
+    conversion = convert_script('SECRET=$(pwgen -s 32 1)\necho "K=$SECRET" > /etc/app.env\n'
                                 'echo "$SECRET" | sha256sum > /root/secret.sum\nCODENAME=$(lsb_release -cs)\n'
                                 'cat /tmp/list.txt | grep "$CODENAME"\n')
     work_out, fact, env_file, digest, grep = conversion.tasks
-    assert work_out[SHELL]["cmd"] == 'SECRET=$(openssl rand -hex 32)\nprintf "%s" "$SECRET"'
+    assert work_out[SHELL]["cmd"] == 'SECRET=$(pwgen -s 32 1)\nprintf "%s" "$SECRET"'
     assert fact["ansible.builtin.set_fact"] == {"shell_secret": "{{ shell_secret_output.stdout }}"}
     # every later task sees the one value (run again in each task, a random value would differ)
     assert env_file["ansible.builtin.copy"]["content"] == "K={{ shell_secret }}\n"
@@ -517,6 +538,13 @@ def test_a_loop_over_known_words_keeps_the_parts_no_rule_covers_with_the_loop_va
     assert conversion.tasks[3][SHELL]["cmd"].startswith("set -o pipefail\np=git\n")
 
 
+def test_a_loop_no_rule_takes_any_pass_of_stays_one_shell_loop() -> None:
+    conversion = convert_script('REMOVE="apport* git rsync"\nfor p in $REMOVE; do\n  $APT purge "$p"\ndone\n')
+    assert modules(conversion) == [SHELL]  # not three copies of the same shell, one per word
+    assert "for p in $REMOVE; do" in conversion.tasks[0][SHELL]["cmd"]
+    assert conversion.tasks[0][SHELL]["cmd"].startswith("REMOVE='apport* git rsync'\n")
+
+
 def test_a_subshell_is_converted_and_its_directory_and_exit_end_with_it() -> None:
     conversion = convert_script("cd /opt\n( cd /tmp && ./build.sh; exit 0; rm -rf /tmp/x )\n./run.sh\n")
     assert [t[COMMAND]["chdir"] for t in conversion.tasks] == ["/tmp", "/opt"]
@@ -554,7 +582,7 @@ def test_a_case_on_a_fact_is_a_when_per_arm() -> None:
 
 
 def test_a_test_on_a_fact_the_converter_set_needs_no_task() -> None:
-    conversion = convert_script('if grep -q x /etc/f; then\n  N=3\nelse\n  N=9\nfi\n'
+    conversion = convert_script('if pgrep -x x; then\n  N=3\nelse\n  N=9\nfi\n'
                                 'if [ "$N" -lt 5 ]; then\n  apt-get install -y small\nfi\n')
     assert conversion.tasks[-1]["when"] == "shell_n | int < '5' | int"
 
@@ -608,10 +636,10 @@ def test_a_case_arm_that_falls_through_runs_the_next_arms_body_too() -> None:
 
 
 def test_a_file_sourced_in_an_arm_is_read_by_later_shell_tasks_when_it_is_there() -> None:
-    conversion = convert_script('if [ -f /etc/os-release ]; then\n  . /etc/os-release\nfi\n'
-                                'case ${ID}-${VERSION_ID} in\n  debian-12) apt-get install -y a ;;\nesac\n')
+    conversion = convert_script('if [ -f /etc/default/app ]; then\n  . /etc/default/app\nfi\n'
+                                'case ${MODE}-${LEVEL} in\n  debian-12) apt-get install -y a ;;\nesac\n')
     check = conversion.tasks[-2]
-    assert check[SHELL]["cmd"].startswith("[ -r /etc/os-release ] && . /etc/os-release\n")
+    assert check[SHELL]["cmd"].startswith("[ -r /etc/default/app ] && . /etc/default/app\n")
 
 
 def test_a_function_that_hides_the_output_of_its_arguments_is_the_command_it_runs() -> None:
@@ -632,10 +660,10 @@ def test_if_not_cmd_then_fail_is_the_command_as_a_task() -> None:
     conversion = convert_script('handle_error() {\n  echo "$2"\n  exit $1\n}\n'
                                 'if ! apt-get install -y curl; then\n  handle_error "$?" "no curl"\nfi\n'
                                 'if ! mkdir -p /srv/x; then\n  echo "failed"\n  exit 1\nfi\n'
-                                'if ! grep -q x /etc/f; then\n  echo "no x"\nfi\n')
+                                'if ! pgrep -x x; then\n  echo "no x"\nfi\n')
     assert modules(conversion)[:2] == ["ansible.builtin.apt", "ansible.builtin.file"]
     assert "when" not in conversion.tasks[0] and "when" not in conversion.tasks[1]
-    assert conversion.tasks[2][SHELL]["cmd"] == "! grep -q x /etc/f"  # no failure after it: still a check
+    assert conversion.tasks[2][SHELL]["cmd"] == "! pgrep -x x"  # no failure after it: still a check
 
 
 def test_a_key_piped_into_gpg_dearmor_is_downloaded_then_dearmored_once() -> None:
@@ -710,7 +738,7 @@ def test_start_a_service_unless_it_runs_is_the_service_started() -> None:
 
 
 def test_a_pipe_anywhere_in_a_shell_tasks_script_sets_pipefail() -> None:
-    conversion = convert_script('PASS="$(head -c 99 /dev/urandom | tr -dc a-z | head -c 13)"\necho "$PASS" > /tmp/p\n'
+    conversion = convert_script('PASS="$(head -c 99 /dev/urandom | sha256sum | head -c 13)"\necho "$PASS" > /tmp/p\n'
                                 'wc -l /etc/passwd|awk "{print \\$1}" > /tmp/n\n')
     assert conversion.tasks[0][SHELL]["cmd"].startswith("set -o pipefail\n")  # the pipe is inside quotes
     assert conversion.tasks[-1][SHELL]["cmd"].startswith("set -o pipefail\n")  # no spaces around it
@@ -903,12 +931,23 @@ def test_jinja_operations_say_what_bash_does(operator: str, pattern: str) -> Non
 def test_a_query_inside_a_line_is_worked_out_first_when_that_lets_a_rule_take_the_line() -> None:
     conversion = convert_script('echo "deb [arch=$(dpkg --print-architecture)] https://download.docker.com/linux/ubuntu '
                                 '$(. /etc/os-release && echo "$VERSION_CODENAME") stable" | sudo tee /etc/apt/sources.list.d/docker.list\n')
-    assert [list(t)[1] for t in conversion.tasks] == [SHELL, "ansible.builtin.set_fact", SHELL, "ansible.builtin.set_fact",
-                                                       "ansible.builtin.apt_repository"]
+    assert [list(t)[1] for t in conversion.tasks] == [SHELL, "ansible.builtin.set_fact", "ansible.builtin.slurp",
+                                                       "ansible.builtin.set_fact", "ansible.builtin.apt_repository"]
     assert conversion.tasks[0][SHELL]["cmd"] == 'printf "%s" "$(dpkg --print-architecture)"'
+    assert conversion.tasks[2]["ansible.builtin.slurp"] == {"src": "/etc/os-release"}  # its variables, read once
     assert conversion.tasks[4]["ansible.builtin.apt_repository"]["repo"] == (
         "deb [arch={{ shell_dpkg_print_architecture }}] https://download.docker.com/linux/ubuntu "
-        "{{ shell_etc_os_release_echo_version_codename }} stable")
+        "{{ shell_version_codename }} stable")
+
+
+def test_a_query_a_module_answers_is_read_by_that_module() -> None:
+    conversion = convert_script('echo "provisioned $(cat /etc/stamp) uid $(id -u mysql)" > /etc/motd\n')
+    assert [list(t)[1] for t in conversion.tasks] == ["ansible.builtin.slurp", "ansible.builtin.set_fact",
+                                                       "ansible.builtin.getent", "ansible.builtin.set_fact",
+                                                       "ansible.builtin.copy"]
+    assert conversion.tasks[3]["ansible.builtin.set_fact"] == {
+        "shell_id_u_mysql": "{{ ((shell_id_u_mysql_user.ansible_facts.getent_passwd.get('mysql')) or ['', ''])[1] }}"}
+    assert conversion.tasks[4]["ansible.builtin.copy"]["content"] == "provisioned {{ shell_cat_etc_stamp }} uid {{ shell_id_u_mysql }}\n"
 
 
 @pytest.mark.parametrize("line", [
@@ -936,3 +975,55 @@ def test_a_one_megabyte_line_is_converted_in_linear_time(line: str) -> None:
     started = time.monotonic()
     environment_inputs(line)
     assert time.monotonic() - started < 5  # the first version backtracked quadratically: minutes
+
+
+def test_a_function_that_only_echoes_words_is_worked_out_where_its_output_is_used() -> None:
+    conversion = convert_script('path_to_cache() {\n  v=$1\n  echo "/srv/cache/jdk-${v}.tar.gz"\n}\n'
+                                'p=$(path_to_cache 8u202)\nmkdir -p $(dirname $p)\n'
+                                'tar x --strip-components=1 -zf $(path_to_cache 8u202) -C /opt/jdk\n')
+    directory, unpack = conversion.tasks  # no shell works the path out
+    assert directory["ansible.builtin.file"]["path"] == "/srv/cache"
+    assert unpack["ansible.builtin.unarchive"]["src"] == "/srv/cache/jdk-8u202.tar.gz"
+
+
+def test_mkdir_p_of_a_sticky_system_directory_makes_no_task_that_would_take_its_mode() -> None:
+    conversion = convert_script("mkdir -p /tmp /srv/app\nmkdir -p /var/tmp\n")
+    assert [t["ansible.builtin.file"]["path"] for t in conversion.tasks] == ["/srv/app"]
+
+
+def test_set_and_shift_only_move_the_positional_parameters_and_make_no_task() -> None:
+    conversion = convert_script('set -- a b c\nshift\necho "$1" > /tmp/one\nwc -c "$@" > /tmp/n\n'
+                                'set -- "$UNKNOWN_ARG_9"\nshift $((OPTIND-1))\n')
+    write, count = conversion.tasks
+    assert write["ansible.builtin.copy"]["content"] == "b\n"
+    assert count[SHELL]["cmd"].startswith("set -- b c\n")  # what the shell task reads, as the script left it
+
+
+def test_the_first_match_scraped_from_a_download_is_the_uri_module_and_a_regex() -> None:
+    conversion = convert_script("V=$(curl https://go.dev/dl/?mode=json | grep -o 'go.*.linux-amd64.tar.gz' | head -n 1 "
+                                "| tr -d '\\r\\n')\necho \"$V\" > /etc/go-version\n")
+    fetch, keep, write = conversion.tasks
+    assert fetch["ansible.builtin.uri"]["url"] == "https://go.dev/dl/?mode=json"  # the `?` matched no file
+    assert keep["ansible.builtin.set_fact"]["shell_v"] == (
+        "{{ ((shell_v_response.content | default('') | regex_findall('go.*.linux-amd64.tar.gz')) + [''])[0] }}")
+    # a pattern grep and Python read differently (`+` is literal to grep) stays the shell's
+    assert SHELL in convert_script("V=$(curl https://h/x | grep -o 'a+b' | head -n 1)\n").tasks[0]
+
+
+def test_if_not_cmd_then_fail_else_only_a_log_is_the_command_as_a_task() -> None:
+    conversion = convert_script('log() {\n  echo "$1"\n}\nif ! apt-get update -y; then\n  echo "failed"\n  exit 1\n'
+                                'else\n  log "updated"\nfi\n')
+    assert modules(conversion) == ["ansible.builtin.apt"] and "when" not in conversion.tasks[0]
+
+
+def test_a_template_placeholder_is_named_as_such_and_makes_no_task() -> None:
+    conversion = convert_script("#!/bin/bash\nmode=<%MODE%>\nfallocate -l 1G /swapfile\n")
+    assert conversion.tasks == []  # bash stops at line 2 with a syntax error: nothing after it runs
+    assert conversion.warnings[0].startswith("line 2: <%MODE%> is a template placeholder, not shell")
+
+
+def test_nothing_after_a_template_placeholder_becomes_a_task() -> None:
+    conversion = convert_script("mkdir /a\nmode=<%MODE%>\nmkdir /x\nif true; then\n  mkdir /y\nfi\n")
+    assert [t["ansible.builtin.file"]["path"] for t in conversion.tasks] == ["/a"]  # bash runs only line 1
+    assert "line 4-6: is at or after the syntax error at line 2, where bash stops; no task was made for it" \
+        in conversion.warnings

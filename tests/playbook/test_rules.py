@@ -14,6 +14,37 @@ from playbook.convert import convert_script
 from playbook.rules import Invocation, apply_rules
 
 CASES: list[tuple[str, list[dict[str, Any]]]] = [
+    ('umount /tmp/parallels',
+     [{'name': 'Unmount /tmp/parallels', 'ansible.posix.mount': {'path': '/tmp/parallels', 'state': 'unmounted'}}]),
+    ('usermod -aG docker $USER',  # who runs the script, as $(whoami)
+     [{'name': 'Add ansible_facts.user_id to the docker group',
+       'ansible.builtin.user': {'name': '{{ ansible_facts.user_id }}', 'groups': ['docker'], 'append': True}}]),
+    ('cd /var/www/app\nphp -r "copy(\'https://getcomposer.org/installer\', \'composer-setup.php\');"',
+     [{'name': 'Download https://getcomposer.org/installer to /var/www/app/composer-setup.php',
+       'ansible.builtin.get_url': {'url': 'https://getcomposer.org/installer', 'dest': '/var/www/app/composer-setup.php',
+                                   'mode': '0644', 'force': True}}]),
+    ('dnf config-manager --add-repo file:///bigtop-home/output',  # dnf writes bigtop-home_output.repo
+     [{'name': 'Add the repository bigtop-home_output',
+       'ansible.builtin.yum_repository': {'name': 'bigtop-home_output',
+                                          'description': 'created by dnf config-manager from file:///bigtop-home/output',
+                                          'baseurl': 'file:///bigtop-home/output', 'enabled': True}}]),
+    ('yum-config-manager --add-repo https://example.com/el/7/',
+     [{'name': 'Add the repository example.com_el_7_',
+       'ansible.builtin.yum_repository': {'name': 'example.com_el_7_', 'description': 'added from: https://example.com/el/7/',
+                                          'baseurl': 'https://example.com/el/7/', 'enabled': True}}]),
+    ('apt-get install -y --allow-remove-essential --fix-missing --fix-broken nodejs',
+     [{'name': 'Install nodejs', 'ansible.builtin.apt': {'name': 'nodejs', 'state': 'fixed'}}]),
+    ('fallocate -l 2G /swapfile',
+     [{'name': 'Make /swapfile 2G long',
+       'community.general.filesize': {'path': '/swapfile', 'size': '2G', 'sparse': False}}]),
+    ('truncate -s 0 /etc/machine-id /var/lib/dbus/machine-id',
+     [{'name': 'Empty /etc/machine-id', 'community.general.filesize': {'path': '/etc/machine-id', 'size': '0'}},
+      {'name': 'Empty /var/lib/dbus/machine-id',
+       'community.general.filesize': {'path': '/var/lib/dbus/machine-id', 'size': '0'}}]),
+    ('mkswap /swapfile -L swap',
+     [{'name': 'Make a swap area on /swapfile',
+       'community.general.filesystem': {'fstype': 'swap', 'dev': '/swapfile', 'opts': '-L swap'}}]),
+    ('ulimit -n 4096\numask 077', []),
     ('sudo apt-get install -y --no-install-recommends nginx git',
      [{'name': 'Install nginx and git',
   'ansible.builtin.apt': {'name': ['nginx', 'git'],
@@ -868,6 +899,16 @@ _PG = "the community.postgresql modules need psycopg2 on the host (apt install p
 _APT_KEY = ("apt-key is deprecated on current Debian and Ubuntu; prefer a key file in /etc/apt/keyrings "
             "and signed-by in the repository line")
 NOTES = {
+    'apt-get install -y --allow-remove-essential --fix-missing --fix-broken nodejs': [
+        "line 1: apt-get --allow-remove-essential --fix-missing has no switch in the apt module: where apt needs it "
+        "(an essential package to remove, a package that cannot be fetched) the task fails where the script went on"],
+    'ulimit -n 4096\numask 077': [
+        "line 1: `ulimit -n 4096` sets the resource limits of the shell running the script, which its later commands "
+        "inherit and no task does (each runs in a process of its own): no task; review what later tasks need "
+        "(a service's limits belong in its unit or /etc/security/limits.d)",
+        "line 2: `umask 077` sets the file-creation mask of the shell running the script, which its later commands "
+        "inherit and no task does (each runs in a process of its own): no task; review what later tasks create: "
+        "their modes assume the usual umask 022"],
     'mysql -u "root" -p"root" < "/srv/database/init.sql"': [f"line 1: {_MYSQL}"],
     "sql=$( cat <<-SQL\n\tALTER USER 'root'@'localhost' IDENTIFIED WITH mysql_native_password USING PASSWORD('root');\n"
     "\tFLUSH PRIVILEGES;\nSQL\n)\nmysql -u root -proot -e \"${sql}\"": [f"line 6: {_MYSQL}"],
@@ -930,7 +971,7 @@ def test_every_rule_has_a_case() -> None:
     from playbook.rules import registered
 
     used = {s.rule for script, _ in CASES for s in convert_script(script + "\n").sources}
-    no_task = {"shell_builtin", "exit_", "source"}  # test_lines_that_need_no_task, test_convert's sourcing test
+    no_task = {"shell_builtin", "exit_", "source", "shell_limits"}  # test_lines_that_need_no_task, test_convert's sourcing test
     every = {name for names in registered().values() for name in names}
     assert every - used - no_task == set()
 
@@ -940,7 +981,12 @@ def test_every_rule_has_a_case() -> None:
     ("apt install -y ./pkg.deb\n", "a relative .deb and no cd"),
     ("shutdown -h now\n", "a halt is not a reboot"),
     ("shutdown -r +5 'going down'\n", "a delay and a message"),
-    ("apt-get install -y --allow-remove-essential nodejs\n", "the module cannot let apt remove an essential package"),
+    ("apt-get install -y --force-yes nodejs\n", "also lets unauthenticated packages in"),
+    ("php -r 'copy(\"https://h/sig\", \"php://stdout\");'\n", "a copy to the output, not a file"),
+    ("php -r \"copy('https://h/x', 'x'); unlink('y');\"\n", "more than the copy"),
+    ("fallocate -l 2G -o 4096 /swapfile\n", "an offset: not a file of a size"),
+    ("mkswap -p 4096 /swapfile\n", "a page size the module has no switch for"),
+    ("truncate -s +1M /var/log/x\n", "a relative size"),
     ('sudo -u postgres psql -c "VACUUM FULL"\n', "no module says VACUUM"),
     ("CREATE='CREATE DATABASE d CONNECTION LIMIT 5'; psql -c \"$CREATE\"\n", "an option the module does not say"),
     ("gem install puppet:'>=7'\n", "a requirement, not one version"),
