@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 # the seed runs `python3 app.py`: make that python3 the venv's for everything make starts
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/.installed
+# test processes for `make test` (pytest-xdist, one test file per process at a time: module farms stay whole);
+# most of the suite waits on real processes, so two overlap well even on two cores
+TEST_JOBS ?= 2
 
 .PHONY: run test install bench soak verify profile system-deps browser redis strace clean
 
@@ -49,7 +52,7 @@ run: $(STAMP)
 test: $(STAMP) browser redis strace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -m "not chroot"
+	$(PY) -m pytest -m "not chroot" -n $(TEST_JOBS) --dist loadfile
 
 # every real-world script as root in a chroot against its converted playbook (about 5 minutes;
 # corpus scripts only, never user input); results in bench/results/verify.md
