@@ -15,6 +15,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from playbook.convert.jinja_literals import END, class_body, literal, regex_char
+
 # design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
 # converter sets (`shell_NAME`, see values.fact_name) or one Ansible gathers. Such a value flows
 # into module arguments as is, and a test on it becomes a `when` expression (no task).
@@ -69,7 +71,7 @@ def host_expression(text: str) -> str | None:
         subject_text = re.sub(r"@@host(\d+)@@", lambda m: values[int(m.group(1))], subject[0]) if len(subject) == 1 else ""
         if regex is None or not HOST_VALUE.search(subject_text):
             return None
-        test = f"{_jinja(subject_text)} is match({_string(regex)})"
+        test = f"{_jinja(subject_text)} is match({literal(regex)})"
         return f"not ({test})" if pattern.group(2) == "!=" else test
     try:
         words = shlex.split(held)
@@ -101,7 +103,8 @@ _PATTERN_TEST = re.compile(r"\[\[\s+(\S+)\s+(==|=|!=)\s+([^\s\"'\\]*[*?\[][^\s\"
 
 
 def _pattern_regex(pattern: str) -> str | None:
-    """A `[[ x == PATTERN ]]` glob as a regex matched from the start (Jinja's `match`) to the end."""
+    """A `[[ x == PATTERN ]]` glob as a regex matched from the start (Jinja's `match`) to the end,
+    with no backslash (jinja_literals); None for a character it cannot say so."""
     out, i = ["(?s)"], 0
     while i < len(pattern):
         char = pattern[i]
@@ -111,61 +114,55 @@ def _pattern_regex(pattern: str) -> str | None:
             out.append(".")
         elif char == "[":
             end = pattern.find("]", i + 2)
-            if end < 0:
+            body = class_body(pattern[i + 1:end]) if end >= 0 else None
+            if body is None:
                 return None
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body[:1] in ("!", "^") else body) + "]")
+            out.append(body)
             i = end
         else:
-            out.append(re.escape(char))
+            said = regex_char(char)
+            if said is None:
+                return None
+            out.append(said)
         i += 1
-    return "".join(out) + "\\Z"
+    return "".join(out) + END
 
 
 def host_match(subject: str, raw_pattern: str) -> str | None:
     """`SUBJECT is match(...)` for a `case` arm's glob pattern as written (`debian-11*`,
     `"18."*`: quoted parts are literal), SUBJECT holding host values; None for a pattern with
     a character other than letters, digits and ``._-+:/@%,=~``, or a bracket or an expansion.
-
-    design: the regex holds no backslash (a literal `.` is `[.]`): Jinja string literals in
-    Ansible keep backslashes as written, which other versions read as escapes."""
+    The regex holds no backslash (jinja_literals)."""
     out, i = ["(?s)^"], 0
     while i < len(raw_pattern):  # one pass, each character once
         char = raw_pattern[i]
         if char in "'\"":
             end = raw_pattern.find(char, i + 1)
-            if end < 0:
+            quoted = raw_pattern[i + 1:end]
+            if end < 0 or not all(_case_literal(c) for c in quoted):
                 return None
-            literal = [_LITERAL.get(c, c) for c in raw_pattern[i + 1:end]]
-            if not all(c in _LITERAL or c.isalnum() or c in _PLAIN for c in raw_pattern[i + 1:end]):
-                return None
-            out.extend(literal)
+            out.extend(regex_char(c) or "" for c in quoted)
             i = end + 1
             continue
         if char == "*" or char == "?":
             out.append(".*" if char == "*" else ".")
-        elif char in _LITERAL or char.isalnum() or char in _PLAIN:
-            out.append(_LITERAL.get(char, char))
+        elif _case_literal(char):
+            out.append(regex_char(char) or "")
         else:
             return None
         i += 1
-    return f"{_jinja(subject)} is match('{''.join(out)}$')"
+    return f"{_jinja(subject)} is match({literal(''.join(out) + END)})"
 
 
-_LITERAL = {".": "[.]", "+": "[+]"}
-_PLAIN = frozenset("-_:/@%,=~")
-
-
-def _string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _case_literal(char: str) -> bool:
+    return char.isalnum() or char in "._-+:/@%,=~"
 
 
 def _jinja(word: str) -> str:
     """A shell word (quotes removed) as a Jinja expression: host values as themselves, the rest
     as string literals, joined with `~`."""
     pieces = HOST_VALUE.split(word)
-    terms = [piece if index % 2 else "'" + piece.replace("\\", "\\\\").replace("'", "\\'") + "'"
-             for index, piece in enumerate(pieces) if piece or index % 2]
+    terms = [piece if index % 2 else literal(piece) for index, piece in enumerate(pieces) if piece or index % 2]
     if not terms:
         return "''"
     return terms[0] if len(terms) == 1 else "(" + " ~ ".join(terms) + ")"

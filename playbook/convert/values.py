@@ -13,6 +13,8 @@ from typing import Any
 from playbook.convert.computed import cut_value, php_value, random_value
 from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.host_checks import command_path
+from playbook.convert.jinja_literals import END, class_body, regex_char
+from playbook.convert.jinja_literals import literal as jinja_literal
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource
@@ -308,7 +310,7 @@ class ValuesMixin(TasksMixin):
         if len(default) >= 2 and default[0] == default[-1] and default[0] in "\"'":
             default = default[1:-1]
         fact, argument = fact_name(name), fact_name(match.group(1))
-        value = "{{ " + argument + " | default(" + _quoted(default) + (", true" if match.group(2) else "") + ") }}"
+        value = "{{ " + argument + " | default(" + jinja_literal(default) + (", true" if match.group(2) else "") + ") }}"
         task: dict[str, Any] = {"name": f"Set {name}", "ansible.builtin.set_fact": {fact: value}}
         if ctx.when:
             task["when"] = ctx.when
@@ -594,7 +596,8 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
 
 
 def _glob_regex(pattern: str, lazy: bool) -> str | None:
-    """A bash glob as a Python regex (`*` lazy or greedy); None for what it cannot say."""
+    """A bash glob as a Python regex (`*` lazy or greedy) with no backslash (jinja_literals);
+    None for what it cannot say so."""
     out, i = [], 0
     while i < len(pattern):
         char = pattern[i]
@@ -604,21 +607,27 @@ def _glob_regex(pattern: str, lazy: bool) -> str | None:
             out.append(".")
         elif char == "[":
             end = pattern.find("]", i + 2)
-            if end < 0:
+            body = class_body(pattern[i + 1:end]) if end >= 0 else None
+            if body is None:
                 return None
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body[:1] in ("!", "^") else body).replace("\\", "\\\\") + "]")
+            out.append(body)
             i = end
-        elif char == "\\":
-            return None
         else:
-            out.append(re.escape(char))
+            said = regex_char(char)
+            if said is None:
+                return None
+            out.append(said)
         i += 1
     return "".join(out)
 
 
 def jinja_operation(expression: str, operator: str, pattern: str) -> str | None:
-    """`${X%pattern}` and friends on a value Ansible holds (``expression``), as a Jinja expression."""
+    """`${X%pattern}` and friends on a value Ansible holds (``expression``), as a Jinja expression.
+
+    design: no group reference (its backslash reads differently across Ansible versions): the
+    part kept is the one group of a regex_findall anchored at the start: `(.*)` after a lazy
+    prefix (#) or a greedy one (##), before the suffix behind a greedy start (%) or a lazy one
+    (%%); the value itself when the pattern never matches, as bash does."""
     if operator == ",,":
         return None if pattern else f"{expression} | lower"
     if operator == "^^":
@@ -627,18 +636,11 @@ def jinja_operation(expression: str, operator: str, pattern: str) -> str | None:
         old, _, new = pattern.partition("/")
         if not old or any(c in old for c in "*?[\\") or old.startswith(("#", "%")) or operator == "/":
             return None
-        return f"{expression} | replace({_quoted(old)}, {_quoted(new)})"
-    suffix = operator in ("%", "%%")
+        return f"{expression} | replace({jinja_literal(old)}, {jinja_literal(new)})"
     longest = operator in ("%%", "##")
-    body = _glob_regex(pattern, lazy=not longest if not suffix else False)
+    prefix = operator in ("#", "##")
+    body = _glob_regex(pattern, lazy=not longest if prefix else False)
     if body is None:
         return None
-    if suffix:  # the prefix lazy for the longest suffix, greedy for the shortest
-        regex, keep = "^(.*" + ("?" if longest else "") + ")" + body + "$", "\\1"
-    else:
-        regex, keep = "^" + body + "(.*)$", "\\1"
-    return f"{expression} | regex_replace({_quoted('(?s)' + regex)}, {_quoted(keep)})"
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    kept = "(?s)^" + (body + "(.*)" if prefix else "(.*" + ("?" if longest else "") + ")" + body + END)
+    return f"(({expression} | regex_findall({jinja_literal(kept)})) or [{expression}]) | first"
