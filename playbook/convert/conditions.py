@@ -15,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from playbook.convert.jinja_literals import END, class_body, literal, regex_char
+from playbook.jinja_literals import END, class_body, literal, regex_char
 
 # design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
 # converter sets (`shell_NAME`, see values.fact_name) or one Ansible gathers. Such a value flows

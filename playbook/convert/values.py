@@ -13,8 +13,8 @@ from typing import Any
 from playbook.convert.computed import cut_value, php_value, random_value
 from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.host_checks import command_path
-from playbook.convert.jinja_literals import END, class_body, regex_char
-from playbook.convert.jinja_literals import literal as jinja_literal
+from playbook.jinja_literals import END, class_body, regex_char
+from playbook.jinja_literals import literal as jinja_literal
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
 from playbook.passes import SHELL, Step, TaskSource

@@ -24,6 +24,7 @@ from typing import Any
 
 from playbook.rules import rule
 from playbook.rules.base import RUNTIME_VALUE, Invocation, Task, has_runtime_value, human_list
+from playbook.jinja_literals import literal as jinja_literal
 from playbook.rules.content import literal
 from playbook.rules.files import FIND, GLOB_CHARS, register_name
 
@@ -655,7 +656,8 @@ def _put_values_back(tasks: list[Task], values: list[str]) -> list[Task] | None:
             return held
         if held not in noted:
             noted.append(held)
-        return held[:-3] + " | replace('\\\\', '\\\\\\\\') }}"  # Python's re reads a backslash
+        # Python's re reads a backslash in the replacement: doubled, written with no backslash (jinja_literals)
+        return held[:-3] + f" | replace({jinja_literal(chr(92))}, {jinja_literal(chr(92) * 2)}) }}}}"
 
     for task in tasks:
         args = dict(task.args)

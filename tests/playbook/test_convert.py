@@ -786,7 +786,7 @@ def test_a_variable_the_script_never_sets_is_read_from_the_host_environment() ->
                                 'if [ "$MODE" = "dev" ]; then\n  apt-get install -y gdb\nfi\n')
     assert conversion.tasks[0]["ansible.builtin.replace"] == {
         "path": "/opt/app/Dockerfile", "regexp": "\\{\\{RUBY_VERSION\\}\\}",
-        "replace": "{{ ansible_env.ruby_version | default | replace('\\\\', '\\\\\\\\') }}"}
+        "replace": "{{ ansible_env.ruby_version | default | replace(('%c' | format(92)), (('%c' | format(92)) ~ ('%c' | format(92)))) }}"}
     assert conversion.tasks[1]["when"] == "ansible_env.MODE | default == 'dev'"
     assert any("reads `$ruby_version`, which the script never sets" in w for w in conversion.warnings)
 

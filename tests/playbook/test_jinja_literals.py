@@ -1,4 +1,4 @@
-"""Jinja literals and regexes with no backslash (playbook.convert.jinja_literals), checked against
+"""Jinja literals and regexes with no backslash (playbook.jinja_literals), checked against
 bash and the real ansible-playbook: a backslash in a template's string literal reads differently
 on ansible-core 2.19 than in a `when` or on earlier versions."""
 
@@ -16,7 +16,7 @@ import yaml
 
 from playbook.convert import convert_script
 from playbook.convert.conditions import _pattern_regex, host_match
-from playbook.convert.jinja_literals import literal, regex_char
+from playbook.jinja_literals import literal, regex_char
 from playbook.convert.values import jinja_operation
 
 NASTY = ["", "plain", "it's", 'say "hi"', "both ' and \"", "back\\slash", "\\", "a\\'b\"c", "{{ x }}", "tab\there"]

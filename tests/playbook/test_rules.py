@@ -1195,7 +1195,7 @@ def test_sed_inserts_a_value_worked_out_on_the_host_as_written_and_says_so() -> 
     assert found is not None
     [task] = found[1]
     assert task.args == {"path": "/srv/.env", "regexp": "DB_PASSWORD=.*$", "backup": True,
-                         "replace": "DB_PASSWORD={{ shell_db_pass | replace('\\\\', '\\\\\\\\') }}"}
+                         "replace": "DB_PASSWORD={{ shell_db_pass | replace(('%c' | format(92)), (('%c' | format(92)) ~ ('%c' | format(92)))) }}"}
     assert task.note == ("{{ shell_db_pass }} goes in as written; sed would have read a `\\`, `&` or its delimiter "
                          "in the value as its own syntax")
     assert task.name == "Replace DB_PASSWORD=.*$ in /srv/.env"
