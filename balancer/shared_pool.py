@@ -20,20 +20,20 @@ until it returns or their QUEUE_TIMEOUT ends.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
 from balancer.pool import CANCEL_POLL_S, BackendPool, Lease
-from balancer.routing import model_known_missing
 from balancer.settings import BackendSpec
-from balancer.shared_state import Candidate, DownMark, RedisLedger, StateUnavailable
+from balancer.shared_state import Acquired, Candidate, DownMark, SharedView, StateUnavailable
 from balancer.state import CancelSignal, PoolSnapshot, Status
 from common.contract import has_model
 from common.errors import ModelNotFound, NoBackendAvailable, QueueFull
@@ -43,12 +43,51 @@ log = logging.getLogger(__name__)
 RECONNECT_S = 0.5  # pause before the subscriber or maintenance tries an unreachable store again
 
 
+class Wakeups(Protocol):
+    """One balancer's wake-ups: ``(waiter id, backend url)`` when the store handed a waiter a slot."""
+
+    def get(self, timeout_s: float) -> tuple[str, str] | None: ...
+
+    def close(self) -> None: ...
+
+
+class Ledger(Protocol):
+    """What every balancer sharing a farm must agree on, each verb atomic: ``RedisLedger`` (STATE_URL,
+    several machines) or ``ShmLedger`` (BALANCER_PROCESSES, several processes of one balancer)."""
+
+    lease_ttl_s: float
+    kind: str  # what /queue-status calls the state: redis, shared-memory
+
+    @property
+    def where(self) -> str: ...
+
+    def acquire(self, lease_id: str, balancer: str, candidates: Sequence[Candidate], *, max_queue: int,
+                front: bool = False) -> Acquired: ...
+
+    def release(self, lease_id: str) -> str | None: ...
+
+    def leave(self, waiter_id: str) -> str: ...
+
+    def renew(self, epoch: str, leases: Iterable[tuple[str, str]],
+              waiters: Iterable[tuple[str, str, Sequence[Candidate]]]) -> tuple[str, list[str]]: ...
+
+    def mark(self, down: Iterable[DownMark], up: Iterable[str]) -> int: ...
+
+    def view(self) -> SharedView: ...
+
+    def lease_of(self, waiter_id: str) -> str | None: ...
+
+    def subscribe(self, balancer: str) -> Wakeups: ...
+
+    def interrupt(self, balancer: str) -> None: ...
+
+
 @dataclass(eq=False)
 class _SharedWaiter:
     id: str
     candidates: tuple[Candidate, ...]
-    wakeup: threading.Event
     cancel: CancelSignal | None
+    wakeup: threading.Event | None = None  # made once the job is queued (most jobs never are)
     url: str | None = None  # the backend the store handed it a slot on
     queued: bool = False  # the store has it in its queue (renewals only look after those)
 
@@ -71,11 +110,12 @@ class SharedLease(Lease):
 
 
 class SharedPool(BackendPool):
-    """``BackendPool`` whose slots, down marks and FIFO queue are shared through a ``RedisLedger``."""
+    """``BackendPool`` whose slots, down marks and FIFO queue are shared through a ``Ledger``."""
 
-    def __init__(self, specs: Iterable[BackendSpec], *, ledger: RedisLedger, **kwargs: Any) -> None:
+    def __init__(self, specs: Iterable[BackendSpec], *, ledger: Ledger, **kwargs: Any) -> None:
         self.ledger = ledger
         self.balancer_id = uuid.uuid4().hex[:16]
+        self._ids = itertools.count()  # a job's id: this balancer's id and a number (32 hex digits)
         self._leases: dict[str, str] = {}  # lease id -> backend, of this balancer's running jobs
         self._waiting: dict[str, _SharedWaiter] = {}  # this balancer's queued jobs, in arrival order
         self._unreleased: dict[str, str] = {}  # leases whose release met an unreachable store
@@ -104,16 +144,17 @@ class SharedPool(BackendPool):
         timeout = self.queue_timeout_s if timeout_s is None else timeout_s
         start = self.clock()
         with self._lock:
-            snapshot = self._snapshot_locked()
-            if model is not None and model_known_missing(snapshot.backends, model):
+            backends = self._backends.values()
+            if model is not None and backends and all(b.models is not None and not has_model(b.models, model)
+                                                      for b in backends):
                 raise ModelNotFound(model, f"model '{model}' is installed on no backend; "
                                            f"pull it on a worker first (ollama pull {model})")
             if not self._could_serve_locked(model, excluded):
                 raise NoBackendAvailable(self._nobody_message(model, excluded), retry_after_s=self.retry_after_s)
-            members = sorted((b for b in snapshot.backends if not b.removing), key=lambda b: (-b.weight, b.order))
-            candidates = tuple(Candidate(b.url, b.slots) for b in members
-                               if b.url not in excluded and has_model(b.models, model))
-            waiter = _SharedWaiter(uuid.uuid4().hex, candidates, threading.Event(), cancel)
+            members = sorted((b for b in backends if not b.removing and b.spec.url not in excluded
+                              and has_model(b.models, model)), key=lambda b: (-b.spec.weight, b.order))
+            candidates = tuple(Candidate(b.spec.url, b.slots) for b in members)
+            waiter = _SharedWaiter(f"{self.balancer_id}{next(self._ids):016x}", candidates, cancel)
             self._waiting[waiter.id] = waiter  # before the store can wake it
         try:
             taken = self.ledger.acquire(waiter.id, self.balancer_id, candidates, max_queue=self.max_queue, front=retry)
@@ -135,16 +176,18 @@ class SharedPool(BackendPool):
                 retry_after_s=self.retry_after_s,
                 extra={"waiting": taken.waiting},
             )
-        waiter.queued = True
+        with self._lock:  # a wake-up from now on sets the event; one before it set ``url``
+            waiter.queued = True
+            wakeup = waiter.wakeup = threading.Event()
         register = getattr(cancel, "on_set", None)
-        unregister = register(waiter.wakeup.set) if register is not None else None
+        unregister = register(wakeup.set) if register is not None else None
         poll = cancel is not None and unregister is None
         deadline = start + timeout
         try:
             while waiter.url is None:
                 remaining = self._wait_left(deadline, timeout, cancel)
-                waiter.wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
-                waiter.wakeup.clear()
+                wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
+                wakeup.clear()
         except BaseException:
             self._forget_waiter(waiter.id)
             try:
@@ -188,7 +231,8 @@ class SharedPool(BackendPool):
             waiter = self._waiting.get(waiter_id)
             if waiter is not None and waiter.url is None:
                 waiter.url = url
-                waiter.wakeup.set()
+                if waiter.wakeup is not None:
+                    waiter.wakeup.set()
                 return
             orphan = waiter is None and waiter_id not in self._leases
         if orphan:  # nobody here waits for it (it left meanwhile): never keep a slot nobody uses
@@ -294,7 +338,7 @@ class SharedPool(BackendPool):
                 shared = replace(shared, status=status, last_error=mark.reason or b.last_error,
                                  ejection_remaining_s=round(mark.seconds, 3) if status is Status.EJECTED else None)
             backends.append(shared)
-        return replace(local, backends=tuple(backends), waiting=view.waiting, state="redis")
+        return replace(local, backends=tuple(backends), waiting=view.waiting, state=self.ledger.kind)
 
     @property
     def reachable(self) -> bool:
@@ -327,35 +371,27 @@ class SharedPool(BackendPool):
 
     def stop(self) -> None:
         self._stop.set()
-        try:  # wake the subscriber now rather than at its next read timeout
-            self.ledger.redis.publish(self.ledger.channel(self.balancer_id), "")
-        except redis.RedisError:
-            pass
+        self.ledger.interrupt(self.balancer_id)  # wake the subscriber now rather than at its next read timeout
         for thread in self._threads:
             thread.join(timeout=3.0)
 
     def _subscribe(self) -> None:
-        channel = self.ledger.channel(self.balancer_id)
         while not self._stop.is_set():
-            pubsub = self.ledger.redis.pubsub(ignore_subscribe_messages=True)
+            wakeups: Wakeups | None = None
             try:
-                pubsub.subscribe(channel)
+                wakeups = self.ledger.subscribe(self.balancer_id)
                 self._renew()  # messages sent while unsubscribed are lost: find those leases
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        waiter_id, _, url = message["data"].decode().partition(" ")
-                        if waiter_id and url:  # an empty message only wakes this loop (stop)
-                            self._woken(waiter_id, url)
-            except redis.RedisError as exc:
+                    woken = wakeups.get(1.0)
+                    if woken is not None:
+                        self._woken(*woken)
+            except (redis.RedisError, OSError, StateUnavailable) as exc:
                 self._set_reachable(False)
                 log.debug("state subscriber: %s", exc)
                 self._stop.wait(RECONNECT_S)
             finally:
-                try:
-                    pubsub.close()
-                except redis.RedisError:
-                    pass
+                if wakeups is not None:
+                    wakeups.close()
 
     def _maintain(self) -> None:
         interval = max(0.2, self.ledger.lease_ttl_s / 3)

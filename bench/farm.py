@@ -489,6 +489,14 @@ def balancer_rss(proc: Proc) -> dict[str, Any]:
             "worker_pids": kids}
 
 
+def balancer_worker_pids(proc: Proc) -> list[int]:
+    """The balancer's serving processes (gunicorn's workers: BALANCER_PROCESSES of them)."""
+    kids = children(proc.pid)
+    if not kids:
+        raise RuntimeError(f"no gunicorn worker under pid {proc.pid}")
+    return kids
+
+
 def balancer_worker_pid(proc: Proc) -> int:
     kids = children(proc.pid)
     if len(kids) != 1:
