@@ -33,6 +33,7 @@ from balancer.routing import choose, model_known_missing
 from balancer.settings import BackendSpec
 from balancer.state import BackendSnapshot, CancelSignal, HealthPolicy, HealthReport, OutlierPolicy, PoolSnapshot, Status
 from common.contract import has_model
+from common.cooperative import short_lock
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ CANCEL_POLL_S = 0.25  # how often a waiter looks at a cancel signal that cannot 
 @dataclass
 class _Backend:
     # design: routing reads a snapshot of every backend per job, and /queue-status per call; most
-    # backends have not changed since the last one. Any assignment to a field drops the cached
-    # snapshot (__setattr__), and a running ejection is never cached (its status and remaining
+    # backends have not changed since the last one but for their jobs in flight, which change with
+    # every job. Snapshots are cached per in_flight value; any assignment to another field drops
+    # them all (__setattr__), and a running ejection is never cached (its status and remaining
     # time move with the clock), so a cached snapshot always equals a fresh one.
     spec: BackendSpec
     order: int
@@ -63,12 +65,12 @@ class _Backend:
     active: bool = False
     last_error: str | None = None
     reported_slots: int | None = None  # what the worker's /queue-status says
-    _cached: BackendSnapshot | None = field(default=None, repr=False, compare=False)
+    _cached: dict[int, BackendSnapshot] = field(default_factory=dict, repr=False, compare=False)  # by in_flight
 
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
-        if name != "_cached":
-            object.__setattr__(self, "_cached", None)
+        if name != "_cached" and name != "in_flight":
+            object.__setattr__(self, "_cached", {})
 
     @property
     def slots(self) -> int:
@@ -88,11 +90,12 @@ class _Backend:
         return Status.ONLINE
 
     def snapshot(self, now: float) -> BackendSnapshot:
-        if self._cached is not None:
-            return self._cached
+        cached = self._cached.get(self.in_flight)
+        if cached is not None:
+            return cached
         snapshot = self._snapshot(now)
         if not self.ejected(now):
-            self._cached = snapshot
+            self._cached[self.in_flight] = snapshot
         return snapshot
 
     def _snapshot(self, now: float) -> BackendSnapshot:
@@ -132,7 +135,7 @@ class Lease:
         self.waited_s = waited_s
         self.handed_over = False  # set by release: the slot went straight to a waiting job
         self._released = False
-        self._lock = threading.Lock()
+        self._lock = short_lock()
 
     def release(self) -> None:
         with self._lock:

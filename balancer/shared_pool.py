@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -77,7 +77,7 @@ class Ledger(Protocol):
 
     def lease_of(self, waiter_id: str) -> str | None: ...
 
-    def subscribe(self, balancer: str) -> Wakeups: ...
+    def subscribe(self, balancer: str, local: Callable[[str, str], None] | None = None) -> Wakeups: ...
 
     def interrupt(self, balancer: str) -> None: ...
 
@@ -379,7 +379,7 @@ class SharedPool(BackendPool):
         while not self._stop.is_set():
             wakeups: Wakeups | None = None
             try:
-                wakeups = self.ledger.subscribe(self.balancer_id)
+                wakeups = self.ledger.subscribe(self.balancer_id, local=self._woken)
                 self._renew()  # messages sent while unsubscribed are lost: find those leases
                 while not self._stop.is_set():
                     woken = wakeups.get(1.0)

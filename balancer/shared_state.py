@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -402,8 +402,9 @@ class RedisLedger:
             raise self.unavailable(exc) from None
         return _text(url) if url else None
 
-    def subscribe(self, balancer: str) -> RedisWakeups:
-        """The wake-ups of ``balancer``'s waiters (its pub/sub channel); RedisError when it cannot subscribe."""
+    def subscribe(self, balancer: str, local: Callable[[str, str], None] | None = None) -> RedisWakeups:
+        """The wake-ups of ``balancer``'s waiters (its pub/sub channel); RedisError when it cannot subscribe.
+        Every wake-up goes through Redis, ``local`` ones included."""
         return RedisWakeups(self, balancer)
 
     def interrupt(self, balancer: str) -> None:

@@ -41,7 +41,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +217,7 @@ class ShmLedger:
         self._tickets: dict[str, tuple[int, bytes]] = {}  # ticket id -> (row, id as stored), this process's tickets
         self._masks: dict[tuple[int, ...], bytes] = {}  # candidates' rows -> their bit mask
         self._sender: socket.socket | None = None
+        self._local: dict[bytes, Callable[[str, str], None]] = {}  # owner ident -> its wake-up, in this object
 
     @property
     def where(self) -> str:
@@ -635,11 +636,16 @@ class ShmLedger:
         """The abstract socket address of the balancer process whose id is ``ident``."""
         return b"\0balancer-state-" + self.region.token + b"-" + ident.hex().encode()
 
-    def subscribe(self, balancer: str) -> ShmWakeups:
-        """The wake-ups of ``balancer``'s waiters (datagrams on this process's own socket)."""
+    def subscribe(self, balancer: str, local: Callable[[str, str], None] | None = None) -> ShmWakeups:
+        """The wake-ups of ``balancer``'s waiters (datagrams on this process's own socket). ``local``:
+        called at once instead for a slot this ledger object frees for one of them (no datagram)."""
         with self._locked():
             self._owner(balancer, time.monotonic())
-        return ShmWakeups(self, self._address(_owner_ident(balancer)))
+        ident = _owner_ident(balancer)
+        wakeups = ShmWakeups(self, self._address(ident), ident)
+        if local is not None:
+            self._local[ident] = local
+        return wakeups
 
     def interrupt(self, balancer: str) -> None:
         """Wake ``balancer``'s subscriber now (it is stopping)."""
@@ -647,6 +653,11 @@ class ShmLedger:
 
     def _send(self, wakes: list[_Wake]) -> None:
         for wake in wakes:
+            local = self._local.get(wake.owner)
+            url = self._urls.get(wake.backend)
+            if local is not None and url is not None:
+                local(wake.ticket_id.hex(), url)
+                continue
             self._send_raw(self._address(wake.owner), wake.ticket_id.hex().encode() + b" " + str(wake.backend).encode())
 
     def _send_raw(self, address: bytes, message: bytes) -> None:
@@ -698,8 +709,9 @@ class _Held:
 class ShmWakeups:
     """One balancer process's wake-up datagrams: ``(waiter id, backend url)`` each."""
 
-    def __init__(self, ledger: ShmLedger, address: bytes) -> None:
+    def __init__(self, ledger: ShmLedger, address: bytes, ident: bytes) -> None:
         self._ledger = ledger
+        self._ident = ident
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             self._sock.bind(address)
@@ -721,6 +733,7 @@ class ShmWakeups:
         return (ticket, url) if url is not None else None
 
     def close(self) -> None:
+        self._ledger._local.pop(self._ident, None)
         self._sock.close()
 
 

@@ -193,9 +193,9 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         progress (429 when none is free); a split holds its own (``convert_split``).
         """
         key = current_key(environ)
-        with ExitStack() as stack:
-            if key is not None and not split:
-                stack.enter_context(balancer.limits.job(key))
+        if key is None or split:
+            return tracked_job(environ, request_id, path, run, split)
+        with balancer.limits.job(key):
             return tracked_job(environ, request_id, path, run, split)
 
     def tracked_job(environ: dict[str, Any], request_id: str, path: str, run: Callable[[CancelSignal], R],
