@@ -105,8 +105,9 @@ class SharedLease(Lease):
             if self._released:
                 return
             self._released = True
-        self._shared_pool._release_lease(self.lease_id, self.url)
-        self.handed_over = True  # the store may have woken a job of this balancer: let it run first
+        # a job of this balancer woken meanwhile runs first; through Redis that wake-up is a message
+        # still on its way, so always let the subscriber run
+        self.handed_over = self._shared_pool._release_lease(self.lease_id, self.url)
 
 
 class SharedPool(BackendPool):
@@ -115,7 +116,8 @@ class SharedPool(BackendPool):
     def __init__(self, specs: Iterable[BackendSpec], *, ledger: Ledger, **kwargs: Any) -> None:
         self.ledger = ledger
         self.balancer_id = uuid.uuid4().hex[:16]
-        self._ids = itertools.count()  # a job's id: this balancer's id and a number (32 hex digits)
+        self._ids = itertools.count()
+        self._wakeups = 0  # waiters of this balancer handed a slot so far  # a job's id: this balancer's id and a number (32 hex digits)
         self._leases: dict[str, str] = {}  # lease id -> backend, of this balancer's running jobs
         self._waiting: dict[str, _SharedWaiter] = {}  # this balancer's queued jobs, in arrival order
         self._unreleased: dict[str, str] = {}  # leases whose release met an unreachable store
@@ -213,9 +215,11 @@ class SharedPool(BackendPool):
         with self._lock:
             self._waiting.pop(waiter_id, None)
 
-    def _release_lease(self, lease_id: str, url: str) -> None:
+    def _release_lease(self, lease_id: str, url: str) -> bool:
+        """Give a slot back through the store; True when a job of this balancer may have been handed it."""
         with self._lock:
             self._leases.pop(lease_id, None)
+            woken = self._wakeups
         self._release(url)
         try:
             self.ledger.release(lease_id)
@@ -224,6 +228,7 @@ class SharedPool(BackendPool):
             with self._lock:
                 self._unreleased[lease_id] = url
             self._set_reachable(False)
+        return self.ledger.kind == "redis" or self._wakeups != woken
 
     def _woken(self, waiter_id: str, url: str) -> None:
         """The store handed ``waiter_id`` a slot on ``url`` (a message on this balancer's channel)."""
@@ -231,6 +236,7 @@ class SharedPool(BackendPool):
             waiter = self._waiting.get(waiter_id)
             if waiter is not None and waiter.url is None:
                 waiter.url = url
+                self._wakeups += 1
                 if waiter.wakeup is not None:
                     waiter.wakeup.set()
                 return

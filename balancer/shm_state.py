@@ -214,9 +214,11 @@ class ShmLedger:
         self._rows: dict[str, int] = {}  # backend URL -> row (rows are never reused)
         self._urls: dict[int, str] = {}
         self._owners: dict[str, int] = {}  # balancer id -> owner row, as registered by this process
+        self._idents: dict[str, bytes] = {}  # balancer id -> its 8 bytes in an owner row
         self._tickets: dict[str, tuple[int, bytes]] = {}  # ticket id -> (row, id as stored), this process's tickets
         self._masks: dict[tuple[int, ...], bytes] = {}  # candidates' rows -> their bit mask
         self._sender: socket.socket | None = None
+        self._epoch_text = str(self._h[H_EPOCH])  # made once: the region never loses its data
         self._local: dict[bytes, Callable[[str, str], None]] = {}  # owner ident -> its wake-up, in this object
 
     @property
@@ -271,11 +273,11 @@ class ShmLedger:
 
     def _owner(self, balancer: str, now: float) -> int:
         """The owner row of ``balancer`` (this process), registered if new or reaped (under the lock)."""
-        ident = _owner_ident(balancer)
         row = self._owners.get(balancer)
         ids = self._owner_id
-        if row is not None and ids[row * 8:row * 8 + 8] == ident and self._owner_pid[row] != 0:
+        if row is not None and self._owner_pid[row] != 0 and ids[row * 8:row * 8 + 8] == self._idents[balancer]:
             return row
+        ident = self._idents[balancer] = _owner_ident(balancer)
         for candidate in range(MAX_OWNERS):
             if self._owner_pid[candidate] == 0:
                 ids[candidate * 8:candidate * 8 + 8] = ident
@@ -628,7 +630,7 @@ class ShmLedger:
             return self._urls.get(self._t_backend[row])
 
     def _epoch(self) -> str:
-        return str(self._h[H_EPOCH])
+        return self._epoch_text
 
     # --- wake-ups -----------------------------------------------------------------------------
 

@@ -22,5 +22,11 @@ def short_lock() -> Any:
     OS's own lock even when gevent has patched ``threading``. gevent's lock is written in Python
     (a microsecond or two a use, several uses a request); with nothing inside that could switch
     greenlets, the OS lock is just as correct, and it still excludes real threads."""
-    return monkey.get_original("_thread", "allocate_lock")() if monkey.is_module_patched("threading") \
-        else _thread.allocate_lock()
+    global _allocate
+    if _allocate is None:
+        _allocate = monkey.get_original("_thread", "allocate_lock") if monkey.is_module_patched("threading") \
+            else _thread.allocate_lock
+    return _allocate()
+
+
+_allocate: Any = None  # found at the first use: gevent patches after this module may be imported
