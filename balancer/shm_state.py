@@ -31,7 +31,6 @@ Time is ``time.monotonic()``, one clock for every process on the machine.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import logging
@@ -58,6 +57,7 @@ URL_BYTES = 256  # a backend's URL as text, for the processes that have not met 
 ID_BYTES = 16  # a ticket's id: the balancer's uuid4 hex, as bytes
 MASK_BYTES = MAX_BACKENDS // 8
 HOLE = -1  # a ring entry whose job left the queue
+SEND_TIMEOUT_S = 1.0  # the longest a wake-up waits for room in its process's datagram queue
 
 FREE, WAITING, LEASED = 0, 1, 2
 STATUS_CODES = {"offline": 1, "draining": 2, "ejected": 3}
@@ -217,7 +217,7 @@ class ShmLedger:
         self._idents: dict[str, bytes] = {}  # balancer id -> its 8 bytes in an owner row
         self._tickets: dict[str, tuple[int, bytes]] = {}  # ticket id -> (row, id as stored), this process's tickets
         self._masks: dict[tuple[int, ...], bytes] = {}  # candidates' rows -> their bit mask
-        self._sender: socket.socket | None = None
+        self._senders: dict[bytes, tuple[socket.socket, threading.Lock]] = {}  # address -> connected socket
         self._epoch_text = str(self._h[H_EPOCH])  # made once: the region never loses its data
         self._local: dict[bytes, Callable[[str, str], None]] = {}  # owner ident -> its wake-up, in this object
 
@@ -663,14 +663,31 @@ class ShmLedger:
             self._send_raw(self._address(wake.owner), wake.ticket_id.hex().encode() + b" " + str(wake.backend).encode())
 
     def _send_raw(self, address: bytes, message: bytes) -> None:
-        if self._sender is None:
-            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sender.setblocking(False)
+        """One datagram to a process's wake-up socket, through a socket connected to it: when its
+        queue is full (net.unix.max_dgram_qlen, 10 here) the send waits for room, up to SEND_TIMEOUT_S
+        (cooperatively under gevent), instead of dropping the wake-up. A process that is gone refuses
+        at once; a lost wake-up is found by that process's next renewal anyway (LEASE_TTL/3)."""
+        held = self._senders.get(address)
+        if held is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.settimeout(SEND_TIMEOUT_S)
+            try:
+                sock.connect(address)
+            except OSError:
+                sock.close()
+                return  # its process is gone
+            held = self._senders.setdefault(address, (sock, threading.Lock()))
+            if held[0] is not sock:
+                sock.close()
+        sock, lock = held
         try:
-            self._sender.sendto(message, address)
-        except OSError as exc:  # its process is gone or behind: its renewal finds the lease (at most LEASE_TTL/3)
-            if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT, errno.EAGAIN):
-                log.debug("wake-up to %r not sent: %s", address, exc)
+            with lock:  # one greenlet at a time may wait on a socket
+                sock.send(message)
+        except OSError as exc:
+            log.debug("wake-up to %r not sent: %s", address, exc)
+            if self._senders.get(address) is held:
+                del self._senders[address]
+            sock.close()
 
     def url_of(self, row: int) -> str | None:
         return self._urls.get(row)
@@ -680,9 +697,9 @@ class ShmLedger:
                                 retry_after_s=self.retry_after_s)
 
     def close(self) -> None:
-        if self._sender is not None:
-            self._sender.close()
-            self._sender = None
+        for sock, _lock in self._senders.values():
+            sock.close()
+        self._senders.clear()
 
 
 class _Held:

@@ -463,6 +463,9 @@ class Farm:
         wait_until(lambda: proc.popen.poll() is None and client.request("GET", "/healthz")[0] == 200, 60,
                    f"the balancer on port {port}", every_s=0.1)
         client.close()
+        processes = int(full_env.get("BALANCER_PROCESSES", "1"))
+        wait_until(lambda: len(children(proc.pid)) >= processes, 60, f"{processes} serving processes on port {port}",
+                   every_s=0.1)
         return proc
 
     def haproxy(self, backends: Sequence[int], *, balance: str = "leastconn", maxconn: int | None = 16) -> Proc:

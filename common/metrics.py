@@ -5,6 +5,8 @@ end in ``_total``. Each app has its own ``CollectorRegistry`` (built by ``create
 build many apps in one process and each must count only its own requests. A service is ONE
 gunicorn worker process (``common.serving.gunicorn_options``: ``workers=1``), so the registry
 of that process is the whole service's and prometheus-client's multiprocess mode is not needed.
+The exception, the balancer's BALANCER_PROCESSES > 1, is documented as such: its counters are
+each process's own (its pool gauges are farm-wide, read from the shared ledger).
 
 design: the request hooks are the only per-request cost: one dict lookup for the labelled
 children (cached here, not in prometheus-client's locked ``labels``), one increment and one
