@@ -165,11 +165,11 @@ class SharedPool(BackendPool):
             self._set_reachable(False)
             raise
         self._set_reachable(True)
-        with self._lock:
-            self._epoch = self._epoch or taken.epoch  # a change of epoch is for renew to notice
+        if not self._epoch:
+            with self._lock:
+                self._epoch = self._epoch or taken.epoch  # a change of epoch is for renew to notice
         if taken.outcome == "lease":
             assert taken.url is not None
-            self._forget_waiter(waiter.id)
             return self._lease(waiter.id, taken.url, start)
         if taken.outcome == "full":
             self._forget_waiter(waiter.id)
@@ -200,11 +200,11 @@ class SharedPool(BackendPool):
         finally:
             if unregister is not None:
                 unregister()
-        self._forget_waiter(waiter.id)
         return self._lease(waiter.id, waiter.url, start)
 
     def _lease(self, lease_id: str, url: str, start: float) -> SharedLease:
         with self._lock:
+            self._waiting.pop(lease_id, None)  # no longer waiting: running
             self._leases[lease_id] = url
             backend = self._backends.get(url)
             if backend is not None:
