@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25  # how often a waiter looks at a cancel signal that cannot call back (a plain event)
 
 
+# what a job's candidate backends depend on (besides membership): a change to any of them, in any
+# pool, bumps ROUTING_CHANGES, so a cache of candidates made at one count is good while it stands
+ROUTING_FIELDS = frozenset({"spec", "order", "reported_slots", "models", "removing"})
+ROUTING_CHANGES = [0]
+
+
 @dataclass
 class _Backend:
     # design: routing reads a snapshot of every backend per job, and /queue-status per call; most
@@ -71,6 +77,8 @@ class _Backend:
         object.__setattr__(self, name, value)
         if name != "_cached" and name != "in_flight":
             object.__setattr__(self, "_cached", {})
+            if name in ROUTING_FIELDS:
+                ROUTING_CHANGES[0] += 1
 
     @property
     def slots(self) -> int:
@@ -287,6 +295,7 @@ class BackendPool:
             backend.in_flight = max(0, backend.in_flight - 1)
             if backend.removing and backend.in_flight == 0:
                 del self._backends[url]
+                ROUTING_CHANGES[0] += 1
                 log.info("backend %s removed: its last job finished", url)
             return self._dispatch_locked() > 0
 
@@ -459,6 +468,7 @@ class BackendPool:
                 backend.removing = True
             else:
                 del self._backends[url]
+                ROUTING_CHANGES[0] += 1
             self._dispatch_locked()
         log.info("backend %s removed%s", url, f"; {in_flight} job(s) in flight finish first" if in_flight else "")
         return in_flight
@@ -495,6 +505,7 @@ class BackendPool:
             return
         self._backends[spec.url] = _Backend(spec, self._next_order)
         self._next_order += 1
+        ROUTING_CHANGES[0] += 1
 
     # --- views ----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import redis
 
-from balancer.pool import CANCEL_POLL_S, BackendPool, Lease
+from balancer.pool import CANCEL_POLL_S, ROUTING_CHANGES, BackendPool, Lease
 from balancer.settings import BackendSpec
 from balancer.shared_state import Acquired, Candidate, DownMark, SharedView, StateUnavailable
 from balancer.state import CancelSignal, PoolSnapshot, Status
@@ -117,7 +117,8 @@ class SharedPool(BackendPool):
         self.ledger = ledger
         self.balancer_id = uuid.uuid4().hex[:16]
         self._ids = itertools.count()
-        self._wakeups = 0  # waiters of this balancer handed a slot so far  # a job's id: this balancer's id and a number (32 hex digits)
+        self._wakeups = 0  # waiters of this balancer handed a slot so far
+        self._candidates: dict[tuple[str | None, frozenset[str]], tuple[int, tuple[Candidate, ...]]] = {}  # a job's id: this balancer's id and a number (32 hex digits)
         self._leases: dict[str, str] = {}  # lease id -> backend, of this balancer's running jobs
         self._waiting: dict[str, _SharedWaiter] = {}  # this balancer's queued jobs, in arrival order
         self._unreleased: dict[str, str] = {}  # leases whose release met an unreachable store
@@ -153,9 +154,7 @@ class SharedPool(BackendPool):
                                            f"pull it on a worker first (ollama pull {model})")
             if not self._could_serve_locked(model, excluded):
                 raise NoBackendAvailable(self._nobody_message(model, excluded), retry_after_s=self.retry_after_s)
-            members = sorted((b for b in backends if not b.removing and b.spec.url not in excluded
-                              and has_model(b.models, model)), key=lambda b: (-b.spec.weight, b.order))
-            candidates = tuple(Candidate(b.spec.url, b.slots) for b in members)
+            candidates = self._candidates_locked(model, excluded)
             waiter = _SharedWaiter(f"{self.balancer_id}{next(self._ids):016x}", candidates, cancel)
             self._waiting[waiter.id] = waiter  # before the store can wake it
         try:
@@ -201,6 +200,21 @@ class SharedPool(BackendPool):
             if unregister is not None:
                 unregister()
         return self._lease(waiter.id, waiter.url, start)
+
+    def _candidates_locked(self, model: str | None, excluded: frozenset[str]) -> tuple[Candidate, ...]:
+        """The backends a job may run on, best first (weight, then order): made again only when
+        membership, slots, weights or models have changed (``pool.ROUTING_CHANGES``)."""
+        key = (model, excluded)
+        cached = self._candidates.get(key)
+        if cached is not None and cached[0] == ROUTING_CHANGES[0]:
+            return cached[1]
+        members = sorted((b for b in self._backends.values() if not b.removing and b.spec.url not in excluded
+                          and has_model(b.models, model)), key=lambda b: (-b.spec.weight, b.order))
+        candidates = tuple(Candidate(b.spec.url, b.slots) for b in members)
+        if len(self._candidates) > 256:
+            self._candidates.clear()
+        self._candidates[key] = (ROUTING_CHANGES[0], candidates)
+        return candidates
 
     def _lease(self, lease_id: str, url: str, start: float) -> SharedLease:
         with self._lock:

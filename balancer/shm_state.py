@@ -216,7 +216,7 @@ class ShmLedger:
         self._owners: dict[str, int] = {}  # balancer id -> owner row, as registered by this process
         self._idents: dict[str, bytes] = {}  # balancer id -> its 8 bytes in an owner row
         self._tickets: dict[str, tuple[int, bytes]] = {}  # ticket id -> (row, id as stored), this process's tickets
-        self._masks: dict[tuple[int, ...], bytes] = {}  # candidates' rows -> their bit mask
+        self._known: tuple[Sequence[Candidate], tuple[int, ...], bytes] | None = None  # the last candidates: rows, mask
         self._senders: dict[bytes, tuple[socket.socket, threading.Lock]] = {}  # address -> connected socket
         self._epoch_text = str(self._h[H_EPOCH])  # made once: the region never loses its data
         self._local: dict[bytes, Callable[[str, str], None]] = {}  # owner ident -> its wake-up, in this object
@@ -488,19 +488,19 @@ class ShmLedger:
         with self._locked():
             now = time.monotonic()
             owner = self._owner(balancer, now)
-            rows = []
+            known = self._known
+            if known is not None and known[0] is candidates:  # the pool hands the same tuple while nothing changed
+                rows, mask = known[1], known[2]
+            else:
+                rows = tuple(self._row(candidate.url) for candidate in candidates)
+                mask = self._mask(rows)
+                self._known = (candidates, rows, mask)
             slots, ranks = self._b_slots, self._b_rank
-            for rank, candidate in enumerate(candidates):
-                row = self._row(candidate.url)
+            for rank, (candidate, row) in enumerate(zip(candidates, rows)):
                 if slots[row] != candidate.slots:
                     slots[row] = candidate.slots
                 if ranks[row] != rank:
                     ranks[row] = rank
-                rows.append(row)
-            key = tuple(rows)
-            mask = self._masks.get(key)
-            if mask is None:
-                mask = self._masks[key] = self._mask(rows)
             self._dispatch(now, wakes)
             backend = self._pick(mask, now)
             if backend is not None:
