@@ -20,12 +20,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, start_all
+from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, overlapping_jobs, start_all
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 
 LEASE_TTL_S = 3.0
 JOB_S = 0.3
-OVERLAP_S = 0.05  # a reply's last bytes and the fake worker's bookkeeping after it, not a second job (JOB_S)
 
 
 @dataclass
@@ -152,22 +151,6 @@ def journal(farm: ProcessFarm) -> list[tuple[float, int]]:
     return sorted(starts)
 
 
-def overlaps(farm: ProcessFarm) -> list[tuple[int, float]]:
-    """(worker port, seconds) of each overlap between two jobs on one worker, beyond OVERLAP_S.
-
-    The fake worker counts a job as running until its reply has been sent (its ``max_jobs_in_flight``
-    ends the job after the send); the balancer may send the next job the moment it has read that
-    reply, so the two may overlap in that bookkeeping by a moment. A slot given out twice overlaps
-    by most of a job (JOB_S)."""
-    found = []
-    for worker in farm.workers:
-        spans = sorted((e["start"], e["end"]) for e in worker.stats()["journal"] if e["marker"].startswith("echo job "))
-        for (_, end), (start, _) in zip(spans, spans[1:]):
-            if end is not None and end - start > OVERLAP_S:
-                found.append((worker.port, round(end - start, 3)))
-    return found
-
-
 def test_two_processes_share_three_one_slot_workers_in_arrival_order(farm: ProcessFarm) -> None:
     threads, results = send_jobs(farm, 30)
     for thread in threads:
@@ -176,7 +159,7 @@ def test_two_processes_share_three_one_slot_workers_in_arrival_order(farm: Proce
     failed = {n: r for n, r in results.items() if not isinstance(r, requests.Response) or r.status_code != 200}
     assert not failed, {n: getattr(r, "text", r) for n, r in failed.items()}
     # never overbooked: no worker ever ran two jobs at once, whichever process took each job
-    assert overlaps(farm) == [], [w.stats()["max_jobs_in_flight"] for w in farm.workers]
+    assert overlapping_jobs(farm.workers, "echo job ") == [], [w.stats()["max_jobs_in_flight"] for w in farm.workers]
     # one FIFO for both processes: a job never starts before one that arrived earlier, beyond the
     # few milliseconds between the wake-ups of one dispatch
     starts = journal(farm)
