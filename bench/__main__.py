@@ -1,11 +1,12 @@
-"""The performance suite of issue 9, in one run: ``python -m bench`` (about 8 minutes).
+"""The performance suite of issue 9, in one run: ``python -m bench`` (about 10 minutes).
 
     python -m bench [--quick] [--only proxy_overhead,stall,packing,split_speedup,status_latency,memory]
 
 Runs, one after another on this machine, each against processes it starts on free 127.0.0.1
 ports (fake workers, our balancer, HAProxy) and stops by pid:
 
-- ``bench.proxy_overhead``: wrk at 1, 16, 64 clients: direct, through ours, through HAProxy;
+- ``bench.proxy_overhead``: wrk at 1, 16, 64 clients: direct, through ours (BALANCER_PROCESSES=2:
+  the headline's "ours" for these rows), through ours with the default single process, through HAProxy;
 - ``bench.stall``: a worker that writes its reply head and body in two sends, behind both;
 - ``bench.packing``: seeded jobs of varied durations on 3 one-slot workers vs the ideal bound;
 - ``bench.split_speedup``: one 200-line split job on K = 1, 2, 4, 8 one-slot workers;
