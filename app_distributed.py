@@ -21,6 +21,7 @@ from typing import Any  # noqa: E402
 
 from flask import Flask  # noqa: E402
 
+from balancer import shm_state  # noqa: E402
 from balancer.settings import Settings  # noqa: E402
 from balancer.web import create_app  # noqa: E402
 from common.logs import configure_logging, log_format_from_env, logging_options  # noqa: E402
@@ -47,8 +48,13 @@ server_tls = settings_or_exit(ServerTls.from_env, "app_distributed.py")
 
 
 def server_options() -> dict[str, Any]:
-    """gunicorn's options for the balancer: one gevent process with the shared server limits."""
-    return {**gunicorn_options(settings.port, server_limits), **logging_options(log_format), **server_tls.gunicorn_options()}
+    """gunicorn's options for the balancer: BALANCER_PROCESSES gevent processes (one by default) with the
+    shared server limits; with several, their shared pool is made in the master before it forks them."""
+    options = {**gunicorn_options(settings.port, server_limits, processes=settings.processes),
+               **logging_options(log_format), **server_tls.gunicorn_options()}
+    if settings.processes > 1 and not settings.state_url:
+        options["on_starting"] = lambda _arbiter: shm_state.prepare(settings.shared_tickets)
+    return options
 
 
 def build_app() -> Flask:

@@ -2,7 +2,9 @@
 
 ONE process on purpose: slots, the job queue, backend health and the balancer's waiting
 queue live in memory, and several processes would each keep their own copy (a worker
-would run several LLM jobs on one GPU; a balancer would overbook the workers).
+would run several LLM jobs on one GPU; a balancer would overbook the workers). The one
+exception is the balancer's BALANCER_PROCESSES: its processes share one pool in shared
+memory (or Redis), made by the master before it forks them (`on_starting`).
 Concurrency comes from gevent (see common/green_worker.py): each connection is a greenlet,
 so slow or waiting clients cost no thread. `timeout` is only the worker heartbeat; the LLM
 timeout itself is TIMEOUT / LLM_TIMEOUT, and graceful_timeout follows DRAIN_TIMEOUT.

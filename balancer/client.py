@@ -94,6 +94,11 @@ class WorkerRequest:
     files: Mapping[str, FileField] | None = None
     headers: Mapping[str, str] | None = None
 
+    def with_headers(self, headers: Mapping[str, str]) -> WorkerRequest:
+        """The same request with ``headers`` added (over any of the same name)."""
+        return WorkerRequest(self.url, self.method, self.path, self.timeout_s, self.json, self.data, self.files,
+                             {**self.headers, **headers} if self.headers else headers)
+
     def body(self) -> tuple[bytes, str | None]:
         """The encoded body and its Content-Type."""
         if self.files:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 from balancer.state import CancelSignal
 from common.tracing import REQUEST_ID_HEADER, request_id_from
+from common.cooperative import short_lock
 
 __all__ = ["REQUEST_ID_HEADER", "JobBoard", "JobView", "Ticket", "request_id_from", "ticket_in"]
 
@@ -112,7 +112,7 @@ class JobBoard:
         self.max_done = max_done
         self.refresh_s = refresh_s
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = short_lock()  # no I/O under it
         self._open: dict[str, Ticket] = {}
         self._done: OrderedDict[str, Ticket] = OrderedDict()
         self._places: _Places | None = None

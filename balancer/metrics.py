@@ -69,6 +69,7 @@ class BalancerMetrics:
         )
         for reason in ("full", "timeout", "gone"):
             self.queue_rejections.labels(reason)
+        self._job_children: dict[tuple[str, bool], Any] = {}
 
     def failure(self, url: str, kind: str) -> None:
         self.backend_failures.labels(url, kind).inc()
@@ -78,7 +79,11 @@ class BalancerMetrics:
         self.backend_retries.labels(url).inc()
 
     def observe_job(self, endpoint: str, split: bool, seconds: float) -> None:
-        self.job_duration.labels(endpoint, "true" if split else "false").observe(seconds)
+        key = (endpoint, split)
+        child = self._job_children.get(key)
+        if child is None:  # prometheus-client's labels() takes a lock and builds a key each time: once per pair
+            child = self._job_children[key] = self.job_duration.labels(endpoint, "true" if split else "false")
+        child.observe(seconds)
 
 
 def failure_kind(reason: str) -> str:

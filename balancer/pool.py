@@ -33,6 +33,7 @@ from balancer.routing import choose, model_known_missing
 from balancer.settings import BackendSpec
 from balancer.state import BackendSnapshot, CancelSignal, HealthPolicy, HealthReport, OutlierPolicy, PoolSnapshot, Status
 from common.contract import has_model
+from common.cooperative import short_lock
 from common.errors import ClientGone, ModelNotFound, NoBackendAvailable, QueueFull, QueueTimeout
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,18 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.25  # how often a waiter looks at a cancel signal that cannot call back (a plain event)
 
 
+# what a job's candidate backends depend on (besides membership): a change to any of them, in any
+# pool, bumps ROUTING_CHANGES, so a cache of candidates made at one count is good while it stands
+ROUTING_FIELDS = frozenset({"spec", "order", "reported_slots", "models", "removing"})
+ROUTING_CHANGES = [0]
+
+
 @dataclass
 class _Backend:
     # design: routing reads a snapshot of every backend per job, and /queue-status per call; most
-    # backends have not changed since the last one. Any assignment to a field drops the cached
-    # snapshot (__setattr__), and a running ejection is never cached (its status and remaining
+    # backends have not changed since the last one but for their jobs in flight, which change with
+    # every job. Snapshots are cached per in_flight value; any assignment to another field drops
+    # them all (__setattr__), and a running ejection is never cached (its status and remaining
     # time move with the clock), so a cached snapshot always equals a fresh one.
     spec: BackendSpec
     order: int
@@ -63,12 +71,14 @@ class _Backend:
     active: bool = False
     last_error: str | None = None
     reported_slots: int | None = None  # what the worker's /queue-status says
-    _cached: BackendSnapshot | None = field(default=None, repr=False, compare=False)
+    _cached: dict[int, BackendSnapshot] = field(default_factory=dict, repr=False, compare=False)  # by in_flight
 
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
-        if name != "_cached":
-            object.__setattr__(self, "_cached", None)
+        if name != "_cached" and name != "in_flight":
+            object.__setattr__(self, "_cached", {})
+            if name in ROUTING_FIELDS:
+                ROUTING_CHANGES[0] += 1
 
     @property
     def slots(self) -> int:
@@ -88,11 +98,12 @@ class _Backend:
         return Status.ONLINE
 
     def snapshot(self, now: float) -> BackendSnapshot:
-        if self._cached is not None:
-            return self._cached
+        cached = self._cached.get(self.in_flight)
+        if cached is not None:
+            return cached
         snapshot = self._snapshot(now)
         if not self.ejected(now):
-            self._cached = snapshot
+            self._cached[self.in_flight] = snapshot
         return snapshot
 
     def _snapshot(self, now: float) -> BackendSnapshot:
@@ -132,7 +143,7 @@ class Lease:
         self.waited_s = waited_s
         self.handed_over = False  # set by release: the slot went straight to a waiting job
         self._released = False
-        self._lock = threading.Lock()
+        self._lock = short_lock()
 
     def release(self) -> None:
         with self._lock:
@@ -284,6 +295,7 @@ class BackendPool:
             backend.in_flight = max(0, backend.in_flight - 1)
             if backend.removing and backend.in_flight == 0:
                 del self._backends[url]
+                ROUTING_CHANGES[0] += 1
                 log.info("backend %s removed: its last job finished", url)
             return self._dispatch_locked() > 0
 
@@ -456,6 +468,7 @@ class BackendPool:
                 backend.removing = True
             else:
                 del self._backends[url]
+                ROUTING_CHANGES[0] += 1
             self._dispatch_locked()
         log.info("backend %s removed%s", url, f"; {in_flight} job(s) in flight finish first" if in_flight else "")
         return in_flight
@@ -492,6 +505,7 @@ class BackendPool:
             return
         self._backends[spec.url] = _Backend(spec, self._next_order)
         self._next_order += 1
+        ROUTING_CHANGES[0] += 1
 
     # --- views ----------------------------------------------------------------------------
 

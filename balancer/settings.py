@@ -80,6 +80,9 @@ class Settings:
                              "by several balancers; unset: in this process's memory", repr=False)
     lease_ttl_s: float = setting("LEASE_TTL", 15.0, "seconds a slot taken through STATE_URL stays taken when its "
                                  "balancer stops renewing it (dies)")
+    processes: int = setting("BALANCER_PROCESSES", 1, "serving processes sharing ONE pool (slots, FIFO queue, down "
+                             "marks) in shared memory, or through STATE_URL when set: more than one uses more CPUs "
+                             "([several processes](#several-balancer-processes))")
     api_keys_file: str = setting("API_KEYS_FILE", "", "a JSON file of API key digests, roles and limits: every "
                                  "request but the open ones needs a key ([security](#security)); reloaded on SIGHUP")
     worker_ca: str = setting("WORKER_CA", "", "a PEM CA that https workers' certificates must chain to "
@@ -117,6 +120,10 @@ class Settings:
         if not self.default_model.strip():
             raise ConfigError("DEFAULT_MODEL is empty")
         check_range("LEASE_TTL", self.lease_ttl_s, 1)
+        check_range("BALANCER_PROCESSES", self.processes, 1, 64)
+        if self.processes > 1 and self.api_keys_file and not self.state_url:
+            raise ConfigError("BALANCER_PROCESSES > 1 with API_KEYS_FILE needs STATE_URL: each key's limits must be "
+                              "counted in one place for every process")
         if self.state_url:
             check_state_url(self.state_url)
         if bool(self.worker_client_cert) != bool(self.worker_client_key):
@@ -141,6 +148,11 @@ class Settings:
     @property
     def total_slots(self) -> int:
         return sum(b.slots or 1 for b in self.backends)
+
+    @property
+    def shared_tickets(self) -> int:
+        """Jobs the shared-memory ledger of BALANCER_PROCESSES has room for (running and waiting, with room to grow)."""
+        return 4 * (self.max_queue + self.total_slots) + 1024
 
     @property
     def backend_urls(self) -> tuple[str, ...]:

@@ -20,20 +20,20 @@ until it returns or their QUEUE_TIMEOUT ends.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
-from balancer.pool import CANCEL_POLL_S, BackendPool, Lease
-from balancer.routing import model_known_missing
+from balancer.pool import CANCEL_POLL_S, ROUTING_CHANGES, BackendPool, Lease
 from balancer.settings import BackendSpec
-from balancer.shared_state import Candidate, DownMark, RedisLedger, StateUnavailable
+from balancer.shared_state import Acquired, Candidate, DownMark, SharedView, StateUnavailable
 from balancer.state import CancelSignal, PoolSnapshot, Status
 from common.contract import has_model
 from common.errors import ModelNotFound, NoBackendAvailable, QueueFull
@@ -43,12 +43,51 @@ log = logging.getLogger(__name__)
 RECONNECT_S = 0.5  # pause before the subscriber or maintenance tries an unreachable store again
 
 
+class Wakeups(Protocol):
+    """One balancer's wake-ups: ``(waiter id, backend url)`` when the store handed a waiter a slot."""
+
+    def get(self, timeout_s: float) -> tuple[str, str] | None: ...
+
+    def close(self) -> None: ...
+
+
+class Ledger(Protocol):
+    """What every balancer sharing a farm must agree on, each verb atomic: ``RedisLedger`` (STATE_URL,
+    several machines) or ``ShmLedger`` (BALANCER_PROCESSES, several processes of one balancer)."""
+
+    lease_ttl_s: float
+    kind: str  # what /queue-status calls the state: redis, shared-memory
+
+    @property
+    def where(self) -> str: ...
+
+    def acquire(self, lease_id: str, balancer: str, candidates: Sequence[Candidate], *, max_queue: int,
+                front: bool = False) -> Acquired: ...
+
+    def release(self, lease_id: str) -> str | None: ...
+
+    def leave(self, waiter_id: str) -> str: ...
+
+    def renew(self, epoch: str, leases: Iterable[tuple[str, str]],
+              waiters: Iterable[tuple[str, str, Sequence[Candidate]]]) -> tuple[str, list[str]]: ...
+
+    def mark(self, down: Iterable[DownMark], up: Iterable[str]) -> int: ...
+
+    def view(self) -> SharedView: ...
+
+    def lease_of(self, waiter_id: str) -> str | None: ...
+
+    def subscribe(self, balancer: str, local: Callable[[str, str], None] | None = None) -> Wakeups: ...
+
+    def interrupt(self, balancer: str) -> None: ...
+
+
 @dataclass(eq=False)
 class _SharedWaiter:
     id: str
     candidates: tuple[Candidate, ...]
-    wakeup: threading.Event
     cancel: CancelSignal | None
+    wakeup: threading.Event | None = None  # made once the job is queued (most jobs never are)
     url: str | None = None  # the backend the store handed it a slot on
     queued: bool = False  # the store has it in its queue (renewals only look after those)
 
@@ -66,16 +105,20 @@ class SharedLease(Lease):
             if self._released:
                 return
             self._released = True
-        self._shared_pool._release_lease(self.lease_id, self.url)
-        self.handed_over = True  # the store may have woken a job of this balancer: let it run first
+        # a job of this balancer woken meanwhile runs first; through Redis that wake-up is a message
+        # still on its way, so always let the subscriber run
+        self.handed_over = self._shared_pool._release_lease(self.lease_id, self.url)
 
 
 class SharedPool(BackendPool):
-    """``BackendPool`` whose slots, down marks and FIFO queue are shared through a ``RedisLedger``."""
+    """``BackendPool`` whose slots, down marks and FIFO queue are shared through a ``Ledger``."""
 
-    def __init__(self, specs: Iterable[BackendSpec], *, ledger: RedisLedger, **kwargs: Any) -> None:
+    def __init__(self, specs: Iterable[BackendSpec], *, ledger: Ledger, **kwargs: Any) -> None:
         self.ledger = ledger
         self.balancer_id = uuid.uuid4().hex[:16]
+        self._ids = itertools.count()
+        self._wakeups = 0  # waiters of this balancer handed a slot so far
+        self._candidates: dict[tuple[str | None, frozenset[str]], tuple[int, tuple[Candidate, ...]]] = {}  # a job's id: this balancer's id and a number (32 hex digits)
         self._leases: dict[str, str] = {}  # lease id -> backend, of this balancer's running jobs
         self._waiting: dict[str, _SharedWaiter] = {}  # this balancer's queued jobs, in arrival order
         self._unreleased: dict[str, str] = {}  # leases whose release met an unreachable store
@@ -104,16 +147,15 @@ class SharedPool(BackendPool):
         timeout = self.queue_timeout_s if timeout_s is None else timeout_s
         start = self.clock()
         with self._lock:
-            snapshot = self._snapshot_locked()
-            if model is not None and model_known_missing(snapshot.backends, model):
+            backends = self._backends.values()
+            if model is not None and backends and all(b.models is not None and not has_model(b.models, model)
+                                                      for b in backends):
                 raise ModelNotFound(model, f"model '{model}' is installed on no backend; "
                                            f"pull it on a worker first (ollama pull {model})")
             if not self._could_serve_locked(model, excluded):
                 raise NoBackendAvailable(self._nobody_message(model, excluded), retry_after_s=self.retry_after_s)
-            members = sorted((b for b in snapshot.backends if not b.removing), key=lambda b: (-b.weight, b.order))
-            candidates = tuple(Candidate(b.url, b.slots) for b in members
-                               if b.url not in excluded and has_model(b.models, model))
-            waiter = _SharedWaiter(uuid.uuid4().hex, candidates, threading.Event(), cancel)
+            candidates = self._candidates_locked(model, excluded)
+            waiter = _SharedWaiter(f"{self.balancer_id}{next(self._ids):016x}", candidates, cancel)
             self._waiting[waiter.id] = waiter  # before the store can wake it
         try:
             taken = self.ledger.acquire(waiter.id, self.balancer_id, candidates, max_queue=self.max_queue, front=retry)
@@ -122,11 +164,11 @@ class SharedPool(BackendPool):
             self._set_reachable(False)
             raise
         self._set_reachable(True)
-        with self._lock:
-            self._epoch = self._epoch or taken.epoch  # a change of epoch is for renew to notice
+        if not self._epoch:
+            with self._lock:
+                self._epoch = self._epoch or taken.epoch  # a change of epoch is for renew to notice
         if taken.outcome == "lease":
             assert taken.url is not None
-            self._forget_waiter(waiter.id)
             return self._lease(waiter.id, taken.url, start)
         if taken.outcome == "full":
             self._forget_waiter(waiter.id)
@@ -135,16 +177,18 @@ class SharedPool(BackendPool):
                 retry_after_s=self.retry_after_s,
                 extra={"waiting": taken.waiting},
             )
-        waiter.queued = True
+        with self._lock:  # a wake-up from now on sets the event; one before it set ``url``
+            waiter.queued = True
+            wakeup = waiter.wakeup = threading.Event()
         register = getattr(cancel, "on_set", None)
-        unregister = register(waiter.wakeup.set) if register is not None else None
+        unregister = register(wakeup.set) if register is not None else None
         poll = cancel is not None and unregister is None
         deadline = start + timeout
         try:
             while waiter.url is None:
                 remaining = self._wait_left(deadline, timeout, cancel)
-                waiter.wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
-                waiter.wakeup.clear()
+                wakeup.wait(min(remaining, CANCEL_POLL_S) if poll else remaining)
+                wakeup.clear()
         except BaseException:
             self._forget_waiter(waiter.id)
             try:
@@ -155,11 +199,26 @@ class SharedPool(BackendPool):
         finally:
             if unregister is not None:
                 unregister()
-        self._forget_waiter(waiter.id)
         return self._lease(waiter.id, waiter.url, start)
+
+    def _candidates_locked(self, model: str | None, excluded: frozenset[str]) -> tuple[Candidate, ...]:
+        """The backends a job may run on, best first (weight, then order): made again only when
+        membership, slots, weights or models have changed (``pool.ROUTING_CHANGES``)."""
+        key = (model, excluded)
+        cached = self._candidates.get(key)
+        if cached is not None and cached[0] == ROUTING_CHANGES[0]:
+            return cached[1]
+        members = sorted((b for b in self._backends.values() if not b.removing and b.spec.url not in excluded
+                          and has_model(b.models, model)), key=lambda b: (-b.spec.weight, b.order))
+        candidates = tuple(Candidate(b.spec.url, b.slots) for b in members)
+        if len(self._candidates) > 256:
+            self._candidates.clear()
+        self._candidates[key] = (ROUTING_CHANGES[0], candidates)
+        return candidates
 
     def _lease(self, lease_id: str, url: str, start: float) -> SharedLease:
         with self._lock:
+            self._waiting.pop(lease_id, None)  # no longer waiting: running
             self._leases[lease_id] = url
             backend = self._backends.get(url)
             if backend is not None:
@@ -170,9 +229,11 @@ class SharedPool(BackendPool):
         with self._lock:
             self._waiting.pop(waiter_id, None)
 
-    def _release_lease(self, lease_id: str, url: str) -> None:
+    def _release_lease(self, lease_id: str, url: str) -> bool:
+        """Give a slot back through the store; True when a job of this balancer may have been handed it."""
         with self._lock:
             self._leases.pop(lease_id, None)
+            woken = self._wakeups
         self._release(url)
         try:
             self.ledger.release(lease_id)
@@ -181,6 +242,7 @@ class SharedPool(BackendPool):
             with self._lock:
                 self._unreleased[lease_id] = url
             self._set_reachable(False)
+        return self.ledger.kind == "redis" or self._wakeups != woken
 
     def _woken(self, waiter_id: str, url: str) -> None:
         """The store handed ``waiter_id`` a slot on ``url`` (a message on this balancer's channel)."""
@@ -188,7 +250,9 @@ class SharedPool(BackendPool):
             waiter = self._waiting.get(waiter_id)
             if waiter is not None and waiter.url is None:
                 waiter.url = url
-                waiter.wakeup.set()
+                self._wakeups += 1
+                if waiter.wakeup is not None:
+                    waiter.wakeup.set()
                 return
             orphan = waiter is None and waiter_id not in self._leases
         if orphan:  # nobody here waits for it (it left meanwhile): never keep a slot nobody uses
@@ -294,7 +358,7 @@ class SharedPool(BackendPool):
                 shared = replace(shared, status=status, last_error=mark.reason or b.last_error,
                                  ejection_remaining_s=round(mark.seconds, 3) if status is Status.EJECTED else None)
             backends.append(shared)
-        return replace(local, backends=tuple(backends), waiting=view.waiting, state="redis")
+        return replace(local, backends=tuple(backends), waiting=view.waiting, state=self.ledger.kind)
 
     @property
     def reachable(self) -> bool:
@@ -327,35 +391,27 @@ class SharedPool(BackendPool):
 
     def stop(self) -> None:
         self._stop.set()
-        try:  # wake the subscriber now rather than at its next read timeout
-            self.ledger.redis.publish(self.ledger.channel(self.balancer_id), "")
-        except redis.RedisError:
-            pass
+        self.ledger.interrupt(self.balancer_id)  # wake the subscriber now rather than at its next read timeout
         for thread in self._threads:
             thread.join(timeout=3.0)
 
     def _subscribe(self) -> None:
-        channel = self.ledger.channel(self.balancer_id)
         while not self._stop.is_set():
-            pubsub = self.ledger.redis.pubsub(ignore_subscribe_messages=True)
+            wakeups: Wakeups | None = None
             try:
-                pubsub.subscribe(channel)
+                wakeups = self.ledger.subscribe(self.balancer_id, local=self._woken)
                 self._renew()  # messages sent while unsubscribed are lost: find those leases
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
-                        waiter_id, _, url = message["data"].decode().partition(" ")
-                        if waiter_id and url:  # an empty message only wakes this loop (stop)
-                            self._woken(waiter_id, url)
-            except redis.RedisError as exc:
+                    woken = wakeups.get(1.0)
+                    if woken is not None:
+                        self._woken(*woken)
+            except (redis.RedisError, OSError, StateUnavailable) as exc:
                 self._set_reachable(False)
                 log.debug("state subscriber: %s", exc)
                 self._stop.wait(RECONNECT_S)
             finally:
-                try:
-                    pubsub.close()
-                except redis.RedisError:
-                    pass
+                if wakeups is not None:
+                    wakeups.close()
 
     def _maintain(self) -> None:
         interval = max(0.2, self.ledger.lease_ttl_s / 3)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,6 +306,8 @@ class SharedView:
 class RedisLedger:
     """The shared state's operations, each one atomic script; any ``redis.RedisError`` becomes ``StateUnavailable``."""
 
+    kind = "redis"
+
     def __init__(self, url: str, *, lease_ttl_s: float = 15.0, retry_after_s: int = 10, prefix: str = KEY_PREFIX,
                  client: redis.Redis | None = None) -> None:
         self.url = url
@@ -400,8 +402,46 @@ class RedisLedger:
             raise self.unavailable(exc) from None
         return _text(url) if url else None
 
+    def subscribe(self, balancer: str, local: Callable[[str, str], None] | None = None) -> RedisWakeups:
+        """The wake-ups of ``balancer``'s waiters (its pub/sub channel); RedisError when it cannot subscribe.
+        Every wake-up goes through Redis, ``local`` ones included."""
+        return RedisWakeups(self, balancer)
+
+    def interrupt(self, balancer: str) -> None:
+        """Wake ``balancer``'s subscriber now (it is stopping) rather than at its next read timeout."""
+        try:
+            self.redis.publish(self.channel(balancer), "")
+        except redis.RedisError:
+            pass
+
     def close(self) -> None:
         self.redis.close()
+
+
+class RedisWakeups:
+    """One balancer's wake-up messages: ``(waiter id, backend url)`` each, from its pub/sub channel."""
+
+    def __init__(self, ledger: RedisLedger, balancer: str) -> None:
+        self._pubsub = ledger.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            self._pubsub.subscribe(ledger.channel(balancer))
+        except BaseException:
+            self.close()
+            raise
+
+    def get(self, timeout_s: float) -> tuple[str, str] | None:
+        """The next wake-up within ``timeout_s``, else None; RedisError when the store went away."""
+        message = self._pubsub.get_message(timeout=timeout_s)
+        if message is None or message.get("type") != "message":
+            return None
+        waiter_id, _, url = message["data"].decode().partition(" ")
+        return (waiter_id, url) if waiter_id and url else None  # an empty message only wakes the loop (stop)
+
+    def close(self) -> None:
+        try:
+            self._pubsub.close()
+        except redis.RedisError:
+            pass
 
 
 def _text(value: Any) -> str:

@@ -10,14 +10,14 @@ proxy and the fan-out need not carry them. Health probes carry no ticket and no 
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 
 from balancer.client import WorkerClient, WorkerReply, WorkerRequest
 from balancer.jobs import ticket_in
 from balancer.state import CancelSignal
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class TracingClient:
     """A ``WorkerClient`` that sends each job's ticket's ``forward_headers`` with it."""
 
@@ -26,7 +26,7 @@ class TracingClient:
     def send(self, request: WorkerRequest, *, cancel: CancelSignal | None = None) -> WorkerReply:
         ticket = ticket_in(cancel) if cancel is not None else None
         if ticket is not None and ticket.forward_headers:
-            request = dataclasses.replace(request, headers={**(request.headers or {}), **ticket.forward_headers})
+            request = request.with_headers(ticket.forward_headers)
         return self.inner.send(request, cancel=cancel)
 
     def close(self) -> None:

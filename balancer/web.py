@@ -34,6 +34,8 @@ from balancer.shared_pool import SharedPool
 from balancer.proxy import Forwarded, Job, Proxy
 from balancer.settings import ConfigError, Settings
 from balancer.shared_state import RedisLedger
+from balancer import shm_state
+from balancer.shm_state import ShmLedger
 from balancer.state import CancelSignal, HealthPolicy, OutlierPolicy
 from balancer.status import StatusRenderer
 from balancer.tracing import TracingClient
@@ -105,6 +107,10 @@ class Balancer:
             pool_class = MeteredSharedPool
             shared["ledger"] = RedisLedger(settings.state_url, lease_ttl_s=settings.lease_ttl_s,
                                            retry_after_s=settings.retry_after_s)
+        elif settings.processes > 1:  # several processes of this balancer: the same, in shared memory
+            pool_class = MeteredSharedPool
+            region = shm_state.inherited() or shm_state.prepare(settings.shared_tickets)
+            shared["ledger"] = ShmLedger(region, lease_ttl_s=settings.lease_ttl_s, retry_after_s=settings.retry_after_s)
         pool = pool_class(
             settings.backends,
             **shared,
@@ -187,9 +193,9 @@ def create_app(settings: Settings | None = None, *, client: WorkerClient | None 
         progress (429 when none is free); a split holds its own (``convert_split``).
         """
         key = current_key(environ)
-        with ExitStack() as stack:
-            if key is not None and not split:
-                stack.enter_context(balancer.limits.job(key))
+        if key is None or split:
+            return tracked_job(environ, request_id, path, run, split)
+        with balancer.limits.job(key):
             return tracked_job(environ, request_id, path, run, split)
 
     def tracked_job(environ: dict[str, Any], request_id: str, path: str, run: Callable[[CancelSignal], R],

@@ -1,11 +1,12 @@
-"""The performance suite of issue 9, in one run: ``python -m bench`` (about 8 minutes).
+"""The performance suite of issue 9, in one run: ``python -m bench`` (about 10 minutes).
 
     python -m bench [--quick] [--only proxy_overhead,stall,packing,split_speedup,status_latency,memory]
 
 Runs, one after another on this machine, each against processes it starts on free 127.0.0.1
 ports (fake workers, our balancer, HAProxy) and stops by pid:
 
-- ``bench.proxy_overhead``: wrk at 1, 16, 64 clients: direct, through ours, through HAProxy;
+- ``bench.proxy_overhead``: wrk at 1, 16, 64 clients: direct, through ours (BALANCER_PROCESSES=2:
+  the headline's "ours" for these rows), through ours with the default single process, through HAProxy;
 - ``bench.stall``: a worker that writes its reply head and body in two sends, behind both;
 - ``bench.packing``: seeded jobs of varied durations on 3 one-slot workers vs the ideal bound;
 - ``bench.split_speedup``: one 200-line split job on K = 1, 2, 4, 8 one-slot workers;
@@ -80,15 +81,21 @@ def headline(reports: dict[str, dict[str, Any]]) -> tuple[str, list[dict[str, An
     proxy = reports.get("proxy_overhead", {}).get("results")
     if proxy:
         points = {(p["target"], p["clients"]): p for p in proxy["points"]}
+        setting = f" (ours: BALANCER_PROCESSES={proxy.get('balancer_processes', 1)})"
         if ("ours", 1) in points:
             o, h = points[("ours", 1)]["added_p50_ms"], points[("haproxy", 1)]["added_p50_ms"]
-            add("added p50 latency at 1 client", _fmt(o, " ms", 3), _fmt(h, " ms", 3), "≤ 1.0 ms", o <= 1.0)
+            add("added p50 latency at 1 client" + setting, _fmt(o, " ms", 3), _fmt(h, " ms", 3), "≤ 1.0 ms", o <= 1.0)
         top = max(c for _, c in points)
         o, h = points[("ours", top)]["rps"], points[("haproxy", top)]["rps"]
-        add(f"requests/s at {top} clients", f"{o:,.0f} ({o / h:.3f}× HAProxy)" if h else _fmt(o), f"{h:,.0f}",
+        add(f"requests/s at {top} clients{setting}", f"{o:,.0f} ({o / h:.3f}× HAProxy)" if h else _fmt(o), f"{h:,.0f}",
             "≥ 0.10× HAProxy", (o / h >= 0.10) if h else None)
         o, h = points[("ours", top)]["p50_ms"], points[("haproxy", top)]["p50_ms"]
-        add(f"p50 latency at {top} clients", _fmt(o, " ms"), _fmt(h, " ms"), "≤ HAProxy's + 20 ms", o <= h + 20)
+        add(f"p50 latency at {top} clients{setting}", _fmt(o, " ms"), _fmt(h, " ms"), "≤ HAProxy's + 20 ms", o <= h + 20)
+        if ("ours-1", top) in points:
+            one, rps = points[("ours-1", top)], points[("haproxy", top)]["rps"]
+            add(f"requests/s and p50 at {top} clients, our balancer with one process (the default)",
+                f"{one['rps']:,.0f} ({one['rps'] / rps:.3f}× HAProxy), p50 {_fmt(one['p50_ms'], ' ms')}" if rps else "–",
+                "–", "–", None)
         o, h = points[("ours", top)]["cpu_ms_per_request"], points[("haproxy", top)]["cpu_ms_per_request"]
         add(f"proxy CPU per request at {top} clients", _fmt(o, " ms", 3), _fmt(h, " ms", 3), "–", None)
         o = sum(p["errors"] for p in proxy["points"] if p["target"] == "ours")

@@ -463,6 +463,9 @@ class Farm:
         wait_until(lambda: proc.popen.poll() is None and client.request("GET", "/healthz")[0] == 200, 60,
                    f"the balancer on port {port}", every_s=0.1)
         client.close()
+        processes = int(full_env.get("BALANCER_PROCESSES", "1"))
+        wait_until(lambda: len(children(proc.pid)) >= processes, 60, f"{processes} serving processes on port {port}",
+                   every_s=0.1)
         return proc
 
     def haproxy(self, backends: Sequence[int], *, balance: str = "leastconn", maxconn: int | None = 16) -> Proc:
@@ -487,6 +490,14 @@ def balancer_rss(proc: Proc) -> dict[str, Any]:
     return {"master_kb": master, "worker_kb": child, "total_kb": master + child,
             "master_pss_kb": master_pss, "worker_pss_kb": child_pss, "total_pss_kb": master_pss + child_pss,
             "worker_pids": kids}
+
+
+def balancer_worker_pids(proc: Proc) -> list[int]:
+    """The balancer's serving processes (gunicorn's workers: BALANCER_PROCESSES of them)."""
+    kids = children(proc.pid)
+    if not kids:
+        raise RuntimeError(f"no gunicorn worker under pid {proc.pid}")
+    return kids
 
 
 def balancer_worker_pid(proc: Proc) -> int:

@@ -1,6 +1,6 @@
 """Proxy overhead and throughput: wrk straight to a fake worker, through our balancer, through HAProxy.
 
-    python -m bench.proxy_overhead [--duration 10] [--rounds 2] [--clients 1,16,64]
+    python -m bench.proxy_overhead [--duration 10] [--rounds 2] [--clients 1,16,64] [--processes 2]
 
 Starts three instant fake workers (``bench.fake_worker``, one send per reply, 16 slots each),
 our balancer in front of them (backends.json with ``slots: 16``) and HAProxy 2.6 in front of
@@ -14,6 +14,11 @@ so load from other processes on the machine hits all three alike; with ``--round
 figure is the median over the rounds (every run is kept in the JSON). "added p50" is the
 path's p50 minus the direct p50 at the same client count.
 
+"ours" runs with ``BALANCER_PROCESSES=--processes`` (default 2: two serving processes sharing
+one pool in shared memory, as the README describes); with more than one, a second balancer with
+the default single process ("ours, one process") is measured beside it in the same rounds. Its
+CPU per request sums every serving process of the balancer.
+
 Prints a table and writes ``bench/results/proxy_overhead.json``.
 """
 
@@ -25,12 +30,14 @@ import sys
 import time
 from typing import Any
 
-from bench.farm import Farm, balancer_worker_pid, log_summary, ms, report, require_tools, run_wrk, signed_ms, table, write_report, wrk_script
+from bench.farm import (Farm, balancer_worker_pids, log_summary, ms, report, require_tools, run_wrk, signed_ms, table,
+                        write_report, wrk_script)
 
-TARGETS = ("direct", "ours", "haproxy")
+TARGETS = ("direct", "ours", "ours-1", "haproxy")
 FLOOR = "ours-healthz"
-LABELS = {"direct": "direct to one worker", "ours": "through our balancer", "haproxy": "through HAProxy",
-          FLOOR: "our balancer's own GET /healthz (no worker call: the serving stack alone)"}
+LABELS = {"direct": "direct to one worker", "ours": "through our balancer", "ours-1": "through our balancer, one process",
+          "haproxy": "through HAProxy", FLOOR: "our balancer's own GET /healthz (no worker call: the serving stack alone)"}
+PROCESSES = 2  # BALANCER_PROCESSES of "ours"
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -45,24 +52,27 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(*, duration_s: float = 10.0, rounds: int = 2, clients: tuple[int, ...] = (1, 16, 64),
-        warmup_s: float = 2.0, argv: list[str] | None = None) -> dict[str, Any]:
+        warmup_s: float = 2.0, processes: int = PROCESSES, argv: list[str] | None = None) -> dict[str, Any]:
     require_tools()
     started = time.monotonic()
+    targets = TARGETS if processes > 1 else tuple(t for t in TARGETS if t != "ours-1")
     with Farm("proxy") as farm:
         fakes = [farm.fake(write="one") for _ in range(3)]
-        ours = farm.balancer([(f.port, 16) for f in fakes])
+        ours = farm.balancer([(f.port, 16) for f in fakes], {"BALANCER_PROCESSES": str(processes)})
+        single = farm.balancer([(f.port, 16) for f in fakes]) if processes > 1 else ours
         haproxy = farm.haproxy([f.port for f in fakes], balance="leastconn", maxconn=16)
-        ports = {"direct": fakes[0].port, "ours": ours.port, "haproxy": haproxy.port}
-        cpu_pids = {"direct": [fakes[0].pid], "ours": [balancer_worker_pid(ours)], "haproxy": [haproxy.pid]}
+        ports = {"direct": fakes[0].port, "ours": ours.port, "ours-1": single.port, "haproxy": haproxy.port}
+        cpu_pids = {"direct": [fakes[0].pid], "ours": balancer_worker_pids(ours), "ours-1": balancer_worker_pids(single),
+                    "haproxy": [haproxy.pid]}
         script = wrk_script(farm.dir)
         get_script = wrk_script(farm.dir, None)
-        for target in TARGETS:  # warm up connection pools and code paths
+        for target in targets:  # warm up connection pools and code paths
             run_wrk(ports[target], clients=16, duration_s=warmup_s, script=script)
         floor_counts = sorted({min(clients), max(clients)})
-        runs: dict[str, dict[int, list[dict[str, Any]]]] = {t: {c: [] for c in clients} for t in (*TARGETS, FLOOR)}
+        runs: dict[str, dict[int, list[dict[str, Any]]]] = {t: {c: [] for c in clients} for t in (*targets, FLOOR)}
         for _ in range(rounds):
             for count in clients:
-                for target in TARGETS:
+                for target in targets:
                     runs[target][count].append(run_wrk(ports[target], clients=count, duration_s=duration_s, script=script,
                                                        cpu_pids=cpu_pids[target]))
                 if count in floor_counts:
@@ -71,10 +81,11 @@ def run(*, duration_s: float = 10.0, rounds: int = 2, clients: tuple[int, ...] =
         commands = farm.commands()
         files = {**farm.files, "post.lua": script.read_text(), "get.lua": get_script.read_text()}
         balancer_log = log_summary(ours)
-    results: dict[str, Any] = {"duration_s": duration_s, "rounds": rounds, "points": []}
+        single_log = log_summary(single) if single is not ours else None
+    results: dict[str, Any] = {"duration_s": duration_s, "rounds": rounds, "balancer_processes": processes, "points": []}
     for count in clients:
         direct = median_run(runs["direct"][count])
-        for target in (*TARGETS, FLOOR):
+        for target in (*targets, FLOOR):
             if not runs[target][count]:
                 continue
             point = median_run(runs[target][count])
@@ -85,17 +96,19 @@ def run(*, duration_s: float = 10.0, rounds: int = 2, clients: tuple[int, ...] =
     top = max(clients)
     summary = {
         "added_p50_1_client_ms": {t: by[(t, 1)]["added_p50_ms"] for t in ("ours", "haproxy")} if 1 in clients else None,
-        f"rps_{top}_clients": {t: by[(t, top)]["rps"] for t in TARGETS},
+        f"rps_{top}_clients": {t: by[(t, top)]["rps"] for t in targets},
         f"ours_over_haproxy_rps_{top}_clients": round(by[("ours", top)]["rps"] / by[("haproxy", top)]["rps"], 3)
         if by[("haproxy", top)]["rps"] else None,
-        f"p50_{top}_clients_ms": {t: by[(t, top)]["p50_ms"] for t in TARGETS},
+        f"p50_{top}_clients_ms": {t: by[(t, top)]["p50_ms"] for t in targets},
     }
     results["summary"] = summary
     results["balancer_log"] = balancer_log
+    results["balancer_log_one_process"] = single_log
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     rows = []
     for p in results["points"]:
-        rows.append([p["clients"], LABELS[p["target"]], f"{p['rps']:,.0f}", ms(p["p50_ms"]), ms(p["p99_ms"]),
+        label = LABELS[p["target"]] + (f" (BALANCER_PROCESSES={processes})" if p["target"] in ("ours", FLOOR) else "")
+        rows.append([p["clients"], label, f"{p['rps']:,.0f}", ms(p["p50_ms"]), ms(p["p99_ms"]),
                      signed_ms(p["added_p50_ms"]), ms(p["cpu_ms_per_request"], 3), p["errors"]])
     md = (f"Proxy overhead: wrk POST /generate, {duration_s:g} s per point, median of {rounds} round(s); "
           "3 instant fake workers (16 slots each) behind each proxy\n\n"
@@ -105,9 +118,10 @@ def run(*, duration_s: float = 10.0, rounds: int = 2, clients: tuple[int, ...] =
           f"a run); {balancer_log.get('server_500')} requests answered 500 by the server's error handler; "
           f"{balancer_log.get('warnings_and_errors')} WARNING/ERROR records (the first ones whole in the JSON).")
     return report("proxy_overhead", argv or [], results, commands=commands, files=files, table_md=md,
-                  notes=["CPU per request: user + system CPU time of the process that serves the path (the fake worker, "
-                         "our balancer's gunicorn worker, HAProxy) over the run, divided by the requests wrk counted.",
-                         "HAProxy runs with its default thread count (one per CPU); our balancer is one gevent process.",
+                  notes=["CPU per request: user + system CPU time of the processes that serve the path (the fake worker, "
+                         "our balancer's gunicorn workers, HAProxy) over the run, divided by the requests wrk counted.",
+                         "HAProxy runs with its default thread count (one per CPU); our balancer runs BALANCER_PROCESSES "
+                         "gevent processes sharing one pool (\"ours\") or the default one (\"ours, one process\").",
                          "wrk runs one thread on the same machine; all processes share its CPUs."])
 
 
@@ -116,9 +130,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", default="1,16,64")
+    parser.add_argument("--processes", type=int, default=PROCESSES, help="BALANCER_PROCESSES of our balancer")
     args = parser.parse_args()
     out = run(duration_s=args.duration, rounds=args.rounds, clients=tuple(int(c) for c in args.clients.split(",")),
-              argv=sys.argv[1:])
+              processes=args.processes, argv=sys.argv[1:])
     path = write_report("proxy_overhead", out)
     print(out["table"])
     print(f"results in {path}")

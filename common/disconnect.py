@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from common.cooperative import short_lock
+
 log = logging.getLogger(__name__)
 
 Callback = Callable[[], None]
@@ -50,7 +52,7 @@ class CancelEvent(threading.Event):
         self._callbacks: dict[int, Callback] = {}
         self._next = 0
         self._fired = False
-        self._guard = threading.Lock()  # never held while a callback runs
+        self._guard = short_lock()  # never held while a callback runs
 
     def on_set(self, callback: Callback) -> Callback | None:
         with self._guard:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,13 +177,10 @@ class LeanServer:
         environ.update({"REQUEST_METHOD": method, "RAW_URI": target, "PATH_INFO": path, "QUERY_STRING": query,
                         "wsgi.input": io.BytesIO(body)})
         for name, raw in headers:
-            value = raw.decode("latin-1")
-            if name == b"CONTENT-TYPE":
-                environ["CONTENT_TYPE"] = value
-            elif name == b"CONTENT-LENGTH":
-                environ["CONTENT_LENGTH"] = value
-            else:
-                environ["HTTP_" + name.decode("ascii").replace("-", "_")] = value
+            key = _ENVIRON_KEYS.get(name)
+            if key is None:
+                key = _environ_key(name)
+            environ[key] = raw.decode("latin-1")
         worker.nr += 1
         if worker.nr >= worker.max_requests and worker.alive:
             worker.log.info("Autorestarting worker after current request.")
@@ -202,16 +200,21 @@ class LeanServer:
                 close()
         status, response_headers = reply
         keep_alive = worker.alive
-        lines = [f"HTTP/1.1 {status}\r\nServer: {SERVER}\r\nDate: {gunicorn_util.http_date()}\r\n"
+        lines = [f"HTTP/1.1 {status}\r\nServer: {SERVER}\r\nDate: {_http_date()}\r\n"
                  f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n"]
         kept: list[tuple[str, str]] = []
         for name, value in response_headers:  # gunicorn's checks (Response.process_headers)
-            if not TOKEN_RE.fullmatch(name):
-                raise InvalidResponseHeaderName(f"{name!r}")
+            hoppish = _NAMES.get(name)
+            if hoppish is None:
+                if not TOKEN_RE.fullmatch(name):
+                    raise InvalidResponseHeaderName(f"{name!r}")
+                hoppish = gunicorn_util.is_hoppish(name)
+                if len(_NAMES) < 256:
+                    _NAMES[name] = hoppish
             if not HEADER_VALUE_RE.fullmatch(value):
                 raise InvalidResponseHeader(f"{name!r}")
             value = value.strip(" \t")
-            if gunicorn_util.is_hoppish(name):
+            if hoppish:
                 continue
             kept.append((name, value))
             lines.append(f"{name}: {value}\r\n")
@@ -223,6 +226,29 @@ class LeanServer:
         conn.sendall("".join(lines).encode("latin-1") + payload)
         worker.log.access(_Resp(status, len(payload), kept), None, environ, datetime.now() - started)
         return keep_alive
+
+
+_ENVIRON_KEYS: dict[bytes, str] = {b"CONTENT-TYPE": "CONTENT_TYPE", b"CONTENT-LENGTH": "CONTENT_LENGTH"}
+
+
+def _environ_key(name: bytes) -> str:
+    """The environ key of a request header (upper case, as ``_plain`` leaves it), remembered."""
+    key = "HTTP_" + name.decode("ascii").replace("-", "_")
+    if len(_ENVIRON_KEYS) < 512:
+        _ENVIRON_KEYS[name] = key
+    return key
+
+
+_NAMES: dict[str, bool] = {}  # response header names found to be tokens -> whether hop-by-hop
+_date = [0, ""]  # (second, gunicorn's Date for it)
+
+
+def _http_date() -> str:
+    """gunicorn's Date header value, made once a second."""
+    second = int(time.time())
+    if second != _date[0]:
+        _date[:] = [second, gunicorn_util.http_date(second)]
+    return str(_date[1])
 
 
 def _on(setting: Any) -> bool:

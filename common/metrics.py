@@ -5,6 +5,8 @@ end in ``_total``. Each app has its own ``CollectorRegistry`` (built by ``create
 build many apps in one process and each must count only its own requests. A service is ONE
 gunicorn worker process (``common.serving.gunicorn_options``: ``workers=1``), so the registry
 of that process is the whole service's and prometheus-client's multiprocess mode is not needed.
+The exception, the balancer's BALANCER_PROCESSES > 1, is documented as such: its counters are
+each process's own (its pool gauges are farm-wide, read from the shared ledger).
 
 design: the request hooks are the only per-request cost: one dict lookup for the labelled
 children (cached here, not in prometheus-client's locked ``labels``), one increment and one
@@ -19,15 +21,30 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from common.cooperative import short_lock
 
 PREFIX = "ansible_farm_"
 # request and job times: from a /healthz (ms) to an LLM job (minutes)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched (a 404, whatever its path)
+
+
+class _ShortLockValue(values.MutexValue):
+    """prometheus-client's value with ``common.cooperative.short_lock`` (its own is gevent's under
+    monkey-patching: several per request, each a Python call; an increment never yields)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = short_lock()
+
+
+if values.ValueClass is values.MutexValue:  # not prometheus-client's multiprocess mode
+    values.ValueClass = _ShortLockValue
 
 
 def new_registry() -> CollectorRegistry:

@@ -1,7 +1,7 @@
 """Run a Flask app under gunicorn from ``python3 app.py``, as production does.
 
 design: each service keeps its slots, queues and health in memory, so it must be ONE
-process. Concurrency comes from gevent (``common.green_worker``): every connection is a
+process (the balancer's BALANCER_PROCESSES shares its pool between several: balancer.shm_state). Concurrency comes from gevent (``common.green_worker``): every connection is a
 greenlet, so thousands of slow, idle or waiting clients cost no thread, and the deadlines on
 request heads and bodies, the connection cap and the SIGTERM drain live in that worker class.
 ``python3 app.py`` embeds gunicorn through ``BaseApplication`` so what the seed's users start
@@ -63,11 +63,14 @@ def worker_class(limits: ServerLimits) -> type[ServingWorker]:
     return type("ServingWorker", (ServingWorker,), {"limits": limits, "__module__": ServingWorker.__module__})
 
 
-def gunicorn_options(port: int, limits: ServerLimits, *, host: str = "0.0.0.0") -> dict[str, Any]:
-    """The options both services run with; gunicorn.conf.py uses the same values."""
+def gunicorn_options(port: int, limits: ServerLimits, *, host: str = "0.0.0.0", processes: int = 1) -> dict[str, Any]:
+    """The options both services run with; gunicorn.conf.py uses the same values.
+
+    ``processes``: one unless the service shares its state between processes (the balancer's
+    BALANCER_PROCESSES); then the state must be made before the fork (``on_starting``)."""
     return {
         "bind": f"{host}:{port}",
-        "workers": 1,  # one process: state lives in memory (see module docstring)
+        "workers": processes,  # one by default: state lives in memory (see module docstring)
         "worker_class": worker_class(limits),
         "worker_connections": limits.max_connections + 64,  # room to answer 503 past the cap
         "backlog": 4096,

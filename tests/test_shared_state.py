@@ -18,7 +18,7 @@ import pytest
 import redis
 import requests
 
-from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, start_all, stop
+from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, overlapping_jobs, start_all, stop
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 from tests.redis_server import RedisServer
 
@@ -135,8 +135,8 @@ def test_two_balancers_share_three_one_slot_workers_in_arrival_order(farm: Share
     assert sorted(results) == list(range(30))
     failed = {n: r for n, r in results.items() if not isinstance(r, requests.Response) or r.status_code != 200}
     assert not failed, {n: getattr(r, "text", r) for n, r in failed.items()}
-    # never overbooked: no worker ever had two jobs at once
-    assert [w.stats()["max_jobs_in_flight"] for w in farm.workers] == [1, 1, 1]
+    # never overbooked: no worker ever ran two jobs at once (beyond the fake's bookkeeping after a reply)
+    assert overlapping_jobs(farm.workers, "echo job ") == [], [w.stats()["max_jobs_in_flight"] for w in farm.workers]
     # FIFO across both balancers: a job never starts before one that arrived earlier, beyond the
     # few milliseconds between the wake-ups of one dispatch
     starts = journal(farm)
@@ -245,6 +245,6 @@ def test_a_split_job_runs_its_chunks_on_the_shared_slots(farm: SharedFarm) -> No
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert len(body["chunks"]) == 3 and {c["backend"] for c in body["chunks"]} <= {w.url for w in farm.workers}
-    assert [w.stats()["max_jobs_in_flight"] for w in farm.workers] == [1, 1, 1]
+    assert overlapping_jobs(farm.workers) == [], [w.stats()["max_jobs_in_flight"] for w in farm.workers]
     wait_until(farm.idle, 5, what="every chunk's slot given back")
     assert farm.status(two)["state"] == "redis"

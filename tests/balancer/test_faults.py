@@ -130,6 +130,25 @@ class FakeWorkerProcess(ServiceProcess):
         assert response.status_code == 200, response.text
 
 
+# The fake worker ends a job's bookkeeping (``max_jobs_in_flight``, the journal's ``end``) after its
+# reply is sent; the balancer may send that worker's next job the moment it has read the reply, so
+# on a busy machine the two overlap in that bookkeeping by a few milliseconds (6 ms measured under
+# CPU pressure). A slot given out twice overlaps by most of a job.
+OVERLAP_S = 0.05
+
+
+def overlapping_jobs(workers: list[FakeWorkerProcess], prefix: str = "") -> list[tuple[int, float]]:
+    """(worker port, seconds) of each overlap beyond OVERLAP_S between two jobs (markers starting with
+    ``prefix``) on one worker: two jobs really running at once."""
+    found = []
+    for worker in workers:
+        spans = sorted((e["start"], e["end"]) for e in worker.stats()["journal"] if e["marker"].startswith(prefix))
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if end is not None and end - start > OVERLAP_S:
+                found.append((worker.port, round(end - start, 3)))
+    return found
+
+
 def fake_worker(mode: str, log_dir: Path, *args: str) -> FakeWorkerProcess:
     port = free_port()
     return FakeWorkerProcess(

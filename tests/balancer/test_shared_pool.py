@@ -1,4 +1,6 @@
-"""The Redis-shared pool (STATE_URL) on a real redis-server: several pools in one process, one store."""
+"""The shared pool over each ledger: a real redis-server (STATE_URL) and a shared-memory region
+(BALANCER_PROCESSES); several pools in one process, one store. Separate processes on the
+shared-memory ledger: tests/balancer/test_processes.py."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from balancer.settings import BackendSpec
-from balancer.shared_pool import SharedPool
+from balancer.shared_pool import Ledger, SharedPool
 from balancer.shared_state import RedisLedger, StateUnavailable
+from balancer.shm_state import ShmLedger, ShmRegion
 from balancer.state import HealthReport, OutlierPolicy, Status
 from common.errors import ClientGone, QueueFull, QueueTimeout
 from tests.procs import free_port, wait_until
@@ -20,13 +23,16 @@ from tests.redis_server import RedisServer
 URLS = ("http://w1:5001", "http://w2:5001", "http://w3:5001")
 
 
-@pytest.fixture
-def make_pool(redis_url: str) -> Iterator[Callable[..., SharedPool]]:
+@pytest.fixture(params=["redis", "shared-memory"])
+def make_pool(request: pytest.FixtureRequest) -> Iterator[Callable[..., SharedPool]]:
     made: list[SharedPool] = []
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    region = ShmRegion.create(64)
 
     def make(url: str = redis_url, *, lease_ttl_s: float = 15.0, slots: int = 1, **kwargs: object) -> SharedPool:
-        pool = SharedPool([BackendSpec(u, slots=slots) for u in URLS],
-                          ledger=RedisLedger(url, lease_ttl_s=lease_ttl_s), **kwargs)  # type: ignore[arg-type]
+        ledger: Ledger = (RedisLedger(url, lease_ttl_s=lease_ttl_s) if request.param == "redis"
+                          else ShmLedger(region, lease_ttl_s=lease_ttl_s))
+        pool = SharedPool([BackendSpec(u, slots=slots) for u in URLS], ledger=ledger, **kwargs)  # type: ignore[arg-type]
         pool.ensure_started()
         made.append(pool)
         return pool
@@ -34,6 +40,13 @@ def make_pool(redis_url: str) -> Iterator[Callable[..., SharedPool]]:
     yield make
     for pool in made:
         pool.stop()
+
+
+@pytest.fixture
+def make_redis_pool(make_pool: Callable[..., SharedPool], request: pytest.FixtureRequest) -> Callable[..., SharedPool]:
+    if request.node.callspec.params["make_pool"] != "redis":
+        pytest.skip("about Redis itself")
+    return make_pool
 
 
 def acquire_in_thread(pool: SharedPool, results: list[object], **kwargs: object) -> threading.Thread:
@@ -183,8 +196,9 @@ def test_an_offline_mark_ends_when_its_balancer_sees_the_backend_again(make_pool
     assert {x.url: x.status for x in b.snapshot().backends}[URLS[1]] is Status.ONLINE
 
 
-def test_an_unreachable_store_is_a_503_naming_it_and_the_status_says_so(make_pool: Callable[..., SharedPool]) -> None:
-    pool = make_pool(f"redis://127.0.0.1:{free_port()}/0")
+def test_an_unreachable_store_is_a_503_naming_it_and_the_status_says_so(
+        make_redis_pool: Callable[..., SharedPool]) -> None:
+    pool = make_redis_pool(f"redis://127.0.0.1:{free_port()}/0")
     with pytest.raises(StateUnavailable) as raised:
         pool.acquire(None)
     assert raised.value.status == 503 and "Retry-After" in raised.value.headers()
@@ -192,9 +206,9 @@ def test_an_unreachable_store_is_a_503_naming_it_and_the_status_says_so(make_poo
     assert pool.snapshot().state == "unreachable"
 
 
-def test_slots_survive_a_redis_restart_and_none_leaks(make_pool: Callable[..., SharedPool],
+def test_slots_survive_a_redis_restart_and_none_leaks(make_redis_pool: Callable[..., SharedPool],
                                                      redis_server: RedisServer) -> None:
-    pool = make_pool(lease_ttl_s=1.5)
+    pool = make_redis_pool(lease_ttl_s=1.5)
     running = [pool.acquire(None), pool.acquire(None)]
     redis_server.kill()
     with pytest.raises(StateUnavailable):
