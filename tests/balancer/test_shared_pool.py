@@ -23,30 +23,39 @@ from tests.redis_server import RedisServer
 URLS = ("http://w1:5001", "http://w2:5001", "http://w3:5001")
 
 
-@pytest.fixture(params=["redis", "shared-memory"])
-def make_pool(request: pytest.FixtureRequest) -> Iterator[Callable[..., SharedPool]]:
+def _pool_maker(kind: str, redis_url: str) -> tuple[Callable[..., SharedPool], list[SharedPool]]:
+    """A maker of SharedPools over one ledger of ``kind`` (every pool it makes shares it), and its pools."""
     made: list[SharedPool] = []
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
-    region = ShmRegion.create(64)
+    region = ShmRegion.create(64) if kind == "shared-memory" else None
 
     def make(url: str = redis_url, *, lease_ttl_s: float = 15.0, slots: int = 1, **kwargs: object) -> SharedPool:
-        ledger: Ledger = (RedisLedger(url, lease_ttl_s=lease_ttl_s) if request.param == "redis"
-                          else ShmLedger(region, lease_ttl_s=lease_ttl_s))
+        ledger: Ledger = (ShmLedger(region, lease_ttl_s=lease_ttl_s) if region is not None
+                          else RedisLedger(url, lease_ttl_s=lease_ttl_s))
         pool = SharedPool([BackendSpec(u, slots=slots) for u in URLS], ledger=ledger, **kwargs)  # type: ignore[arg-type]
         pool.ensure_started()
         made.append(pool)
         return pool
 
+    return make, made
+
+
+@pytest.fixture(params=["redis", "shared-memory"])
+def make_pool(request: pytest.FixtureRequest) -> Iterator[Callable[..., SharedPool]]:
+    """Pools over either ledger: what a shared pool does, it does over Redis and in shared memory."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    make, made = _pool_maker(request.param, redis_url)
     yield make
     for pool in made:
         pool.stop()
 
 
 @pytest.fixture
-def make_redis_pool(make_pool: Callable[..., SharedPool], request: pytest.FixtureRequest) -> Callable[..., SharedPool]:
-    if request.node.callspec.params["make_pool"] != "redis":
-        pytest.skip("about Redis itself")
-    return make_pool
+def make_redis_pool(redis_url: str) -> Iterator[Callable[..., SharedPool]]:
+    """Pools over Redis only: for what is about Redis itself (unreachable, restarted)."""
+    make, made = _pool_maker("redis", redis_url)
+    yield make
+    for pool in made:
+        pool.stop()
 
 
 def acquire_in_thread(pool: SharedPool, results: list[object], **kwargs: object) -> threading.Thread:
