@@ -70,3 +70,29 @@ def class_body(body: str) -> str | None:
         return None
     negated = body[:1] in ("!", "^")
     return "[" + ("^" if negated else "") + (body[1:] if negated else body) + "]"
+
+
+def glob_regex(pattern: str, *, lazy: bool = False) -> str | None:
+    """A bash glob as a Python regex with no backslash (`*` lazy or greedy, `?` one character,
+    brackets as classes); None for a character it cannot say so."""
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*?" if lazy else ".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            body = class_body(pattern[i + 1:end]) if end >= 0 else None
+            if body is None:
+                return None
+            out.append(body)
+            i = end
+        else:
+            said = regex_char(char)
+            if said is None:
+                return None
+            out.append(said)
+        i += 1
+    return "".join(out)

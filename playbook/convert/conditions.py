@@ -15,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from playbook.jinja_literals import END, class_body, literal, regex_char
+from playbook.jinja_literals import END, glob_regex, literal, regex_char
 
 # design: a value only the host knows is written as one Jinja expression in `{{ }}`: a fact the
 # converter sets (`shell_NAME`, see values.fact_name) or one Ansible gathers. Such a value flows
@@ -105,27 +105,8 @@ _PATTERN_TEST = re.compile(r"\[\[\s+(\S+)\s+(==|=|!=)\s+([^\s\"'\\]*[*?\[][^\s\"
 def _pattern_regex(pattern: str) -> str | None:
     """A `[[ x == PATTERN ]]` glob as a regex matched from the start (Jinja's `match`) to the end,
     with no backslash (jinja_literals); None for a character it cannot say so."""
-    out, i = ["(?s)"], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = pattern.find("]", i + 2)
-            body = class_body(pattern[i + 1:end]) if end >= 0 else None
-            if body is None:
-                return None
-            out.append(body)
-            i = end
-        else:
-            said = regex_char(char)
-            if said is None:
-                return None
-            out.append(said)
-        i += 1
-    return "".join(out) + END
+    body = glob_regex(pattern)
+    return None if body is None else "(?s)" + body + END
 
 
 def host_match(subject: str, raw_pattern: str) -> str | None:

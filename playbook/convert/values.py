@@ -13,7 +13,7 @@ from typing import Any
 from playbook.convert.computed import cut_value, php_value, random_value
 from playbook.convert.conditions import HOST_VALUE, host_query
 from playbook.convert.host_checks import command_path
-from playbook.jinja_literals import END, class_body, regex_char
+from playbook.jinja_literals import END, glob_regex
 from playbook.jinja_literals import literal as jinja_literal
 from playbook.convert.state import Context
 from playbook.convert.tasks import TasksMixin
@@ -595,32 +595,6 @@ def parameter_operation(value: str, operator: str, pattern: str) -> str | None:
     return value
 
 
-def _glob_regex(pattern: str, lazy: bool) -> str | None:
-    """A bash glob as a Python regex (`*` lazy or greedy) with no backslash (jinja_literals);
-    None for what it cannot say so."""
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "*":
-            out.append(".*?" if lazy else ".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            end = pattern.find("]", i + 2)
-            body = class_body(pattern[i + 1:end]) if end >= 0 else None
-            if body is None:
-                return None
-            out.append(body)
-            i = end
-        else:
-            said = regex_char(char)
-            if said is None:
-                return None
-            out.append(said)
-        i += 1
-    return "".join(out)
-
-
 def jinja_operation(expression: str, operator: str, pattern: str) -> str | None:
     """`${X%pattern}` and friends on a value Ansible holds (``expression``), as a Jinja expression.
 
@@ -639,7 +613,7 @@ def jinja_operation(expression: str, operator: str, pattern: str) -> str | None:
         return f"{expression} | replace({jinja_literal(old)}, {jinja_literal(new)})"
     longest = operator in ("%%", "##")
     prefix = operator in ("#", "##")
-    body = _glob_regex(pattern, lazy=not longest if prefix else False)
+    body = glob_regex(pattern, lazy=not longest if prefix else False)
     if body is None:
         return None
     kept = "(?s)^" + (body + "(.*)" if prefix else "(.*" + ("?" if longest else "") + ")" + body + END)
