@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from balancer.shared_state import Acquired, Candidate, DownMark, SharedView, StateUnavailable
+from common.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -156,20 +157,6 @@ def inherited() -> ShmRegion | None:
 
 def _key(url: str) -> bytes:
     return hashlib.blake2b(url.encode("utf-8"), digest_size=KEY_BYTES).digest()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rpartition(b")")[2].split()[0] != b"Z"  # a zombie: dead, not reaped yet
-    except OSError:
-        return True
 
 
 @dataclass(frozen=True)
@@ -450,7 +437,7 @@ class ShmLedger:
             if pid == 0:
                 continue
             stale = now - self._owner_beat[owner] > self.lease_ttl_s
-            if stale or (pid != me and not _pid_alive(pid)):
+            if stale or (pid != me and not pid_alive(pid)):
                 dead.add(owner)
         if not dead:
             return

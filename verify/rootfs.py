@@ -43,6 +43,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.processes import pid_alive
+
 __all__ = [
     "BASE_PACKAGES", "CACHE", "BaseRoot", "Copy", "RootError", "debian_sources", "ensure_base",
     "keep", "kept_path", "measure_copies", "mounts_under", "new_workdir", "remove_tree", "sweep_stale",
@@ -378,22 +380,12 @@ def new_workdir(cache: Path = CACHE) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale(cache: Path = CACHE) -> list[Path]:
     """Unmount and delete the work directories of harness processes that are gone."""
     swept = []
     for path in sorted((cache / "work").glob("*-*")):
         pid = path.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             log.warning("removing %s left by a harness that died (pid %s)", path, pid)
             remove_tree(path)
             swept.append(path)
