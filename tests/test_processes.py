@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, overlapping_jobs, start_all, stop
+from tests.balancer.test_faults import (FakeWorkerProcess, fake_worker, http, job_starts, overlapping_jobs,
+                                        send_numbered_jobs, start_all, stop)
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 
 LEASE_TTL_S = 3.0
@@ -118,33 +119,12 @@ def farm(process_farm: ProcessFarm) -> ProcessFarm:
 
 def send_jobs(farm: ProcessFarm, count: int, *, spacing_s: float = 0.05,
               first: int = 0) -> tuple[list[threading.Thread], dict[int, requests.Response | BaseException]]:
-    """Send ``count`` /generate requests, each on its own connection, ``spacing_s`` apart (the arrival order)."""
-    results: dict[int, requests.Response | BaseException] = {}
-
-    def send(number: int) -> None:
-        try:
-            results[number] = http("POST", farm.balancer.url + "/generate",
-                                   json={"commands": f"echo job {number:03d}"}, timeout=90)
-        except requests.RequestException as exc:
-            results[number] = exc
-
-    threads = []
-    for number in range(first, first + count):
-        thread = threading.Thread(target=send, args=(number,), daemon=True)
-        thread.start()
-        threads.append(thread)
-        time.sleep(spacing_s)
-    return threads, results
+    """``count`` numbered /generate requests to the balancer, ``spacing_s`` apart (the arrival order)."""
+    return send_numbered_jobs([farm.balancer.url] * count, first=first, spacing_s=spacing_s)
 
 
 def journal(farm: ProcessFarm) -> list[tuple[float, int]]:
-    """(start time, job number) of every job the workers ran, in the order they started."""
-    starts = []
-    for worker in farm.workers:
-        for entry in worker.stats()["journal"]:
-            if entry["marker"].startswith("echo job "):
-                starts.append((entry["start"], int(entry["marker"].split()[-1])))
-    return sorted(starts)
+    return job_starts(farm.workers)
 
 
 def test_two_processes_share_three_one_slot_workers_in_arrival_order(farm: ProcessFarm) -> None:

@@ -18,7 +18,8 @@ import pytest
 import redis
 import requests
 
-from tests.balancer.test_faults import FakeWorkerProcess, fake_worker, http, overlapping_jobs, start_all, stop
+from tests.balancer.test_faults import (FakeWorkerProcess, fake_worker, http, job_starts, overlapping_jobs,
+                                        send_numbered_jobs, start_all, stop)
 from tests.procs import ServiceProcess, free_port, python_service, wait_until
 from tests.redis_server import RedisServer
 
@@ -98,33 +99,12 @@ def farm(shared_farm: SharedFarm) -> SharedFarm:
 
 def send_jobs(farm: SharedFarm, targets: list[ServiceProcess], *, spacing_s: float = 0.05,
               first: int = 0) -> tuple[list[threading.Thread], dict[int, requests.Response | BaseException]]:
-    """Send one /generate per target, ``spacing_s`` apart (the arrival order), each naming its number."""
-    results: dict[int, requests.Response | BaseException] = {}
-
-    def send(number: int, balancer: ServiceProcess) -> None:
-        try:
-            results[number] = http("POST", balancer.url + "/generate",
-                                   json={"commands": f"echo job {number:03d}"}, timeout=90)
-        except requests.RequestException as exc:
-            results[number] = exc
-
-    threads = []
-    for offset, balancer in enumerate(targets):
-        thread = threading.Thread(target=send, args=(first + offset, balancer), daemon=True)
-        thread.start()
-        threads.append(thread)
-        time.sleep(spacing_s)
-    return threads, results
+    """One numbered /generate per target, ``spacing_s`` apart (the arrival order)."""
+    return send_numbered_jobs([target.url for target in targets], first=first, spacing_s=spacing_s)
 
 
 def journal(farm: SharedFarm) -> list[tuple[float, int]]:
-    """(start time, job number) of every job the workers ran, in the order they started."""
-    starts = []
-    for worker in farm.workers:
-        for entry in worker.stats()["journal"]:
-            if entry["marker"].startswith("echo job "):
-                starts.append((entry["start"], int(entry["marker"].split()[-1])))
-    return sorted(starts)
+    return job_starts(farm.workers)
 
 
 def test_two_balancers_share_three_one_slot_workers_in_arrival_order(farm: SharedFarm) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +136,40 @@ class FakeWorkerProcess(ServiceProcess):
 # on a busy machine the two overlap in that bookkeeping by a few milliseconds (6 ms measured under
 # CPU pressure). A slot given out twice overlaps by most of a job.
 OVERLAP_S = 0.05
+
+
+JOB_MARKER = "echo job "  # the script of a numbered job: `echo job 007`, as the fakes' journals record it
+
+
+def send_numbered_jobs(urls: list[str], *, first: int = 0, spacing_s: float = 0.05,
+                       ) -> tuple[list[threading.Thread], dict[int, requests.Response | BaseException]]:
+    """POST /generate to each URL in turn, ``spacing_s`` apart (the arrival order), each on its own
+    connection and thread, numbered from ``first``; the replies (or errors) arrive in the dict."""
+    results: dict[int, requests.Response | BaseException] = {}
+
+    def send(number: int, url: str) -> None:
+        try:
+            results[number] = http("POST", url + "/generate", json={"commands": f"{JOB_MARKER}{number:03d}"}, timeout=90)
+        except requests.RequestException as exc:
+            results[number] = exc
+
+    threads = []
+    for offset, url in enumerate(urls):
+        thread = threading.Thread(target=send, args=(first + offset, url), daemon=True)
+        thread.start()
+        threads.append(thread)
+        time.sleep(spacing_s)
+    return threads, results
+
+
+def job_starts(workers: list[FakeWorkerProcess]) -> list[tuple[float, int]]:
+    """(start time, job number) of every numbered job the workers ran, in the order they started."""
+    starts = []
+    for worker in workers:
+        for entry in worker.stats()["journal"]:
+            if entry["marker"].startswith(JOB_MARKER):
+                starts.append((entry["start"], int(entry["marker"].split()[-1])))
+    return sorted(starts)
 
 
 def overlapping_jobs(workers: list[FakeWorkerProcess], prefix: str = "") -> list[tuple[int, float]]:
