@@ -50,5 +50,7 @@ def test_the_rendered_text_follows_every_change_and_is_reused_otherwise() -> Non
     assert renderer.render(same_state) is text  # jobs completed meanwhile: not a /queue-status field
     for changed in (PoolSnapshot(backends=(backend(0, in_flight=0), backend(1)), waiting=0),
                     PoolSnapshot(backends=(backend(0, in_flight=1), backend(1)), waiting=2),
-                    PoolSnapshot(backends=(backend(0, in_flight=1), backend(1, status=Status.OFFLINE)), waiting=2)):
+                    PoolSnapshot(backends=(backend(0, in_flight=1), backend(1, status=Status.OFFLINE)), waiting=2),
+                    PoolSnapshot(backends=(backend(0, in_flight=1), backend(1, status=Status.OFFLINE)), waiting=2,
+                                 state="unreachable")):  # Redis gone, the last known backends unchanged
         assert json.loads(renderer.render(changed)) == aggregate(changed)
