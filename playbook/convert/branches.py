@@ -28,6 +28,7 @@ from playbook.convert.shapes import PIPE, only_prints, only_reads, service_verb
 from playbook.convert.state import Context
 from playbook.convert.values import ValuesMixin, fact_name
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
+from playbook.rules.base import UNKNOWN_DIRECTORY
 from playbook.rules.content import literal
 from playbook.shell import Branch, Command, Pipeline, Statement
 
@@ -303,7 +304,7 @@ class BranchesMixin(ValuesMixin):
                     task["when"] = ctx.when
                 self.drafts.insert(snapshot.drafts, Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
             if "PWD" in changed:
-                self.cwd = None
+                self.cwd = UNKNOWN_DIRECTORY
         return True
 
     def arm(self, branch: Branch, ctx: Context, condition_held: bool) -> bool:

@@ -32,6 +32,11 @@ def inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
     return (users[0] if users else "root"), argv[script_at]
 
 
+def login_shell(name: str, argv: list[str]) -> bool:
+    """`su - USER -c ...`, `su -l`, `runuser --login`: a login shell, which starts in the user's home."""
+    return name in ("su", "runuser") and any(a in ("-", "-l", "--login") for a in argv[1:])
+
+
 _TESTS = frozenset({"[", "[[", "test", "command", "type", "hash", "which", "grep", "egrep", "fgrep", "id",
                     "getent", "lsb_release", "uname", "arch", "cat", "ls", "stat", "pgrep", "true", "false",
                     "hostname", "head", "tail", "wc", "awk", "cut", "tr", "sort", "uniq", "nproc", "free", "df",

@@ -16,7 +16,7 @@ from playbook.convert.fallback import creates_of, fallback_name, read_only, shor
 from playbook.convert.shapes import PIPE, uses
 from playbook.convert.state import Context, WalkerState
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
-from playbook.rules.base import Task
+from playbook.rules.base import UNKNOWN_DIRECTORY, Task
 from playbook.rules.content import literal
 from playbook.shell import Command, source_text
 
@@ -35,7 +35,7 @@ _NO_ENVIRONMENT = frozenset({
 _RUNS_BUILD_TOOLS = ("community.general.make", "ansible.builtin.pip", "community.general.composer",
                      "community.general.npm", "community.general.gem")
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
-_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default)) (?:\}\}|\)\))")  # also as fallback_name writes it
+_NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default|ansible_env\.PWD)) (?:\}\}|\)\))")  # also as fallback_name writes it
 
 
 class TasksMixin(WalkerState):
@@ -54,6 +54,7 @@ class TasksMixin(WalkerState):
         if module in (COMMAND, SHELL):
             if self.cwd and "chdir" not in data[module]:
                 data[module]["chdir"] = self.cwd
+            self.note_lost_directory(ctx)
             if ctx.creates and "creates" not in data[module]:
                 data[module]["creates"] = ctx.creates
         self.finish(ctx, data, module, env)
@@ -163,11 +164,20 @@ class TasksMixin(WalkerState):
                                      "runs in its own shell, so it is unset here: set it in this task or make it a variable")
         self.shell_only.update(re.findall(r"(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=", text))
 
+    def note_lost_directory(self, ctx: Context) -> None:
+        """Warn when a command task runs after a `cd` the converter could not follow: the task
+        runs where Ansible runs commands, not where the script had moved to."""
+        if self.cwd == UNKNOWN_DIRECTORY:
+            self.warn(ctx.statement, "runs where Ansible runs its commands, not in the directory the script had "
+                                     "moved to (an earlier cd whose target is known on the host only): review the "
+                                     "relative paths it uses")
+
     def guarded(self, ctx: Context, module: str, module_args: dict[str, Any], argv: list[str],
                 creates: str | None, env: dict[str, str], title: str | None = None) -> None:
         creates = ctx.creates or creates
         if self.cwd:
             module_args["chdir"] = self.cwd
+        self.note_lost_directory(ctx)
         module_args["cmd"] = literal(module_args["cmd"])  # `{{X}}` in a command is the script's, not Ansible's
         data: dict[str, Any] = {"name": fallback_name(title or module_args["cmd"]), module: module_args}
         if creates:
@@ -201,6 +211,8 @@ class TasksMixin(WalkerState):
         Ansible shows a name before templating it, and lint wants templates only at the end."""
         def plain(match: re.Match[str]) -> str:
             expression = match.group(1)
+            if expression == "ansible_env.PWD":
+                return "$PWD"  # START_DIRECTORY: where the script started
             return "$" + self.fact_variables[expression] if expression in self.fact_variables else expression
 
         for draft in self.drafts:

@@ -41,6 +41,7 @@ from playbook.convert.shapes import (
     exits,
     inline_script,
     is_cd,
+    login_shell,
     lines_with_parse_errors,
     only_prints,
     starts_unless_running,
@@ -50,7 +51,7 @@ from playbook.convert.state import Context
 from playbook.convert.values import fact_name, parameter_operation
 from playbook.passes import COMMAND, Step, TaskSource
 from playbook.rules import apply_rules, command_key
-from playbook.rules.base import Invocation, Task, parse_options
+from playbook.rules.base import UNKNOWN_DIRECTORY, Invocation, Task, parse_options
 from playbook.rules.content import echo_text, literal, printf_text
 from playbook.rules.network import unpack_download
 from playbook.shell import MAX_NESTING, Command, Pipeline, Statement, parse_script, source_text
@@ -409,6 +410,8 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
                 creates = creates_of(argv, redirects) if argv else None
                 self.fallback_shell(ctx, self.command_text(command), creates,
                                     become=command.become)
+                if command.words and command.words[0].raw in ("cd", "pushd"):
+                    self.cwd = UNKNOWN_DIRECTORY  # `cd "$(mktemp -d)"`: somewhere only the host knows
             return fallback
         user = command.become_user
         if user is not None and ("$" in user or "`" in user):
@@ -425,7 +428,8 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
             self.directories.append(self.cwd)
             return self.change_directory(["cd", argv[1]])
         if name == "popd" and len(argv) == 1:
-            self.cwd = self.directories.pop() if self.directories else None
+            # with the stack empty popd fails and the directory stays
+            self.cwd = self.directories.pop() if self.directories else self.cwd
             return True
         if name == "unset" and all(re.fullmatch(r"[A-Za-z_]\w*", a) for a in argv[1:]):
             for variable in argv[1:]:
@@ -464,6 +468,8 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
                 return done
             # a child shell: its cd, variables, activate and exit end with it
             before = self.snapshot()
+            if login_shell(name, argv):
+                self.cwd = UNKNOWN_DIRECTORY  # the user's home, which the converter does not know
             virtualenv, sourced = self.virtualenv, list(self.sourced)
             for inner in inner_statements:
                 moved = replace(inner, first_line=ctx.statement.first_line,
@@ -644,12 +650,12 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
 
     def change_directory(self, argv: list[str]) -> bool:
         target = argv[1] if len(argv) > 1 else "~"
-        if target == "-":
-            self.cwd = None
-        elif target.startswith(("/", "~")):
+        if target.startswith(("/", "~")):
             self.cwd = target.rstrip("/") or "/"
-        elif self.cwd is not None:
-            self.cwd = Invocation(argv=("cd",), cwd=self.cwd).path(target)
+        elif target == "-":
+            self.cwd = UNKNOWN_DIRECTORY
+        else:  # relative: to the directory the script started in, or to a known one
+            self.cwd = Invocation(argv=("cd",), cwd=self.cwd).path(target) or UNKNOWN_DIRECTORY
         return True
 
 

@@ -13,12 +13,23 @@ from playbook.shell import Redirect
 TaskRole = Literal["other", "config", "restart", "apt-update", "no-op", "mount-all"]
 
 
+# design: a script's relative paths are relative to the directory it was started in, which the
+# converter cannot know; the playbook's tasks run in a directory of the same kind (the one Ansible
+# logs in to, where its command tasks run too), so a relative path before any `cd` is that
+# directory's: START_DIRECTORY names it. After a `cd` the converter cannot follow (`cd -`, a
+# relative cd from there, arms that move to different places) the directory is UNKNOWN_DIRECTORY
+# (empty, so false like "no chdir"), and a rule declines relative paths.
+START_DIRECTORY = "{{ ansible_env.PWD }}"
+UNKNOWN_DIRECTORY = ""
+
+
 @dataclass(frozen=True)
 class Invocation:
     """One simple command, resolved: argv with quotes removed and known variables substituted.
 
     `stdin` is text the command reads: its heredoc body, or what an `echo`/`printf`/`cat <<EOF`
-    stage pipes into it. `cwd` is the directory a preceding `cd` moved to (None: unknown/home).
+    stage pipes into it. `cwd` is the directory a preceding `cd` moved to: None while the script
+    is still where it started, UNKNOWN_DIRECTORY once it moved somewhere the converter cannot tell.
     """
 
     argv: tuple[str, ...]
@@ -41,15 +52,24 @@ class Invocation:
     def args(self) -> tuple[str, ...]:
         return self.argv[1:]
 
+    @property
+    def directory(self) -> str | None:
+        """The working directory as the playbook can name it; None when unknown."""
+        if self.cwd is None:
+            return START_DIRECTORY
+        return self.cwd or None
+
     def path(self, value: str) -> str | None:
-        """An absolute (or ~) path for `value`, using cwd for relative ones; None if unknowable."""
+        """An absolute (or ~) path for `value`, using the working directory for relative ones;
+        None if unknowable."""
         if value.startswith(("/", "~")):
             return posixpath.normpath(value) if value.startswith("/") else value
         if value.startswith(("{{ shell_", "{{ ansible_env.")):  # a value the host holds: its absolute path
             return value
-        if self.cwd is None:
+        directory = self.directory
+        if directory is None:
             return None
-        return posixpath.normpath(posixpath.join(self.cwd, value))
+        return posixpath.normpath(posixpath.join(directory, value))
 
     def is_glob(self, index: int) -> bool:
         """True when argv[index] is a pattern the shell would expand, not a literal name."""

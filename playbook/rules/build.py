@@ -23,7 +23,7 @@ def make(inv: Invocation) -> list[Task] | None:
            for f, _ in opts.flags):
         return None  # -k, -n, -B, -i ... change what make does in ways the module cannot say
     directory = opts.get("-C", "--directory")
-    chdir = inv.path(directory) if directory is not None else inv.cwd
+    chdir = inv.path(directory) if directory is not None else inv.directory
     if chdir is None:
         return None
     params: dict[str, str] = {}
@@ -80,7 +80,7 @@ def _composer(inv: Invocation, args: tuple[str, ...], executable: str | None) ->
     if opts.positionals[:1] not in (("install",), ("update",)) or len(opts.positionals) != 1:
         return None
     directory = opts.get("-d", "--working-dir")
-    working_dir = inv.path(directory) if directory is not None else inv.cwd
+    working_dir = inv.path(directory) if directory is not None else inv.directory
     if working_dir is None:
         return None
     # the module defaults to --no-dev and --optimize-autoloader; composer itself to neither

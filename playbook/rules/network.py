@@ -119,7 +119,7 @@ _ARCHIVE = re.compile(r"\.(tar(\.(gz|bz2|xz|zst))?|tgz|tbz2|txz|zip)$")
 
 def _unarchive(inv: Invocation, src: str, dest: str | None, extra: dict[str, Any]) -> list[Task] | None:
     src_path = src if _is_url(src) else inv.path(src)
-    dest_path = inv.path(dest) if dest is not None else inv.cwd
+    dest_path = inv.path(dest) if dest is not None else inv.directory
     if src_path is None or dest_path is None:
         return None
     args = {"src": src_path, "dest": dest_path, "remote_src": True, **extra}

@@ -307,12 +307,12 @@ def npm(inv: Invocation) -> list[Task] | None:
     if opts.has("--production", "--omit=dev") or opts.get("--omit") == "dev":
         extra["production"] = True
     if verb == "ci" or (not packages and not global_):
-        if inv.cwd is None:
+        if inv.directory is None:
             return None
-        args: dict[str, Any] = {"path": inv.cwd, **extra}
+        args: dict[str, Any] = {"path": inv.directory, **extra}
         if verb == "ci":
             args["ci"] = True
-        return [Task(f"Install the node packages of {inv.cwd}", module, args)]
+        return [Task(f"Install the node packages of {inv.directory}", module, args)]
     if not packages:
         return None
     tasks = []
@@ -328,13 +328,13 @@ def npm(inv: Invocation) -> list[Task] | None:
             args["state"] = "latest"
         if global_:
             args["global"] = True
-        elif inv.cwd is not None:
-            args["path"] = inv.cwd
+        elif inv.directory is not None:
+            args["path"] = inv.directory
         else:
             return None
         if verb == "uninstall":
             args["state"] = "absent"
-        where = "globally" if global_ else f"in {inv.cwd}"
+        where = "globally" if global_ else f"in {inv.directory}"
         action = "Uninstall" if verb == "uninstall" else "Install"
         tasks.append(Task(f"{action} the {name} node package {where}", module, {**args, **extra}))
     return tasks

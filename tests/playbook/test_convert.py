@@ -143,7 +143,39 @@ def test_a_positive_guard_and_a_group_run_when_the_path_exists() -> None:
 def test_a_subshell_guard_keeps_its_cd_inside() -> None:
     conversion = convert_script("ls /opt/app || (cd /opt && mkdir app)\ntouch notes.txt\n")
     assert conversion.tasks[1]["ansible.builtin.file"]["path"] == "/opt/app"
-    assert conversion.tasks[-1][COMMAND]["cmd"] == "touch notes.txt"  # cwd unknown again after the subshell
+    # back where the script started after the subshell, not in /opt
+    assert conversion.tasks[-1]["ansible.builtin.file"]["path"] == "{{ ansible_env.PWD }}/notes.txt"
+
+
+def test_relative_paths_before_any_cd_are_the_start_directorys_and_a_relative_cd_follows_them() -> None:
+    # the script's relative paths are relative to where it was started; the playbook's, to where
+    # Ansible runs commands (which its command tasks share): before this, `cd build` from there
+    # was ignored and `make` ran one directory too high with no warning
+    conversion = convert_script("wget https://example.org/a.tgz\nmkdir build && cd build\n"
+                                "tar -xzf ../a.tgz\nmake\nrm -f ../a.tgz\n")
+    assert [(t["name"], t[list(t)[1]].get("path") or t[list(t)[1]].get("dest") or t[list(t)[1]].get("chdir"))
+            for t in conversion.tasks] == [
+        ("Download a.tgz to $PWD/a.tgz", "{{ ansible_env.PWD }}/a.tgz"),
+        ("Create the directory $PWD/build", "{{ ansible_env.PWD }}/build"),
+        ("Unpack a.tgz into $PWD/build", "{{ ansible_env.PWD }}/build"),
+        ("Run make the default target in $PWD/build", "{{ ansible_env.PWD }}/build"),
+        ("Remove $PWD/a.tgz", "{{ ansible_env.PWD }}/a.tgz"),
+    ]
+    assert conversion.warnings == []
+
+
+@pytest.mark.parametrize("script", [
+    "cd -\napt install -y ./pkg.deb\n",
+    'cd "$(mktemp -d)"\ntar -xzf app.tar.gz\n',
+    "if [ -d /a ]; then cd /a; else cd /b; fi\ntar -xzf app.tar.gz\n",
+    "su - deploy -c 'tar -xzf app.tar.gz'\n",  # a login shell starts in the user's home
+])
+def test_relative_paths_after_a_cd_the_converter_cannot_follow_stay_commands_with_a_warning(script: str) -> None:
+    conversion = convert_script(script)
+    last = conversion.tasks[-1]
+    assert COMMAND in last or SHELL in last
+    assert "chdir" not in last.get(COMMAND, last.get(SHELL, {}))
+    assert "ansible_env.PWD" not in str(conversion.tasks)
 
 
 def test_a_function_called_inside_an_if_is_converted_at_the_call_under_the_guard() -> None:

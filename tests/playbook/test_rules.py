@@ -12,6 +12,7 @@ import pytest
 
 from playbook.convert import convert_script
 from playbook.rules import Invocation, apply_rules
+from playbook.rules.base import START_DIRECTORY, UNKNOWN_DIRECTORY
 
 CASES: list[tuple[str, list[dict[str, Any]]]] = [
     ('umount /tmp/parallels',
@@ -978,7 +979,6 @@ def test_every_rule_has_a_case() -> None:
 
 @pytest.mark.parametrize(("script", "why"), [
     ("apt-get install -f\n", "apt-get -f needs apt's resolver"),
-    ("apt install -y ./pkg.deb\n", "a relative .deb and no cd"),
     ("shutdown -h now\n", "a halt is not a reboot"),
     ("shutdown -r +5 'going down'\n", "a delay and a message"),
     ("apt-get install -y --force-yes nodejs\n", "also lets unauthenticated packages in"),
@@ -1002,7 +1002,6 @@ def test_every_rule_has_a_case() -> None:
     ("sed -i 's/ *$/|/' /f\n", "an empty match after a match: Python takes both"),
     ("sed -i '3d' /f\n", "line numbers"),
     ("sed -n -i '/x/p' /f\n", "-n keeps only printed lines"),
-    ("tar -xzf app.tar.gz\n", "relative archive and no cd"),
     ("find /tmp/build -mindepth 1 -delete\n", "-mindepth"),
     ("git clone --mirror https://github.com/example/tool.git /opt/tool\n", "a mirror is not the module's clone"),
     ("find /srv -name '*.tmp' -delete\n", "-delete without -type f also removes empty directories"),
@@ -1185,8 +1184,11 @@ def test_a_download_piped_into_tar_is_unarchive_of_the_url() -> None:
         {"name": "Unpack node-v22.14.0-linux-x64.tar.xz into /opt/nodejs", "ansible.builtin.unarchive":
             {"src": url, "dest": "/opt/nodejs", "remote_src": True, "extra_opts": ["--strip-components=1"]}}]
     assert unpack_download(url, Invocation(argv=("tar", "-xz"), cwd="/srv"))[0].args["dest"] == "/srv"  # type: ignore[index]
-    for tar in (("tar", "-xzf", "other.tgz"), ("tar", "-tz"), ("tar", "-xz")):  # another file, a listing, no cwd
+    # before any cd: the directory the script started in, as the playbook names it
+    assert unpack_download(url, Invocation(argv=("tar", "-xz")))[0].args["dest"] == START_DIRECTORY  # type: ignore[index]
+    for tar in (("tar", "-xzf", "other.tgz"), ("tar", "-tz")):  # another file, a listing
         assert unpack_download(url, Invocation(argv=tar)) is None
+    assert unpack_download(url, Invocation(argv=("tar", "-xz"), cwd=UNKNOWN_DIRECTORY)) is None  # lost after a cd
     assert unpack_download("file.tgz", Invocation(argv=("tar", "-xz"), cwd="/srv")) is None
 
 
