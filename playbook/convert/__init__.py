@@ -60,8 +60,10 @@ def convert_script(script: str, context: str = "") -> Conversion:
     parsed = parse_script(script)
     converter = ShellWalker()
     converter.inputs = environment_inputs(context + "\n" + script)
-    if context.strip():
-        for statement in parse_script(context).statements:
+    before = parse_script(context).statements if context.strip() else ()
+    readers = converter.take_script_arguments([s for s in (*before, *parsed.statements) if s.kind != "function"])
+    if before:
+        for statement in before:
             converter.statement(statement)
         converter.drafts.clear()
         converter.uncovered.clear()
@@ -99,6 +101,8 @@ def convert_script(script: str, context: str = "") -> Conversion:
             converter.warn(statement, f"comes after the `exit` at line {converter.ended_at} and never runs; "
                                       "no task was made for it")
             continue
+        if id(statement) in readers:
+            converter.argument_defaults(statement, readers[id(statement)])
         converter.statement(statement)
     converter.plain_names()
     tidied = tidy(converter.drafts)

@@ -75,6 +75,9 @@ class QueriesMixin(ValuesMixin):
                                  "register": f"{fact}_output", "changed_when": False, "check_mode": False}
         if self.cwd:
             check[SHELL]["chdir"] = self.cwd
+        facts = self.fact_environment(check[SHELL]["cmd"])
+        if facts:  # `$(ls "$DIR")` with DIR worked out on the host
+            check["environment"] = facts
         keep: dict[str, Any] = {"name": f"Keep {text}", "ansible.builtin.set_fact": {fact: "{{ " + fact + "_output.stdout }}"}}
         source = TaskSource(ctx.statement.first_line, ctx.statement.last_line, "fact")
         for task in (check, keep):

@@ -13,7 +13,7 @@ from typing import Any
 
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
-from playbook.convert.shapes import PIPE, uses
+from playbook.convert.shapes import PIPE, argument_numbers, uses
 from playbook.convert.state import Context, WalkerState
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules.base import UNKNOWN_DIRECTORY, Task
@@ -127,6 +127,8 @@ class TasksMixin(WalkerState):
                    and uses(used, name)]
         if self.arguments is not None and re.search(r"\$(?:[1-9@*#]|\{[1-9@*#])", text):
             prelude.append(shlex.join(["set", "--", *self.arguments]))
+        elif self.script_arguments(text):  # the script's own $1.., which the play takes as variables
+            prelude.append("set -- " + " ".join(f'"$SCRIPT_ARG_{n}"' for n in self.script_arguments(text)))
         prelude += functions + definitions
         unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
         if unknown and self.sourced:
@@ -151,8 +153,20 @@ class TasksMixin(WalkerState):
 
     def fact_environment(self, text: str) -> dict[str, str]:
         """The variables ``text`` reads whose value is known on the host only (a fact): a shell
-        task gets them through its environment, so its script holds no Jinja."""
-        return {name: value for name, value in self.variables.items() if HOST_VALUE.search(value) and uses(text, name)}
+        task gets them through its environment, so its script holds no Jinja. The script's own
+        arguments come as SCRIPT_ARG_N, which the task's `set --` makes $N again."""
+        facts = {name: value for name, value in self.variables.items()
+                 if not name.isdigit() and HOST_VALUE.search(value) and uses(text, name)}
+        facts.update({f"SCRIPT_ARG_{n}": self.variables[n] for n in self.script_arguments(text)})
+        return facts
+
+    def script_arguments(self, text: str) -> list[str]:
+        """"1".."N" when ``text`` reads the script's own argument $N (held as the play variable
+        shell_N): a task's shell has no arguments, so it is given them."""
+        if self.arguments is not None:
+            return []
+        used = [n for n in argument_numbers(text) if HOST_VALUE.search(self.variables.get(str(n), ""))]
+        return [str(n) for n in range(1, max(used) + 1)] if used else []
 
     def note_shell_only(self, ctx: Context, text: str) -> None:
         """Warn when a shell task uses a variable only an earlier shell task set: each task runs

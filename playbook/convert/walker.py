@@ -38,6 +38,8 @@ from playbook.convert.queries import QueriesMixin
 from playbook.convert.host_checks import module_check
 from playbook.convert.guards import guard_of_compound, if_condition, is_true, path_condition, test_guard
 from playbook.convert.shapes import (
+    MOVES_ARGUMENTS,
+    argument_numbers,
     exits,
     inline_script,
     is_cd,
@@ -534,6 +536,40 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
             self.emit(sub_ctx, task, rule_name, env)
         return True
 
+    def take_script_arguments(self, statements: list[Statement]) -> dict[int, list[int]]:
+        """The script's own arguments ($1..$9 outside its functions): the play takes them as the
+        variables shell_1.. (`-e shell_2=node01`), empty when not given as in the script; a shell
+        task gets them back as $1.. (``script_arguments``). Before this they were the empty $1 of
+        each task's own shell, whatever the caller gave. Returns, per statement (its lines), the
+        arguments it is the first to read (keyed by id: a split chunk's context has lines of its
+        own): ``argument_defaults`` goes before it."""
+        first: dict[int, Statement] = {}
+        for statement in statements:
+            if MOVES_ARGUMENTS.search(statement.text):
+                break  # what $1.. are from here on, positional() works out
+            for n in argument_numbers(statement.text):
+                first.setdefault(n, statement)
+        if not first:
+            return {}
+        for n in range(1, max(first) + 1):
+            self.variables[str(n)] = "{{ " + fact_name(str(n)) + " }}"
+            self.fact_variables[fact_name(str(n))] = str(n)
+        readers: dict[int, list[int]] = {}
+        for n, statement in sorted(first.items()):
+            readers.setdefault(id(statement), []).append(n)
+        return readers
+
+    def argument_defaults(self, statement: Statement, numbers: list[int]) -> None:
+        """A set_fact of the script's arguments ``numbers`` to what -e gave, else empty (as the
+        script had them without arguments), before the first statement that reads them."""
+        names = [fact_name(str(n)) for n in numbers]
+        task = {"name": "Set the script's " + ", ".join(f"${n}" for n in numbers) + " (empty unless given with -e)",
+                "ansible.builtin.set_fact": {name: "{{ " + name + " | default('') }}" for name in names}}
+        self.drafts.append(Step(task, TaskSource(statement.first_line, statement.last_line, "fact")))
+        for n, name in zip(numbers, names):
+            self.warn(statement, f"reads the script's argument ${n}: the play takes it as the variable {name} "
+                                 f"(-e {name}=...), empty when not given, as in the script")
+
     def positional(self, command: Command) -> bool:
         """`set -- A B`, `shift [N]`: they change only the shell's positional parameters, kept
         here ($1.. known when every word is; else unknown from then on); no task, as a task
@@ -551,6 +587,8 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
             shifted = int(count) if count is not None and count.isdigit() else None
             known_all = self.arguments is not None or known == [str(n) for n in range(1, len(known) + 1)] and known
             values = current[shifted:] if shifted is not None and known_all and shifted <= len(current) else None
+            if self.arguments is None and any(HOST_VALUE.search(v) for v in current):
+                values = None  # the script's own arguments: how many the caller gave is unknown
         for n in range(1, 10):
             self.variables.pop(str(n), None)
         if values is None:  # unknown from here: later uses stay the shell's

@@ -77,7 +77,9 @@ def test_a_value_the_shell_set_before_an_if_that_may_not_change_it_is_worked_out
     conversion = convert_script('DOMAIN=$1\nif [ -z "$1" ]; then\n  read -r DOMAIN\nfi\n'
                                 'if [ -z "$DOMAIN" ]; then\n  exit 1\nfi\n')
     names = [t["name"] for t in conversion.tasks]
-    assert names[:2] == ["Work out DOMAIN", "Set DOMAIN"]
+    # $1 is the play variable shell_1 (empty unless given), so DOMAIN's default needs no shell
+    assert names[:2] == ["Set the script's $1 (empty unless given with -e)", "Set DOMAIN as the script had them"]
+    assert conversion.tasks[1]["ansible.builtin.set_fact"] == {"shell_domain": "{{ shell_1 }}"}
     assert conversion.tasks[-1]["when"] == "shell_domain | length == 0"
 
 

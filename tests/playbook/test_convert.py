@@ -191,11 +191,44 @@ def test_a_function_called_inside_an_if_is_converted_at_the_call_under_the_guard
 def test_a_function_called_with_arguments_it_cannot_know_carries_its_definition() -> None:
     conversion = convert_script(
         "install_postgres() {\n  apt-get install -y postgresql-$1\n}\n"
-        "if [ ! -f /etc/app/installed ]; then\n  install_postgres \"$1\"\nfi\n")
+        "if [ ! -f /etc/app/installed ]; then\n  install_postgres \"$@\"\nfi\n")
     task = conversion.tasks[-1]
     assert task[SHELL]["creates"] == "/etc/app/installed"
     script = task[SHELL]["cmd"]
-    assert script.startswith("install_postgres() {") and script.endswith('\ninstall_postgres "$1"')
+    assert script.startswith("install_postgres() {") and script.endswith('\ninstall_postgres "$@"')
+
+
+def test_the_scripts_own_arguments_are_play_variables_empty_unless_given() -> None:
+    # they were the empty $1 of each task's own shell: `sed "/^.*$2.*/d"` deleted every line
+    # whatever the caller gave, and a function called with "$1" could not be converted
+    conversion = convert_script(
+        "install_postgres() {\n  apt-get install -y postgresql-$1\n}\n"
+        "if [ ! -f /etc/app/installed ]; then\n  install_postgres \"$1\"\nfi\n"
+        "HOST=$2\nsed -e \"/^.*$2.*/d\" -i /etc/hosts\necho $HOST | awk '{print $2}' > /tmp/h\n"
+        "cat > /tmp/n <<'EOF'\n$3 stays\nEOF\n")
+    first, second = conversion.tasks[0], conversion.tasks[3]
+    assert first["ansible.builtin.set_fact"] == {"shell_1": "{{ shell_1 | default('') }}"}
+    assert second["ansible.builtin.set_fact"] == {"shell_2": "{{ shell_2 | default('') }}"}
+    install = next(t for t in conversion.tasks if "ansible.builtin.apt" in t)
+    assert install["ansible.builtin.apt"]["name"] == "postgresql-{{ shell_1 }}"
+    assert "when" in install
+    sed = next(t for t in conversion.tasks if COMMAND in t)
+    assert sed[COMMAND]["cmd"] == "sed -e '/^.*{{ shell_2 }}.*/d' -i /etc/hosts"
+    awk = next(t for t in conversion.tasks if SHELL in t)
+    assert "set --" not in awk[SHELL]["cmd"] and awk["environment"] == {"HOST": "{{ shell_2 }}"}
+    assert "shell_3" not in str(conversion.tasks)  # a quoted heredoc's $3 is text
+    assert any("-e shell_2=" in w for w in conversion.warnings)
+
+
+def test_a_shell_task_that_reads_the_scripts_arguments_is_given_them() -> None:
+    [keep, task] = convert_script('for f in "$1"/*.conf; do cp "$f" /etc/app/; done\n').tasks
+    assert task[SHELL]["cmd"].startswith('set -- "$SCRIPT_ARG_1"\n')
+    assert task["environment"] == {"SCRIPT_ARG_1": "{{ shell_1 }}"}
+
+
+def test_after_shift_the_scripts_arguments_are_the_shells_again() -> None:
+    conversion = convert_script('shift\nmkdir -p "/srv/$1"\n')
+    assert "shell_1" not in str(conversion.tasks)
 
 
 def test_a_wrapper_function_runs_its_arguments_as_the_command() -> None:
@@ -370,8 +403,8 @@ def test_context_sets_the_state_and_yields_no_task() -> None:
 
 
 def test_jinja_looking_text_in_a_command_is_never_templated_by_ansible() -> None:
-    task = convert_script('sed -i "s/{{RUBY_VERSION}}/$1/g" /opt/app/Dockerfile\n').tasks[0]
-    assert task[SHELL]["cmd"] == '{% raw %}sed -i "s/{{RUBY_VERSION}}/$1/g" /opt/app/Dockerfile{% endraw %}'
+    task = convert_script('sed -i "s/{{RUBY_VERSION}}/$*/g" /opt/app/Dockerfile\n').tasks[0]
+    assert task[SHELL]["cmd"] == '{% raw %}sed -i "s/{{RUBY_VERSION}}/$*/g" /opt/app/Dockerfile{% endraw %}'
 
 
 @pytest.mark.parametrize("line", [
