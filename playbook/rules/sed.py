@@ -580,7 +580,7 @@ def sed(inv: Invocation) -> list[Task] | None:
         if made is None:
             return None
         tasks.extend(made)
-    return _put_values_back(tasks, facts)
+    return _put_values_back(tasks, facts, extended)
 
 
 def _glob_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
@@ -604,8 +604,11 @@ def _glob_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Ta
 
 
 # design: a value only the host knows reaches sed as the walker's `{{ shell_NAME }}` (a value a
-# task worked out: a random password, a tag) or `{{ ansible_facts.X }}`. In a regex it would be
-# read as regex syntax nobody can foresee, so such a script declines. In a replacement or an
+# task worked out: a random password, a tag, the script's argument) or `{{ ansible_facts.X }}`.
+# In a regex sed reads it as regex syntax, and so does the task: in a basic regex (no -E) the
+# characters `+?|(){}` are plain, so the value goes through Jinja `replace`s that make each a
+# one-character class for Python's re (no backslash: see jinja_literals); the rest (`.*^$[]`)
+# means the same to both, and the task says so. In a replacement or an
 # a/i/c text it is inserted, and the task says it: sed reads `\`, `&` and its delimiter in
 # the value as syntax, the replace task (backslashes escaped for Python's re) inserts it as
 # written, which is the same for any value without them; the task carries a note saying so.
@@ -637,18 +640,40 @@ def _values_only_in_text(script: str, values: list[str]) -> bool:
     if not commands:
         return False
     for command in commands:
-        if "\x00" in (command.address or "") + command.pattern:
-            return False
         if "\x00" in command.replacement and command.verb == "s" and command.delimiter in _WORD_CHARS:
             return False  # a delimiter even a word value may hold
     return True
 
 
-def _put_values_back(tasks: list[Task], values: list[str]) -> list[Task] | None:
+# the keys of the tasks sed_tasks makes whose value is a regex
+_REGEX_KEYS = frozenset({"regexp", "after", "before", "insertafter", "insertbefore"})
+# what a basic regex reads as plain characters and Python's re as syntax
+_BRE_PLAIN = "+?|(){}"
+
+
+def _as_bre_text(held: str, extended: bool) -> str:
+    """``held`` (`{{ expression }}`) as a piece of Python regex that matches what sed's regex
+    with the value in it matched."""
+    if extended or _WORD_FACT.fullmatch(held):
+        return held
+    expression = held[3:-3]
+    for char in _BRE_PLAIN:
+        expression += f" | replace({jinja_literal(char)}, {jinja_literal('[' + char + ']')})"
+    return "{{ " + expression + " }}"
+
+
+def _put_values_back(tasks: list[Task], values: list[str], extended: bool) -> list[Task] | None:
     if not values:
         return tasks
     out = []
     noted: list[str] = []
+    in_regex: list[str] = []
+
+    def regex_value(match: re.Match[str]) -> str:
+        held = values[int(match.group(1))]
+        if not _WORD_FACT.fullmatch(held) and held not in in_regex:
+            in_regex.append(held)
+        return _as_bre_text(held, extended)
 
     def value(match: re.Match[str]) -> str:
         held = values[int(match.group(1))]
@@ -663,13 +688,19 @@ def _put_values_back(tasks: list[Task], values: list[str]) -> list[Task] | None:
         args = dict(task.args)
         for key, arg in args.items():
             if isinstance(arg, str) and "\x00" in arg:
-                if key != "replace" or "{% raw %}" in arg:
-                    return None  # a regex, or text Ansible must not template around it
-                args[key] = _HELD.sub(value, arg)
+                if key not in _REGEX_KEYS | {"replace"} or "{% raw %}" in arg:
+                    return None  # text (a/i/c lines), or text Ansible must not template around it
+                args[key] = _HELD.sub(regex_value if key in _REGEX_KEYS else value, arg)
         name = _HELD.sub(lambda m: "$" + values[int(m.group(1))].strip("{} ").split(".")[-1].removeprefix("shell_"),
                          task.name)
         out.append(replace(task, name=name, args=args))
+    notes = []
     if noted:
-        out[0] = replace(out[0], note=f"{human_list(noted)} goes in as written; sed would have read a `\\`, `&` or "
-                                      "its delimiter in the value as its own syntax")
+        notes.append(f"{human_list(noted)} goes in as written; sed would have read a `\\`, `&` or "
+                     "its delimiter in the value as its own syntax")
+    if in_regex:
+        notes.append(f"{human_list(in_regex)} is read as a regular expression, as sed read it: the same for letters, "
+                     "digits and `.*^$[]-_`; a `\\` in the value may mean something else to Python's re")
+    if notes:
+        out[0] = replace(out[0], note="; ".join(notes))
     return out

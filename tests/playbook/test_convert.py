@@ -212,8 +212,8 @@ def test_the_scripts_own_arguments_are_play_variables_empty_unless_given() -> No
     install = next(t for t in conversion.tasks if "ansible.builtin.apt" in t)
     assert install["ansible.builtin.apt"]["name"] == "postgresql-{{ shell_1 }}"
     assert "when" in install
-    sed = next(t for t in conversion.tasks if COMMAND in t)
-    assert sed[COMMAND]["cmd"] == "sed -e '/^.*{{ shell_2 }}.*/d' -i /etc/hosts"
+    sed = next(t for t in conversion.tasks if "ansible.builtin.lineinfile" in t)
+    assert sed["ansible.builtin.lineinfile"]["regexp"].startswith("^.*{{ shell_2 | replace(")
     awk = next(t for t in conversion.tasks if SHELL in t)
     assert "set --" not in awk[SHELL]["cmd"] and awk["environment"] == {"HOST": "{{ shell_2 }}"}
     assert "shell_3" not in str(conversion.tasks)  # a quoted heredoc's $3 is text
