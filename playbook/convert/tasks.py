@@ -35,6 +35,7 @@ _NO_ENVIRONMENT = frozenset({
 _RUNS_BUILD_TOOLS = ("community.general.make", "ansible.builtin.pip", "community.general.composer",
                      "community.general.npm", "community.general.gem")
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
+_QUOTED_SINGLE = re.compile(r"'[^']*'")
 _NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default|ansible_env\.PWD)) (?:\}\}|\)\))")  # also as fallback_name writes it
 
 
@@ -98,6 +99,7 @@ class TasksMixin(WalkerState):
         ctx = replace(ctx, become=ctx.become or become)
         text = strip_leading_sudo(text)
         self.note_shell_only(ctx, text)
+        self.note_lost_arguments(ctx, text)
         body = self.shell_script(text)
         env = {**self.fact_environment(body), **(env or {})}
         module_args: dict[str, Any] = {"cmd": body, "executable": "/bin/bash"}
@@ -177,6 +179,17 @@ class TasksMixin(WalkerState):
             self.warn(ctx.statement, f"uses {', '.join('$' + n for n in lost)}, set by an earlier shell task; each task "
                                      "runs in its own shell, so it is unset here: set it in this task or make it a variable")
         self.shell_only.update(re.findall(r"(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=", text))
+
+    def note_lost_arguments(self, ctx: Context, text: str) -> None:
+        """Warn when a shell task reads positional parameters nobody can give it: `"$@"` or
+        `$#` of the script, or `$1` after a `shift` of the script's own arguments."""
+        if self.arguments is not None:
+            return  # known: the task starts with `set --`
+        unknown = [f"${n}" for n in dict.fromkeys(argument_numbers(text)) if str(n) not in self.variables]
+        unknown += list(dict.fromkeys(re.findall(r"\$[@*#]", _QUOTED_SINGLE.sub("", text))))
+        if unknown:
+            self.warn(ctx.statement, f"reads {', '.join(unknown)}, positional parameters a task's shell does not "
+                                     "have (empty there): pass what it needs as a variable")
 
     def note_lost_directory(self, ctx: Context) -> None:
         """Warn when a command task runs after a `cd` the converter could not follow: the task

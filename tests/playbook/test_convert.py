@@ -231,6 +231,22 @@ def test_after_shift_the_scripts_arguments_are_the_shells_again() -> None:
     assert "shell_1" not in str(conversion.tasks)
 
 
+@pytest.mark.parametrize(("script", "read"), [
+    ('shift\necho "$1" | tee /tmp/f\n', "$1"),
+    ('f() {\n  apt-get install -y "pg-$1" || true\n}\nf "$@"\n', "$@"),
+    ('for a in "$@"; do echo "$a" >> /tmp/l; done\n', "$@"),
+    ('echo "$#" > /tmp/n\n', "$#"),
+])
+def test_a_shell_task_reading_arguments_no_task_has_says_so(script: str, read: str) -> None:
+    warnings = convert_script(script).warnings
+    assert any(w.startswith("line ") and f"reads {read}, positional parameters" in w for w in warnings), warnings
+
+
+def test_single_quoted_dollar_words_are_not_arguments() -> None:
+    warnings = convert_script("awk '{print $1, $#}' /etc/x | sort > /tmp/y\n").warnings
+    assert not any("positional" in w or "argument" in w for w in warnings)
+
+
 def test_a_wrapper_function_runs_its_arguments_as_the_command() -> None:
     conversion = convert_script('quiet() {\n  "$@"\n}\nquiet apt-get install -y nginx\n')
     assert conversion.tasks == [{"name": "Install nginx", "ansible.builtin.apt": {"name": "nginx", "state": "present"}}]
