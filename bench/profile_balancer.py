@@ -4,6 +4,7 @@
     python -m bench.profile_balancer --healthz [--clients 64]      (GET /healthz: the serving stack alone)
     python -m bench.profile_balancer --gil [--clients 64]          (Python's own work only: see below)
     python -m bench.profile_balancer --waiting 1000 [--duration 15]
+    python -m bench.profile_balancer --processes 2 [--clients 64]   (BALANCER_PROCESSES=2: every serving process)
 
 Needs py-spy (``.venv/bin/pip install py-spy``; sampling another process needs root or ptrace
 rights). Starts three instant fake workers (16 slots each) and our balancer in front of them,
@@ -18,6 +19,10 @@ On a loaded machine the plain profile overstates the sends: a send to a local so
 reader, which may take the CPU while the sender is still inside the system call, and py-spy
 counts that wait as time in ``send``. ``--gil`` samples only while the process holds the GIL,
 i.e. its Python work without any system call (``profile_c<clients>_gil``).
+
+``--processes N`` runs the balancer with ``BALANCER_PROCESSES=N`` and samples all its serving
+processes together (py-spy ``--subprocesses`` on the gunicorn master, whose own samples are few:
+it sleeps), written as ``profile_c<clients>_p<N>``.
 
 ``--waiting N`` profiles a different load: three one-slot workers whose jobs never end, N clients
 waiting in the balancer's queue, and ``/queue-status`` called every 10 ms meanwhile (as
@@ -190,33 +195,36 @@ def run_waiting(*, waiting: int, duration_s: float, rate: int, top: int, argv: l
 
 
 def run(*, clients: int = 64, duration_s: float = 15.0, rate: int = 200, top: int = 30, healthz: bool = False,
-        gil: bool = False, argv: list[str] | None = None) -> dict[str, Any]:
+        gil: bool = False, processes: int = 1, argv: list[str] | None = None) -> dict[str, Any]:
     require_tools()
     spy = py_spy()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = profile_name(clients, healthz, gil)
+    name = profile_name(clients, healthz, gil, processes)
     folded_path = RESULTS / f"{name}.folded"
     with Farm("profile") as farm:
         fakes = [farm.fake(write="one") for _ in range(3)]
-        ours = farm.balancer([(f.port, 16) for f in fakes])
+        env = {"BALANCER_PROCESSES": str(processes)} if processes > 1 else None
+        ours = farm.balancer([(f.port, 16) for f in fakes], env)
         script = wrk_script(farm.dir, None if healthz else JOB_BODY)
         path = "/healthz" if healthz else "/generate"
         run_wrk(ours.port, clients=clients, duration_s=2, script=script, path=path)  # warm-up
-        pid = balancer_worker_pid(ours)
+        pid = balancer_worker_pid(ours) if processes == 1 else ours.pid
         load: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: load.update(run_wrk(ours.port, clients=clients, path=path,
                                                                      duration_s=duration_s + 2, script=script)))
         thread.start()
         time.sleep(1)
         spy_argv = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--duration", str(int(duration_s)),
-                    "--format", "raw", "--output", str(folded_path), "--nonblocking"] + (["--gil"] if gil else [])
+                    "--format", "raw", "--output", str(folded_path), "--nonblocking"] + (["--gil"] if gil else []) \
+            + (["--subprocesses"] if processes > 1 else [])
         subprocess.run(spy_argv, capture_output=True, text=True, timeout=duration_s + 60)
         thread.join(duration_s + 60)
         commands = farm.commands()
     analysis = analyse(folded_path.read_text(), top)
-    results = {"clients": clients, "path": path, "duration_s": duration_s, "rate": rate, "wrk": load, "py_spy": " ".join(spy_argv),
+    results = {"clients": clients, "processes": processes, "path": path, "duration_s": duration_s, "rate": rate, "wrk": load, "py_spy": " ".join(spy_argv),
                "folded": str(folded_path.relative_to(RESULTS.parent.parent)), **analysis}
-    md = (f"py-spy{' --gil' if gil else ''} on the balancer's worker process, wrk {clients} clients "
+    md = (f"py-spy{' --gil' if gil else ''} on the balancer's "
+          f"{'worker process' if processes == 1 else f'{processes} serving processes'}, wrk {clients} clients "
           f"{'GET /healthz' if healthz else 'POST /generate'}, {duration_s:g} s at {rate} Hz: "
           f"{analysis['samples']} on-CPU samples; wrk saw {load.get('rps', 0):,.0f} requests/s, p50 {load.get('p50_ms')} ms\n\n"
           "Inclusive time of the request's phases (a sample counts for every phase on its stack):\n\n"
@@ -230,8 +238,9 @@ def run(*, clients: int = 64, duration_s: float = 15.0, rate: int = 200, top: in
     return report("profile_balancer", argv or [], results, commands=commands, table_md=md)
 
 
-def profile_name(clients: int, healthz: bool, gil: bool) -> str:
-    return f"profile_c{clients}" + ("_healthz" if healthz else "") + ("_gil" if gil else "")
+def profile_name(clients: int, healthz: bool, gil: bool, processes: int = 1) -> str:
+    return (f"profile_c{clients}" + ("_healthz" if healthz else "") + ("_gil" if gil else "")
+            + (f"_p{processes}" if processes > 1 else ""))
 
 
 def main() -> None:
@@ -243,14 +252,15 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=0, help="profile N waiting clients instead of wrk load")
     parser.add_argument("--healthz", action="store_true", help="wrk sends GET /healthz (no worker call) instead")
     parser.add_argument("--gil", action="store_true", help="sample only while the GIL is held (Python work, no syscalls)")
+    parser.add_argument("--processes", type=int, default=1, help="BALANCER_PROCESSES of the balancer (all sampled)")
     args = parser.parse_args()
     if args.waiting:
         out = run_waiting(waiting=args.waiting, duration_s=args.duration, rate=args.rate, top=args.top, argv=sys.argv[1:])
         path = write_report(f"profile_waiting{args.waiting}", out)
     else:
         out = run(clients=args.clients, duration_s=args.duration, rate=args.rate, top=args.top, healthz=args.healthz,
-                  gil=args.gil, argv=sys.argv[1:])
-        path = write_report(profile_name(args.clients, args.healthz, args.gil), out)
+                  gil=args.gil, processes=args.processes, argv=sys.argv[1:])
+        path = write_report(profile_name(args.clients, args.healthz, args.gil, args.processes), out)
     print(out["table"])
     print(f"results in {path}")
 

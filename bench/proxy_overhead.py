@@ -1,6 +1,7 @@
 """Proxy overhead and throughput: wrk straight to a fake worker, through our balancer, through HAProxy.
 
     python -m bench.proxy_overhead [--duration 10] [--rounds 2] [--clients 1,16,64] [--processes 2]
+    python -m bench.proxy_overhead --clients 64 --targets ours,ours-1 --duration 6 --rounds 3   (a quick A/B)
 
 Starts three instant fake workers (``bench.fake_worker``, one send per reply, 16 slots each),
 our balancer in front of them (backends.json with ``slots: 16``) and HAProxy 2.6 in front of
@@ -19,7 +20,10 @@ one pool in shared memory, as the README describes); with more than one, a secon
 the default single process ("ours, one process") is measured beside it in the same rounds. Its
 CPU per request sums every serving process of the balancer.
 
-Prints a table and writes ``bench/results/proxy_overhead.json``.
+``--targets`` measures only some of the paths (``direct``, ``ours``, ``ours-1``, ``haproxy``), e.g.
+our balancer alone for a quick A/B of two builds; without ``direct`` there is no "added p50", and
+without ``haproxy`` no ratio to it. Prints a table and writes ``bench/results/proxy_overhead.json``
+(a partial run writes ``proxy_overhead_partial.json`` instead, so the suite's figures stay).
 """
 
 from __future__ import annotations
@@ -52,23 +56,25 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(*, duration_s: float = 10.0, rounds: int = 2, clients: tuple[int, ...] = (1, 16, 64),
-        warmup_s: float = 2.0, processes: int = PROCESSES, argv: list[str] | None = None) -> dict[str, Any]:
+        warmup_s: float = 2.0, processes: int = PROCESSES, only: tuple[str, ...] = TARGETS,
+        argv: list[str] | None = None) -> dict[str, Any]:
     require_tools()
     started = time.monotonic()
-    targets = TARGETS if processes > 1 else tuple(t for t in TARGETS if t != "ours-1")
+    targets = tuple(t for t in TARGETS if t in only and (processes > 1 or t != "ours-1"))
     with Farm("proxy") as farm:
         fakes = [farm.fake(write="one") for _ in range(3)]
         ours = farm.balancer([(f.port, 16) for f in fakes], {"BALANCER_PROCESSES": str(processes)})
-        single = farm.balancer([(f.port, 16) for f in fakes]) if processes > 1 else ours
-        haproxy = farm.haproxy([f.port for f in fakes], balance="leastconn", maxconn=16)
-        ports = {"direct": fakes[0].port, "ours": ours.port, "ours-1": single.port, "haproxy": haproxy.port}
+        single = farm.balancer([(f.port, 16) for f in fakes]) if "ours-1" in targets else ours
+        haproxy = farm.haproxy([f.port for f in fakes], balance="leastconn", maxconn=16) if "haproxy" in targets else None
+        ports = {"direct": fakes[0].port, "ours": ours.port, "ours-1": single.port,
+                 "haproxy": haproxy.port if haproxy else 0}
         cpu_pids = {"direct": [fakes[0].pid], "ours": balancer_worker_pids(ours), "ours-1": balancer_worker_pids(single),
-                    "haproxy": [haproxy.pid]}
+                    "haproxy": [haproxy.pid] if haproxy else []}
         script = wrk_script(farm.dir)
         get_script = wrk_script(farm.dir, None)
         for target in targets:  # warm up connection pools and code paths
             run_wrk(ports[target], clients=16, duration_s=warmup_s, script=script)
-        floor_counts = sorted({min(clients), max(clients)})
+        floor_counts = sorted({min(clients), max(clients)}) if "ours" in targets else []
         runs: dict[str, dict[int, list[dict[str, Any]]]] = {t: {c: [] for c in clients} for t in (*targets, FLOOR)}
         for _ in range(rounds):
             for count in clients:
@@ -84,21 +90,24 @@ def run(*, duration_s: float = 10.0, rounds: int = 2, clients: tuple[int, ...] =
         single_log = log_summary(single) if single is not ours else None
     results: dict[str, Any] = {"duration_s": duration_s, "rounds": rounds, "balancer_processes": processes, "points": []}
     for count in clients:
-        direct = median_run(runs["direct"][count])
+        direct = median_run(runs["direct"][count]) if "direct" in runs else None
         for target in (*targets, FLOOR):
             if not runs[target][count]:
                 continue
             point = median_run(runs[target][count])
             point.update(target=target, clients=count, runs=runs[target][count])
-            point["added_p50_ms"] = None if target in ("direct", FLOOR) else round(point["p50_ms"] - direct["p50_ms"], 3)
+            point["added_p50_ms"] = (None if target in ("direct", FLOOR) or direct is None
+                                     else round(point["p50_ms"] - direct["p50_ms"], 3))
             results["points"].append(point)
     by = {(p["target"], p["clients"]): p for p in results["points"]}
     top = max(clients)
+    ratio = (round(by[("ours", top)]["rps"] / by[("haproxy", top)]["rps"], 3)
+             if ("ours", top) in by and ("haproxy", top) in by and by[("haproxy", top)]["rps"] else None)
     summary = {
-        "added_p50_1_client_ms": {t: by[(t, 1)]["added_p50_ms"] for t in ("ours", "haproxy")} if 1 in clients else None,
+        "added_p50_1_client_ms": {t: by[(t, 1)]["added_p50_ms"] for t in ("ours", "haproxy") if (t, 1) in by}
+        if 1 in clients else None,
         f"rps_{top}_clients": {t: by[(t, top)]["rps"] for t in targets},
-        f"ours_over_haproxy_rps_{top}_clients": round(by[("ours", top)]["rps"] / by[("haproxy", top)]["rps"], 3)
-        if by[("haproxy", top)]["rps"] else None,
+        f"ours_over_haproxy_rps_{top}_clients": ratio,
         f"p50_{top}_clients_ms": {t: by[(t, top)]["p50_ms"] for t in targets},
     }
     results["summary"] = summary
@@ -131,10 +140,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", default="1,16,64")
     parser.add_argument("--processes", type=int, default=PROCESSES, help="BALANCER_PROCESSES of our balancer")
+    parser.add_argument("--targets", default=",".join(TARGETS), help=f"a subset of {','.join(TARGETS)}")
     args = parser.parse_args()
+    only = tuple(t for t in args.targets.split(",") if t)
+    unknown = set(only) - set(TARGETS)
+    if unknown or not only:
+        raise SystemExit(f"unknown target(s): {', '.join(sorted(unknown))}; known: {', '.join(TARGETS)}")
     out = run(duration_s=args.duration, rounds=args.rounds, clients=tuple(int(c) for c in args.clients.split(",")),
-              processes=args.processes, argv=sys.argv[1:])
-    path = write_report("proxy_overhead", out)
+              processes=args.processes, only=only, argv=sys.argv[1:])
+    path = write_report("proxy_overhead" if set(only) >= set(TARGETS) else "proxy_overhead_partial", out)
     print(out["table"])
     print(f"results in {path}")
 
