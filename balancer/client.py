@@ -52,8 +52,9 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from balancer.state import CancelSignal
-from common.disconnect import on_cancel, os_socket
+from common.disconnect import PEEK_NOW, on_cancel, os_socket
 from common.errors import ClientGone, UpstreamError, UpstreamTimeout
+from common.green_send import send_all
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,9 @@ SWEEP_S = 30.0  # how often idle connections are checked for a worker that close
 RECV_SIZE = 64 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Origin:
-    """Where a worker's URL points, parsed once."""
+    """Where a worker's URL points, parsed once (one object per URL: it keys the idle stacks by identity)."""
 
     scheme: str
     host: str
@@ -197,8 +198,9 @@ class _Connection:
         if self.buf:
             return False
         try:
-            self.raw.settimeout(0.0)  # a socket with a timeout would wait for data even with MSG_DONTWAIT
-            _socket.socket.recv(self.raw, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # the bytes under any TLS
+            if self.raw.gettimeout() != 0.0:  # gevent keeps it so: no ioctl per request then
+                self.raw.settimeout(0.0)  # a socket with a timeout would wait for data even with MSG_DONTWAIT
+            _socket.socket.recv(self.raw, 1, PEEK_NOW)  # the bytes under any TLS
         except (BlockingIOError, InterruptedError):
             return True
         except (OSError, ValueError):
@@ -521,10 +523,10 @@ class HttpWorkerClient:
             raise TimeoutError
         conn.sock.settimeout(remaining)
         if len(body) <= RECV_SIZE:
-            conn.sock.sendall(head + body)  # one send: no Nagle wait between head and body
+            send_all(conn.sock, head + body)  # one send: no Nagle wait between head and body
         else:
-            conn.sock.sendall(head)
-            conn.sock.sendall(body)
+            send_all(conn.sock, head)
+            send_all(conn.sock, body)
         _quick_ack(conn.raw)
         reply_head = _read_head(conn, deadline)
         while 100 <= reply_head.status < 200 and reply_head.status != 101:  # 100 Continue and the like
@@ -548,20 +550,38 @@ class HttpWorkerClient:
 
 def _request_head(request: WorkerRequest, origin: _Origin, body: bytes, content_type: str | None,
                   extra: Mapping[str, str] | None = None) -> bytes:
-    target = quote(origin.prefix + request.path, safe="/%?=&:@!$'()*+,;~-._")
-    lines = [f"{request.method} {target} HTTP/1.1", f"Host: {origin.host_header}",
-             "User-Agent: ansible-tools-balancer", "Accept: */*"]
-    if origin.authorization:
-        lines.append(f"Authorization: {origin.authorization}")
-    if content_type:
-        lines.append(f"Content-Type: {content_type}")
+    lines = [_head_start(request.url, origin, request.method, request.path, content_type)]
     if body or request.method not in ("GET", "HEAD"):
-        lines.append(f"Content-Length: {len(body)}")
-    for name, value in [*(extra or {}).items(), *(request.headers or {}).items()]:
-        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
-            raise ValueError(f"a line break in the request header {name!r}")
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    for headers in (extra, request.headers):
+        for name, value in headers.items() if headers else ():
+            if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
+                raise ValueError(f"a line break in the request header {name!r}")
+            lines.append(f"{name}: {value}\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
+
+
+_HEAD_STARTS: dict[tuple[str, str, str, str | None], str] = {}
+
+
+def _head_start(url: str, origin: _Origin, method: str, path: str, content_type: str | None) -> str:
+    """A request head's lines up to its Content-Length: the same for every job to one worker's
+    endpoint, so made once (a few hundred kinds at most: workers, endpoints, body types)."""
+    key = (url, method, path, content_type)
+    start = _HEAD_STARTS.get(key)
+    if start is None:
+        target = quote(origin.prefix + path, safe="/%?=&:@!$'()*+,;~-._")
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {origin.host_header}",
+                 "User-Agent: ansible-tools-balancer", "Accept: */*"]
+        if origin.authorization:
+            lines.append(f"Authorization: {origin.authorization}")
+        if content_type:
+            lines.append(f"Content-Type: {content_type}")
+        start = "".join(f"{line}\r\n" for line in lines)
+        if len(_HEAD_STARTS) < 1024 and not (content_type or "").startswith("multipart/"):  # a boundary each
+            _HEAD_STARTS[key] = start
+    return start
 
 
 def _os_reason(exc: BaseException) -> str:

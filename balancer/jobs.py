@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +44,11 @@ class Ticket:
     # what travels with the job to its workers (X-Request-Id, X-Forwarded-For, Forwarded: balancer.tracing)
     forward_headers: dict[str, str] = dataclasses.field(default_factory=dict)
     queue_wait_s: float = 0.0  # seconds its leases waited for a slot at the balancer, summed (balancer.metrics)
+
+    def __post_init__(self) -> None:
+        register = getattr(self.gone, "on_set", None)
+        if register is not None:  # found by a plain lookup, twice a job, rather than through __getattr__
+            self.__dict__["on_set"] = register
 
     def is_set(self) -> bool:
         return self.gone is not None and self.gone.is_set()
@@ -114,7 +119,11 @@ class JobBoard:
         self.clock = clock
         self._lock = short_lock()  # no I/O under it
         self._open: dict[str, Ticket] = {}
-        self._done: OrderedDict[str, Ticket] = OrderedDict()
+        self._done: dict[str, Ticket] = {}
+        # design: finished tickets in the order they finished, oldest first; a ticket whose id a later
+        # job took over is dropped when it reaches the front (an OrderedDict's first value cost more
+        # to reach than the rest of a job's bookkeeping here)
+        self._finished: deque[Ticket] = deque()
         self._places: _Places | None = None
 
     def open(self, request_id: str, path: str, gone: CancelSignal | None = None, *, split: bool = False) -> Ticket:
@@ -127,12 +136,14 @@ class JobBoard:
 
     def close(self, ticket: Ticket, status: int) -> None:
         """The job's reply is decided: remember it as done for a while."""
+        now = self.clock()
         with self._lock:
-            ticket.finished, ticket.status = self.clock(), status
+            ticket.finished, ticket.status = now, status
             if self._open.get(ticket.request_id) is ticket:
                 del self._open[ticket.request_id]
                 self._done[ticket.request_id] = ticket
-            self._forget_old_locked()
+                self._finished.append(ticket)
+            self._forget_old_locked(now)
 
     def lookup(self, request_id: str) -> JobView | None:
         """The job's state now, or None when no open or recently finished job has that id."""
@@ -168,10 +179,13 @@ class JobBoard:
         self._places = places
         return places
 
-    def _forget_old_locked(self) -> None:
-        cutoff = self.clock() - self.keep_done_s
-        while self._done:
-            oldest = next(iter(self._done.values()))
-            if len(self._done) <= self.max_done and (oldest.finished or 0) >= cutoff:
-                break
-            self._done.popitem(last=False)
+    def _forget_old_locked(self, now: float) -> None:
+        cutoff = now - self.keep_done_s
+        done, finished = self._done, self._finished
+        while finished:
+            oldest = finished[0]
+            if done.get(oldest.request_id) is oldest:
+                if len(done) <= self.max_done and (oldest.finished or 0) >= cutoff:
+                    break
+                del done[oldest.request_id]
+            finished.popleft()

@@ -180,6 +180,8 @@ class BackendPool:
     _next_order: int = field(default=0, init=False, repr=False)
     _completed: int = field(default=0, init=False, repr=False)  # jobs that got a final reply from a worker
     _failed: int = field(default=0, init=False, repr=False)  # jobs that failed by a backend's fault
+    # routable_model's answers, each with the ROUTING_CHANGES count it was made at
+    _routable: dict[str, tuple[int, str | None]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._backends = {}
@@ -271,10 +273,17 @@ class BackendPool:
         the worker then answers without the model, or says why it cannot)."""
         if model is None:
             return None
+        known = self._routable.get(model)
+        if known is not None and known[0] == ROUTING_CHANGES[0]:  # models and members as they were then
+            return known[1]
         with self._lock:
+            changes = ROUTING_CHANGES[0]
             missing = bool(self._backends) and all(
                 b.models is not None and not has_model(b.models, model) for b in self._backends.values()
             )
+            if len(self._routable) > 256:
+                self._routable.clear()
+            self._routable[model] = (changes, None if missing else model)
         return None if missing else model
 
     def _wake(self, waiter: _Waiter) -> None:
@@ -289,15 +298,18 @@ class BackendPool:
     def _release(self, url: str) -> bool:
         """Give a slot on ``url`` back; True when a waiting job was handed a slot."""
         with self._lock:
-            backend = self._backends.get(url)
-            if backend is None:
-                return False
-            backend.in_flight = max(0, backend.in_flight - 1)
-            if backend.removing and backend.in_flight == 0:
-                del self._backends[url]
-                ROUTING_CHANGES[0] += 1
-                log.info("backend %s removed: its last job finished", url)
-            return self._dispatch_locked() > 0
+            return self._release_locked(url)
+
+    def _release_locked(self, url: str) -> bool:
+        backend = self._backends.get(url)
+        if backend is None:
+            return False
+        backend.in_flight = max(0, backend.in_flight - 1)
+        if backend.removing and backend.in_flight == 0:
+            del self._backends[url]
+            ROUTING_CHANGES[0] += 1
+            log.info("backend %s removed: its last job finished", url)
+        return self._dispatch_locked() > 0
 
     def _dispatch_locked(self) -> int:
         """Hand free slots to waiters, oldest first; how many were served."""
@@ -403,9 +415,11 @@ class BackendPool:
         with self._lock:
             self._completed += 1
             backend = self._backends.get(url)
-            if backend is not None:
-                backend.consecutive_failures = 0
-                backend.probation = False
+            if backend is not None:  # assigned only when it changes: an assignment drops its cached snapshots
+                if backend.consecutive_failures:
+                    backend.consecutive_failures = 0
+                if backend.probation:
+                    backend.probation = False
 
     def record_failure(self, url: str, reason: str) -> bool:
         """A job on ``url`` failed by the backend's fault; True when this ejected it."""

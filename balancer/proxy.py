@@ -67,6 +67,9 @@ class Judgement:
     draining: bool = False
 
 
+_FINAL = Judgement(Verdict.FINAL)  # the common verdict, made once
+
+
 def judge(path: str, reply: WorkerReply) -> Judgement:
     """The verdict on ``reply`` to a request for ``path``; pure."""
     if "json" not in reply.content_type.lower():
@@ -81,12 +84,12 @@ def judge(path: str, reply: WorkerReply) -> Judgement:
         wanted = RESULT_FIELDS.get(path)
         if wanted is not None and not isinstance(body.get(wanted), str):
             return Judgement(Verdict.FAULT, f"HTTP {reply.status} without the '{wanted}' text the contract promises")
-        return Judgement(Verdict.FINAL)
+        return _FINAL
     has_error = isinstance(body.get("error"), str)
     if reply.status == 503:
         return Judgement(Verdict.ELSEWHERE, str(body.get("error", "HTTP 503")), draining=body.get("draining") is True)
     if 400 <= reply.status < 500 or (reply.status in (502, 504) and has_error):
-        return Judgement(Verdict.FINAL) if has_error else Judgement(Verdict.FAULT, f"HTTP {reply.status} without an error message")
+        return _FINAL if has_error else Judgement(Verdict.FAULT, f"HTTP {reply.status} without an error message")
     return Judgement(Verdict.FAULT, f"HTTP {reply.status}" + (f": {body['error']}" if has_error else ""))
 
 

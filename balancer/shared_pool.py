@@ -234,7 +234,7 @@ class SharedPool(BackendPool):
         with self._lock:
             self._leases.pop(lease_id, None)
             woken = self._wakeups
-        self._release(url)
+            self._release_locked(url)
         try:
             self.ledger.release(lease_id)
         except StateUnavailable as exc:

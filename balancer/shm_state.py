@@ -140,6 +140,8 @@ class ShmRegion:
 
 
 _inherited: ShmRegion | None = None
+_PID = [os.getpid()]  # this process's pid, kept by a fork hook
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 def prepare(capacity: int) -> ShmRegion:
@@ -218,7 +220,7 @@ class ShmLedger:
         return _Held(self)
 
     def _flock_fd(self) -> int:
-        pid = os.getpid()
+        pid = _PID[0]  # os.getpid() is a system call, twice a job here
         if self._lock_pid != pid:  # this process's own open file: flock excludes other open files only
             self._lock_fd = os.open(f"/proc/self/fd/{self.region.fd}", os.O_RDWR | os.O_CLOEXEC)
             self._lock_pid = pid

@@ -28,8 +28,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from common.cooperative import short_lock
@@ -38,6 +37,8 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[], None]
 POLL_S = 0.25  # how often a fallback watch looks (pipelined requests, plain events, no gevent)
+PEEK_NOW = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)  # the flags of a peek that never waits (an int: an
+# IntFlag's "|" runs Python code at each use)
 
 
 class CancelEvent(threading.Event):
@@ -124,7 +125,7 @@ def os_socket(sock: Any) -> Any:
 def peer_closed(sock: Any) -> bool:
     """True when the other end has closed the connection; never blocks, never yields."""
     try:
-        return bool(os_socket(sock).recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"")
+        return bool(os_socket(sock).recv(1, PEEK_NOW) == b"")
     except (BlockingIOError, InterruptedError):
         return False
     except (OSError, ValueError):
@@ -146,8 +147,7 @@ class _LoopWatch:
     """Sets ``gone`` when the peer of ``sock`` closes: a read watcher on gevent's loop, no greenlet."""
 
     def __init__(self, sock: Any, gone: CancelEvent, poll_s: float) -> None:
-        import gevent
-
+        gevent = _gevent()
         self._gevent = gevent
         self._raw = os_socket(sock)
         self._gone = gone
@@ -160,7 +160,7 @@ class _LoopWatch:
 
     def _readable(self) -> None:  # runs in the loop: never blocks, never raises
         try:
-            data = self._raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            data = self._raw.recv(1, PEEK_NOW)
         except (BlockingIOError, InterruptedError):
             return  # a spurious wake-up
         except (OSError, ValueError):
@@ -189,6 +189,19 @@ class _LoopWatch:
             self._timer.close()
 
 
+def _gevent() -> Any:
+    """The gevent module, imported at the first watch (a process without gevent never gets here)."""
+    global _GEVENT
+    if _GEVENT is None:
+        import gevent
+
+        _GEVENT = gevent
+    return _GEVENT
+
+
+_GEVENT: Any = None
+
+
 class _ThreadWatch:
     """The same for servers without gevent: a thread peeks every ``poll_s``."""
 
@@ -207,20 +220,28 @@ class _ThreadWatch:
         self._done.set()
 
 
-@contextmanager
-def watch_disconnect(environ: Mapping[str, Any], poll_s: float = POLL_S) -> Iterator[CancelEvent]:
-    """Yield an event that is set once the client of this request disconnects.
+class watch_disconnect:  # noqa: N801 - used as the function it was: ``with watch_disconnect(environ) as gone``
+    """A context giving an event that is set once the client of this request disconnects.
 
     Enter it after the request body has been read (a body still arriving would look like
-    pipelined bytes).
+    pipelined bytes). A class rather than a generator context: it is entered once per job.
     """
-    gone = CancelEvent()
-    sock = environ.get("gunicorn.socket")
-    if sock is None or not hasattr(sock, "fileno"):
-        yield gone
-        return
-    watch: _LoopWatch | _ThreadWatch = _LoopWatch(sock, gone, poll_s) if _is_green(sock) else _ThreadWatch(sock, gone, poll_s)
-    try:
-        yield gone
-    finally:
-        watch.stop()
+
+    __slots__ = ("_environ", "_poll_s", "_watch")
+
+    def __init__(self, environ: Mapping[str, Any], poll_s: float = POLL_S) -> None:
+        self._environ = environ
+        self._poll_s = poll_s
+        self._watch: _LoopWatch | _ThreadWatch | None = None
+
+    def __enter__(self) -> CancelEvent:
+        gone = CancelEvent()
+        sock = self._environ.get("gunicorn.socket")
+        if sock is not None and hasattr(sock, "fileno"):
+            self._watch = _LoopWatch(sock, gone, self._poll_s) if _is_green(sock) else _ThreadWatch(sock, gone, self._poll_s)
+        return gone
+
+    def __exit__(self, *exc: object) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()

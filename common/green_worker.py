@@ -51,6 +51,7 @@ from gunicorn.http import errors as parse_errors
 from gunicorn.workers.ggevent import GeventWorker
 
 from common.errors import RequestTimeout
+from common.green_send import send_all
 from common.lean_http import LeanServer
 from common.lifecycle import Lifecycle
 
@@ -141,20 +142,20 @@ class DeadlineSocket:
         if held is not None:
             self._held = None
             if len(data) <= COALESCE_MAX:
-                self._sock.sendall(held + data)
+                send_all(self._sock, held + data)
                 return
-            self._sock.sendall(held)
+            send_all(self._sock, held)
         elif self._hold_next:
             self._hold_next = False
             self._held = bytes(data)
             return
-        self._sock.sendall(data)
+        send_all(self._sock, data)
 
     def flush(self) -> None:
         """Send a held reply head now."""
         held, self._held = self._held, None
         if held is not None:
-            self._sock.sendall(held)
+            send_all(self._sock, held)
 
     def end_reply(self) -> None:
         """The request is over: a head still held (a reply without a body) goes out."""
