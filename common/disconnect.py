@@ -2,7 +2,8 @@
 
 design: one watch per request, and under the gevent server no greenlet and no thread for it.
 Under gunicorn the WSGI environ carries the client socket (``gunicorn.socket``); the watch
-arms an event-loop read watcher on it (``loop.io``), which costs nothing until the kernel says
+arms an event-loop read watcher on it (``loop.io``; the connection's own when it keeps one, as
+``common.green_worker.DeadlineSocket`` does for all its jobs), which costs nothing until the kernel says
 the socket is readable. The request's body has been read by then, so readable means the peer
 closed its side (or pipelined another request): a non-blocking peek (``MSG_PEEK |
 MSG_DONTWAIT``) on the operating system's socket tells which. Closed: the request's
@@ -153,7 +154,9 @@ class _LoopWatch:
         self._gone = gone
         self._poll_s = poll_s
         self._loop = gevent.get_hub().loop
-        self._io: Any = self._loop.io(self._raw.fileno(), 1)  # 1: READ
+        owned = getattr(sock, "read_watcher", None)  # the connection's own (common.green_worker.DeadlineSocket)
+        self._owned = owned is None
+        self._io: Any = self._loop.io(self._raw.fileno(), 1) if owned is None else owned()  # 1: READ
         self._io.ref = False
         self._timer: Any = None
         self._io.start(self._readable)
@@ -183,7 +186,8 @@ class _LoopWatch:
 
     def stop(self) -> None:
         self._io.stop()
-        self._io.close()
+        if self._owned:
+            self._io.close()
         if self._timer is not None:
             self._timer.stop()
             self._timer.close()

@@ -102,6 +102,7 @@ class DeadlineSocket:
         self._hold_next = False  # a request was read: its reply's first write (the head) waits for the next
         self._held: bytes | None = None
         self._unread = b""  # bytes read for a request and given back (common.lean_http hands it to gunicorn)
+        self._watcher: Any = None  # the disconnect watch's read watcher, made at the first job (read_watcher)
 
     def save_state(self) -> tuple[str, float, int]:
         """Where the connection is before a request head is read (for ``unread``)."""
@@ -113,6 +114,21 @@ class DeadlineSocket:
         self._unread = data + self._unread
         self._phase, self._deadline, self._requests = state
         self._hold_next = False
+
+    def read_watcher(self) -> Any:
+        """A read watcher on this connection's descriptor for ``common.disconnect``'s watch, stopped:
+        made once per connection rather than once per job (a system call and a watcher each), and
+        closed with the connection (``close_watcher``), before its descriptor is."""
+        watcher = self._watcher
+        if watcher is None:
+            watcher = self._watcher = gevent.get_hub().loop.io(self._sock.fileno(), 1)  # 1: READ
+        return watcher
+
+    def close_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+            watcher.close()
 
     def close_if_idle(self) -> None:
         """At shutdown: end a kept-alive connection that waits for a next request (HAProxy's soft-stop)."""
@@ -184,6 +200,7 @@ class DeadlineSocket:
             self.flush()
         except OSError:
             pass
+        self.close_watcher()
         self._sock.close()
 
     # --- reads -----------------------------------------------------------------------------
@@ -298,6 +315,7 @@ class ServingWorker(GeventWorker):
                 super().handle(listener, conn, addr)
         finally:
             self._connections.discard(conn)
+            conn.close_watcher()  # before gevent's server closes the client socket
 
     def _serve_lean(self, lean: LeanServer, listener: Any, conn: DeadlineSocket, addr: Any) -> bool:
         """The connection's plain requests for the app's fast routes (``common.lean_http``); False when

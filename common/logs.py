@@ -54,7 +54,9 @@ def annotate(environ: dict[str, Any], **fields: Any) -> None:
     facts = environ.get(ENVIRON_KEY)
     if facts is None:
         facts = environ[ENVIRON_KEY] = {}
-    facts.update({k: v for k, v in fields.items() if v is not None})
+    for key, value in fields.items():
+        if value is not None:
+            facts[key] = value
 
 
 def _iso(seconds: float) -> str:
