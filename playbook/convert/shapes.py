@@ -34,8 +34,6 @@ def inline_script(name: str, argv: list[str]) -> tuple[str | None, str] | None:
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
 _ARGUMENT = re.compile(r"\$(?:([1-9])(?![0-9])|\{([1-9])(?![:\-=?+0-9]))")
-
-
 _QUOTED_HEREDOC = re.compile(r"<<-?\s*(['\"])(\w+)\1[^\n]*\n.*?^\s*\2\s*$", re.DOTALL | re.MULTILINE)
 # `set -- ...` or `shift`: from there on $1.. are no longer what the caller gave
 MOVES_ARGUMENTS = re.compile(r"(?:^|[;&|({]|\bthen|\bdo|\belse)\s*(?:shift|set\s+--)(?=$|[\s;&|)}])", re.MULTILINE)
@@ -44,9 +42,12 @@ MOVES_ARGUMENTS = re.compile(r"(?:^|[;&|({]|\bthen|\bdo|\belse)\s*(?:shift|set\s
 def argument_numbers(text: str) -> list[int]:
     """The positional parameters ``text`` reads as the shell would ($2, ${2}, "$2"), in order;
     not in single quotes (`awk '{print $2}'`) or a quoted heredoc, nor `${1:-default}`."""
-    unquoted = _QUOTED.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "",
-                           _QUOTED_HEREDOC.sub("", text))
-    return [int(plain or braced) for plain, braced in _ARGUMENT.findall(unquoted)]
+    return [int(plain or braced) for plain, braced in _ARGUMENT.findall(shell_read(text))]
+
+
+def shell_read(text: str) -> str:
+    """``text`` without what the shell takes as plain text: single-quoted words, quoted heredocs."""
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "", _QUOTED_HEREDOC.sub("", text))
 
 
 def login_shell(name: str, argv: list[str]) -> bool:

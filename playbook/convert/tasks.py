@@ -13,7 +13,7 @@ from typing import Any
 
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
-from playbook.convert.shapes import PIPE, argument_numbers, uses
+from playbook.convert.shapes import PIPE, argument_numbers, shell_read, uses
 from playbook.convert.state import Context, WalkerState
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
 from playbook.rules.base import UNKNOWN_DIRECTORY, Task
@@ -35,7 +35,6 @@ _NO_ENVIRONMENT = frozenset({
 _RUNS_BUILD_TOOLS = ("community.general.make", "ansible.builtin.pip", "community.general.composer",
                      "community.general.npm", "community.general.gem")
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_proxy"})
-_QUOTED_SINGLE = re.compile(r"'[^']*'")
 _NAMED_VALUE = re.compile(r"(?:\{\{|\(\() ((?:shell_\w+|ansible_facts\.\w+|ansible_env\.\w+ \| default|ansible_env\.PWD)) (?:\}\}|\)\))")  # also as fallback_name writes it
 
 
@@ -129,8 +128,8 @@ class TasksMixin(WalkerState):
                    and uses(used, name)]
         if self.arguments is not None and re.search(r"\$(?:[1-9@*#]|\{[1-9@*#])", text):
             prelude.append(shlex.join(["set", "--", *self.arguments]))
-        elif self.script_arguments(text):  # the script's own $1.., which the play takes as variables
-            prelude.append("set -- " + " ".join(f'"$SCRIPT_ARG_{n}"' for n in self.script_arguments(text)))
+        elif given := self.script_arguments(text):  # the script's own $1.., which the play takes as variables
+            prelude.append("set -- " + " ".join(f'"$SCRIPT_ARG_{n}"' for n in given))
         prelude += functions + definitions
         unknown = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", used) if n not in self.variables]
         if unknown and self.sourced:
@@ -186,7 +185,7 @@ class TasksMixin(WalkerState):
         if self.arguments is not None:
             return  # known: the task starts with `set --`
         unknown = [f"${n}" for n in dict.fromkeys(argument_numbers(text)) if str(n) not in self.variables]
-        unknown += list(dict.fromkeys(re.findall(r"\$[@*#]", _QUOTED_SINGLE.sub("", text))))
+        unknown += list(dict.fromkeys(re.findall(r"\$[@*#]", shell_read(text))))
         if unknown:
             self.warn(ctx.statement, f"reads {', '.join(unknown)}, positional parameters a task's shell does not "
                                      "have (empty there): pass what it needs as a variable")
