@@ -14,7 +14,7 @@ from worker.llm import FakeLLM, Message
 SCRIPT = """sudo apt-get install -y nginx
 ./configure --prefix=/opt/app
 sudo systemctl enable --now nginx
-make -j4
+./build.sh -j4
 """
 
 Client = Callable[..., FlaskClient]
@@ -46,11 +46,11 @@ def test_rules_engine_needs_no_llm_and_validates(make_client: Client) -> None:
 def test_hybrid_takes_rules_for_covered_lines_and_one_llm_call_for_the_rest(make_client: Client) -> None:
     def responder(model: str, messages: Sequence[Message]) -> str:
         asked = messages[-1]["content"]
-        assert "./configure --prefix=/opt/app" in asked and "make -j4" in asked
+        assert "./configure --prefix=/opt/app" in asked and "./build.sh -j4" in asked
         assert "apt-get" not in asked, "a covered line was sent to the LLM"
         return llm_tasks([
             {"name": "[L2] Configure the build", "ansible.builtin.command": {"cmd": "./configure --prefix=/opt/app", "creates": "Makefile"}},
-            {"name": "[L4] Build", "ansible.builtin.command": {"cmd": "make -j4", "creates": "app"}},
+            {"name": "[L4] Build", "ansible.builtin.command": {"cmd": "./build.sh -j4", "creates": "app"}},
         ])
 
     llm = FakeLLM(responder)
