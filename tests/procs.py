@@ -24,17 +24,26 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_PORTS = range(20000, 32768)
 
 
+# ports handed out in this process: a port kept free on purpose (a backend that refuses
+# connections) must never be handed out again to a service started later in the same test
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now, from this process's share."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, from this process's share,
+    never one this process handed out before."""
     index, count = _xdist_share()
     share = TEST_PORTS[index::count]
     for _ in range(500):
         port = random.choice(share)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
     raise RuntimeError(f"no free port among {len(share)} tried at random 500 times")
 
