@@ -9,6 +9,13 @@ from collections.abc import Iterable
 from playbook.rules import command_key
 from playbook.shell import Command, Pipeline, Statement
 
+# bash builtins with no program of their own (Debian has /usr/bin/echo, test, kill, ...; not
+# these): `ansible.builtin.command` cannot run them, only a shell can
+SHELL_BUILTINS = frozenset(
+    ". alias bg bind break builtin caller cd command compgen complete compopt continue declare dirs disown "
+    "enable eval exec exit export fc fg getopts hash help history jobs let local logout mapfile popd pushd "
+    "read readarray readonly return set shift shopt source suspend times trap type typeset ulimit umask "
+    "unalias unset wait".split())
 _PATTERN_TAKERS = frozenset({"apt-get", "apt", "aptitude", "dnf", "yum"})
 
 

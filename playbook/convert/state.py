@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from playbook.rules.base import DEFAULT_UMASK
 from playbook.passes import Step
 from playbook.shell import Statement
 
@@ -35,6 +36,7 @@ class Snapshot(NamedTuple):
     cwd: str | None
     definitions: dict[str, str]
     ended_at: int | None
+    umask: int
 
 
 # design: the walker is one class split by job into mixins, each building on this state with
@@ -49,6 +51,7 @@ class WalkerState:
     variables: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    umask: int = DEFAULT_UMASK  # `umask 077`: what files made from here on get (shell tasks start with it)
     functions: dict[str, tuple[str, tuple[Statement, ...] | None]] = field(default_factory=dict)
     shell_only: set[str] = field(default_factory=set)  # variables only shell tasks set
     sourced: list[str] = field(default_factory=list)  # files `.`/`source` read: shell tasks read them too
@@ -96,21 +99,21 @@ class WalkerState:
 
     def snapshot(self) -> Snapshot:
         return Snapshot(len(self.drafts), len(self.warnings), len(self.uncovered), dict(self.variables),
-                        dict(self.environment), self.cwd, dict(self.definitions), self.ended_at)
+                        dict(self.environment), self.cwd, dict(self.definitions), self.ended_at, self.umask)
 
     def restore(self, snapshot: Snapshot) -> None:
-        drafts, warnings, uncovered, variables, environment, cwd, definitions, ended_at = snapshot
+        drafts, warnings, uncovered, variables, environment, cwd, definitions, ended_at, umask = snapshot
         del self.drafts[drafts:]
         del self.warnings[warnings:]
         del self.uncovered[uncovered:]
         self.variables, self.environment, self.cwd = variables, environment, cwd
-        self.definitions, self.ended_at = definitions, ended_at
+        self.definitions, self.ended_at, self.umask = definitions, ended_at, umask
 
     def restore_shell_state(self, snapshot: Snapshot) -> None:
-        """The shell's variables, environment, directory and computed variables as they were at
+        """The shell's variables, environment, directory, umask and computed variables as they were at
         ``snapshot``, keeping the tasks made since (a block whose effects end with it)."""
         self.variables, self.environment = snapshot.variables, snapshot.environment
-        self.cwd, self.definitions = snapshot.cwd, snapshot.definitions
+        self.cwd, self.definitions, self.umask = snapshot.cwd, snapshot.definitions, snapshot.umask
 
     def warn(self, statement: Statement, message: str) -> None:
         span = f"{statement.first_line}" if statement.first_line == statement.last_line \

@@ -13,10 +13,10 @@ from typing import Any
 
 from playbook.convert.conditions import HOST_VALUE
 from playbook.convert.fallback import creates_of, fallback_name, read_only, short, strip_leading_sudo
-from playbook.convert.shapes import PIPE, argument_numbers, shell_read, uses
+from playbook.convert.shapes import PIPE, SHELL_BUILTINS, argument_numbers, shell_read, uses
 from playbook.convert.state import Context, WalkerState
 from playbook.passes import COMMAND, SHELL, Step, TaskSource
-from playbook.rules.base import UNKNOWN_DIRECTORY, Task
+from playbook.rules.base import DEFAULT_UMASK, UNKNOWN_DIRECTORY, Task
 from playbook.rules.content import literal
 from playbook.shell import Command, source_text
 
@@ -86,7 +86,9 @@ class TasksMixin(WalkerState):
     def fallback(self, ctx: Context, command: Command, argv: list[str], redirects: list[Any],
                  env: dict[str, str]) -> None:
         if redirects or command.heredoc is not None or command.herestring is not None \
-                or any(w.raw.startswith("~") for w in command.words):
+                or any(w.raw.startswith("~") for w in command.words) or self.umask != DEFAULT_UMASK \
+                or argv[0] in SHELL_BUILTINS:
+            # (under the script's own umask the shell task sets it first; `eval` has no program)
             self.fallback_shell(ctx, self.command_text(command), creates_of(argv, redirects),
                                 env=env)
             return
@@ -136,6 +138,8 @@ class TasksMixin(WalkerState):
             # a file an `if` arm sourced ("?" before it) is read when it is there
             prelude[:0] = [f"[ -r {shlex.quote(path[1:])} ] && . {shlex.quote(path[1:])}" if path.startswith("?")
                            else f". {shlex.quote(path)}" for path in dict.fromkeys(self.sourced)]
+        if self.umask != DEFAULT_UMASK:
+            prelude.insert(0, f"umask {self.umask:03o}")
         if pipefail and PIPE.search("\n".join([*functions, *definitions, text])):
             prelude.insert(0, "set -o pipefail")
         return "\n".join(prelude + [text.strip()])

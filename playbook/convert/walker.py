@@ -307,7 +307,8 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
         base = re.sub(r"[^A-Za-z0-9._-]", "_", posixpath.basename(url.split("?")[0].rstrip("/")) or "download")
         become = ctx.become or any(c.become for c in commands)
         if name == "tar" and not into:  # `curl URL | tar -xz -C DIR`: unarchive fetches it itself
-            unpacked = unpack_download(url, Invocation(argv=tuple(then), cwd=self.cwd, line=ctx.statement.first_line))
+            unpacked = unpack_download(url, Invocation(argv=tuple(then), cwd=self.cwd, line=ctx.statement.first_line,
+                                                       umask=self.umask))
             if unpacked is None:
                 return False
             for task in unpacked:
@@ -433,6 +434,13 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
             # with the stack empty popd fails and the directory stays
             self.cwd = self.directories.pop() if self.directories else self.cwd
             return True
+        if name == "umask" and len(argv) == 2 and re.fullmatch(r"[0-7]{1,4}", argv[1]) and not redirects:
+            # design: the mask is shell state like the directory: files that later commands and
+            # rules create get its modes (Invocation.umask), and shell tasks start with it
+            self.umask = int(argv[1], 8) & 0o777
+            return True
+        if name == "trap" and not redirects:
+            return self.trap(ctx, argv)
         if name == "unset" and all(re.fullmatch(r"[A-Za-z_]\w*", a) for a in argv[1:]):
             for variable in argv[1:]:
                 self.variables.pop(variable, None)
@@ -520,7 +528,8 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
             heredoc = None if herestring is None else herestring + "\n"
         invocation = Invocation(argv=tuple(argv), stdin=heredoc if heredoc is not None else stdin,
                                 redirects=tuple(redirects), cwd=self.cwd,
-                                line=ctx.statement.first_line, globbed=globbed, user=sub_ctx.become_user)
+                                line=ctx.statement.first_line, globbed=globbed, user=sub_ctx.become_user,
+                                umask=self.umask)
         if self.virtual_environment(invocation) or self.release_variables(sub_ctx, invocation):
             return True
         found = apply_rules(invocation)
@@ -684,6 +693,17 @@ class ShellWalker(QueriesMixin, BranchesMixin, FunctionsMixin):
             # better than a copy of the same shell per value, and does the same
             self.restore(snapshot)
             return False
+        return True
+
+    def trap(self, ctx: Context, argv: list[str]) -> bool:
+        """`trap HANDLER EXIT INT ...`: no task. The play has no hook for its end or a signal, and a
+        task running the trap alone would fire an EXIT handler there and then; so the warning
+        names what no longer runs at the end."""
+        if len(argv) < 3 or argv[1] in ("-", "", "-l", "-p") or argv[1].startswith("-"):
+            return True  # listing, resetting or ignoring signals: nothing a play runs
+        self.warn(ctx.statement, f"`trap {argv[1]} {' '.join(argv[2:])}`: the play has no hook for when it ends or is "
+                                 f"interrupted, so `{argv[1]}` does not run then: if it must, add its tasks at the "
+                                 "end (or in the always: section of a block)")
         return True
 
     def change_directory(self, argv: list[str]) -> bool:

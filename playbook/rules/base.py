@@ -21,6 +21,7 @@ TaskRole = Literal["other", "config", "restart", "apt-update", "no-op", "mount-a
 # (empty, so false like "no chdir"), and a rule declines relative paths.
 START_DIRECTORY = "{{ ansible_env.PWD }}"
 UNKNOWN_DIRECTORY = ""
+DEFAULT_UMASK = 0o022  # what nearly every system gives a script that sets none
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Invocation:
     # the user named to run it (`sudo -u U`, `su U -c`), whose `~` the command's paths mean;
     # None: the connecting user or root, which the rule cannot tell apart
     user: str | None = None
+    # the shell's file-creation mask when it runs (`umask 077` earlier in the script or its
+    # subshell); what the files and directories it creates get, unless it names a mode
+    umask: int = DEFAULT_UMASK
 
     @property
     def name(self) -> str:
@@ -70,6 +74,16 @@ class Invocation:
         if directory is None:
             return None
         return posixpath.normpath(posixpath.join(directory, value))
+
+    @property
+    def new_file_mode(self) -> str:
+        """The mode of a file the command creates (`>`, touch, a download): 0666 less the umask."""
+        return f"{0o666 & ~self.umask:04o}"
+
+    @property
+    def new_directory_mode(self) -> str:
+        """The mode of a directory the command creates (mkdir, unpacking): 0777 less the umask."""
+        return f"{0o777 & ~self.umask:04o}"
 
     def is_glob(self, index: int) -> bool:
         """True when argv[index] is a pattern the shell would expand, not a literal name."""

@@ -135,4 +135,4 @@ def php_download(inv: Invocation) -> list[Task] | None:
     if dest is None:
         return None
     return [Task(f"Download {call.group(2)} to {dest}", "ansible.builtin.get_url",
-                 {"url": call.group(2), "dest": dest, "mode": "0644", "force": True}, path=dest)]
+                 {"url": call.group(2), "dest": dest, "mode": inv.new_file_mode, "force": True}, path=dest)]

@@ -15,7 +15,6 @@ from typing import Any
 
 from playbook.rules import rule
 from playbook.rules.base import RUNTIME_VALUE, Invocation, Task, no_op, parse_options
-from playbook.rules.files import FILE_MODE
 
 _C_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r",
               "v": "\v", "e": "\x1b"}
@@ -91,7 +90,7 @@ def write_content(inv: Invocation, dest: str, content: str, append: bool) -> lis
             return tasks
     lines = content.splitlines()
     check = {"validate": VISUDO} if _is_sudoers(path) else {}
-    mode = SUDOERS_MODE if check else FILE_MODE
+    mode = SUDOERS_MODE if check else inv.new_file_mode
     if append:
         if len(lines) == 1:
             return [Task(f"Ensure a line is in {path}", "ansible.builtin.lineinfile",
@@ -400,7 +399,7 @@ def cat(inv: Invocation) -> list[Task] | None:
         if src is None or dest is None:
             return None
         return [Task(f"Copy {src} to {dest}", "ansible.builtin.copy",
-                     {"src": src, "dest": dest, "remote_src": True, "mode": FILE_MODE},
+                     {"src": src, "dest": dest, "remote_src": True, "mode": inv.new_file_mode},
                      role="config", path=dest)]
     return None
 

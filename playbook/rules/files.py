@@ -21,12 +21,12 @@ from playbook.rules.base import (
 
 FILE = "ansible.builtin.file"
 COPY = "ansible.builtin.copy"
-# design: shell commands create files and directories with the umask's defaults (022 almost
-# everywhere); Ansible wants that said explicitly (lint: risky-file-permissions), so new
-# paths get 0644/0755 unless the script sets a mode, and convert folds a later chmod/chown
-# of the same path into the task that created it.
-DIR_MODE = "0755"
-FILE_MODE = "0644"
+# design: shell commands create files and directories with the umask's defaults (0644/0755
+# under the usual 022; 0600/0700 after a script's `umask 077`, which the walker follows into
+# Invocation.umask); Ansible wants the mode said explicitly (lint: risky-file-permissions), so
+# new paths get the umask's mode unless the script sets one, and convert folds a later
+# chmod/chown of the same path into the task that created it.
+INSTALL_MODE = "0755"  # what `install` gives without -m, whatever the umask
 _STICKY_DIRS = frozenset({"/tmp", "/var/tmp", "/dev/shm"})  # mode 1777 on every system
 
 
@@ -56,7 +56,7 @@ def mkdir(inv: Invocation) -> list[Task] | None:
         # `mkdir -p /tmp`: there on every system, and a task with mode 0755 would take its sticky bit
         return [no_op(f"mkdir -p {' '.join(paths)}: there on every system")]
     paths = [p for p in paths if p not in _STICKY_DIRS] if opts.has("-p", "--parents") and not mode else paths
-    mode = octal_mode(mode) if mode else DIR_MODE
+    mode = octal_mode(mode) if mode else inv.new_directory_mode
     if mode is None:
         return None
     return _file_tasks("Create the directory", paths, {"state": "directory", "mode": mode},
@@ -71,7 +71,7 @@ def touch(inv: Invocation) -> list[Task] | None:
     paths = _paths(inv, opts.positionals)
     if paths is None or opts.has("-c"):
         return None
-    args = {"state": "touch", "mode": FILE_MODE, "modification_time": "preserve",
+    args = {"state": "touch", "mode": inv.new_file_mode, "modification_time": "preserve",
             "access_time": "preserve"}
     return _file_tasks("Create the empty file", paths, args, "Create the empty files")
 
@@ -289,7 +289,7 @@ def install(inv: Invocation) -> list[Task] | None:
         if paths is None:
             return None
         return _file_tasks("Create the directory", paths,
-                           {"state": "directory", **attrs, "mode": mode or DIR_MODE},
+                           {"state": "directory", **attrs, "mode": mode or INSTALL_MODE},
                            "Create the directories")
     if len(opts.positionals) != 2 or opts.has("-t"):
         return None
@@ -299,7 +299,7 @@ def install(inv: Invocation) -> list[Task] | None:
     if opts.positionals[1].endswith("/"):
         dest_path = dest_path.rstrip("/") + "/" + posixpath.basename(src_path)
     args = {"src": src_path, "dest": dest_path, "remote_src": True, **attrs,
-            "mode": mode or DIR_MODE}
+            "mode": mode or INSTALL_MODE}
     return [Task(f"Install {src_path} as {dest_path}", COPY, args, role="config", path=dest_path)]
 
 

@@ -9,7 +9,6 @@ from urllib.parse import urlparse
 
 from playbook.rules import rule
 from playbook.rules.base import Invocation, Task, octal_mode, parse_options
-from playbook.rules.files import FILE_MODE
 
 GET_URL = "ansible.builtin.get_url"
 
@@ -32,7 +31,7 @@ def _download(inv: Invocation, url: str, dest: str | None, extra: dict[str, Any]
     path = inv.path(dest)
     if path is None:
         return None
-    args = {"url": url, "dest": path, "mode": FILE_MODE, **extra}
+    args = {"url": url, "dest": path, "mode": inv.new_file_mode, **extra}
     return [Task(f"Download {posixpath.basename(path) or url} to {path}", GET_URL, args,
                  role="other", path=path)]
 

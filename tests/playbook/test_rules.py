@@ -45,7 +45,7 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
     ('mkswap /swapfile -L swap',
      [{'name': 'Make a swap area on /swapfile',
        'community.general.filesystem': {'fstype': 'swap', 'dev': '/swapfile', 'opts': '-L swap'}}]),
-    ('ulimit -n 4096\numask 077', []),
+    ('ulimit -n 4096\numask u=rwx,g=,o=', []),
     ('sudo apt-get install -y --no-install-recommends nginx git',
      [{'name': 'Install nginx and git',
   'ansible.builtin.apt': {'name': ['nginx', 'git'],
@@ -903,11 +903,11 @@ NOTES = {
     'apt-get install -y --allow-remove-essential --fix-missing --fix-broken nodejs': [
         "line 1: apt-get --allow-remove-essential --fix-missing has no switch in the apt module: where apt needs it "
         "(an essential package to remove, a package that cannot be fetched) the task fails where the script went on"],
-    'ulimit -n 4096\numask 077': [
+    'ulimit -n 4096\numask u=rwx,g=,o=': [
         "line 1: `ulimit -n 4096` sets the resource limits of the shell running the script, which its later commands "
         "inherit and no task does (each runs in a process of its own): no task; review what later tasks need "
         "(a service's limits belong in its unit or /etc/security/limits.d)",
-        "line 2: `umask 077` sets the file-creation mask of the shell running the script, which its later commands "
+        "line 2: `umask u=rwx,g=,o=` sets the file-creation mask of the shell running the script, which its later commands "
         "inherit and no task does (each runs in a process of its own): no task; review what later tasks create: "
         "their modes assume the usual umask 022"],
     'mysql -u "root" -p"root" < "/srv/database/init.sql"': [f"line 1: {_MYSQL}"],

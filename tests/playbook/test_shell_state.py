@@ -1,0 +1,131 @@
+"""Shell state that later commands inherit: the umask, traps, and builtins no program runs.
+
+Each case here was a playbook that did not do what the script did: `(umask 077; openssl rand >
+secret)` wrote a world-readable secret (mail-in-a-box's management setup, realworld script 20),
+`trap cleanup EXIT` became a command task that cannot run (`trap` is no program) and that, as a
+shell task, would have run `cleanup` there and then, and `eval ...` became a command task that
+fails on every host.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from playbook.chunking import split_script
+from playbook.convert import COMMAND, SHELL, convert_script
+from playbook.convert.shapes import SHELL_BUILTINS
+
+FILE = "ansible.builtin.file"
+COPY = "ansible.builtin.copy"
+
+
+def _task(conversion, module: str, path: str) -> dict:
+    for task in conversion.tasks:
+        args = task.get(module)
+        if isinstance(args, dict) and path in (args.get("path"), args.get("dest")) or \
+                isinstance(args, dict) and path in str(args.get("cmd", "")):
+            return task
+    raise AssertionError(f"no {module} task for {path} in {conversion.tasks}")
+
+
+def test_a_subshells_umask_gives_its_files_their_modes_and_ends_with_it() -> None:
+    conversion = convert_script(
+        "(umask 077; echo secret > /srv/key.txt; mkdir /srv/private; openssl rand -base64 32 > /srv/token)\n"
+        "echo public > /srv/readme.txt\nmkdir /srv/public\n")
+    assert _task(conversion, COPY, "/srv/key.txt")[COPY]["mode"] == "0600"
+    assert _task(conversion, FILE, "/srv/private")[FILE]["mode"] == "0700"
+    shell = _task(conversion, SHELL, "/srv/token")[SHELL]
+    assert shell["cmd"].splitlines()[0] == "umask 077"
+    # after the subshell: the usual 022
+    assert _task(conversion, COPY, "/srv/readme.txt")[COPY]["mode"] == "0644"
+    assert _task(conversion, FILE, "/srv/public")[FILE]["mode"] == "0755"
+
+
+def test_a_top_level_umask_holds_for_the_rest_of_the_script_and_an_explicit_mode_wins() -> None:
+    conversion = convert_script("umask 027\ntouch /srv/log\nmkdir -m 0711 /srv/drop\n"
+                                "curl -fsSL -o /srv/tool https://example.com/tool\nopenssl genrsa -out /srv/k.pem\n")
+    assert _task(conversion, FILE, "/srv/log")[FILE]["mode"] == "0640"
+    assert _task(conversion, FILE, "/srv/drop")[FILE]["mode"] == "0711"  # mkdir -m is not masked
+    assert _task(conversion, "ansible.builtin.get_url", "/srv/tool")["ansible.builtin.get_url"]["mode"] == "0640"
+    # a command no rule knows runs in a shell that sets the umask first (a command task cannot)
+    assert _task(conversion, SHELL, "genrsa")[SHELL]["cmd"].startswith("umask 027\n")
+    assert not any(COMMAND in task for task in conversion.tasks)
+
+
+def test_a_symbolic_umask_is_not_followed_and_says_so() -> None:
+    conversion = convert_script("umask u=rwx,g=,o=\necho x > /srv/a\n")
+    assert _task(conversion, COPY, "/srv/a")[COPY]["mode"] == "0644"
+    assert any("umask u=rwx,g=,o=" in w and "usual umask 022" in w for w in conversion.warnings)
+
+
+def test_split_chunks_carry_the_umask() -> None:
+    # the chunker hands each chunk the state commands before it; a chunk after `umask 077` must
+    # see it, or a split conversion makes world-readable files the whole one does not
+    script = "umask 077\n" + "".join(f"echo {n} > /srv/f{n}\n" for n in range(25))
+    chunks = split_script(script, 10)
+    assert len(chunks) >= 3
+    last = convert_script(chunks[-1].text, chunks[-1].context)
+    assert {task[COPY]["mode"] for task in last.tasks if COPY in task} == {"0600"}
+
+
+def test_trap_makes_no_task_and_names_what_no_longer_runs() -> None:
+    conversion = convert_script("cleanup() { rm -f /tmp/lock; }\ntrap cleanup EXIT INT TERM\ntrap '' HUP\n"
+                                "trap - EXIT\ntouch /tmp/lock\n")
+    assert not any("trap" in str(task) for task in conversion.tasks)
+    warnings = [w for w in conversion.warnings if "trap" in w]
+    assert len(warnings) == 1 and warnings[0].startswith("line 2: `trap cleanup EXIT INT TERM`")
+    assert "`cleanup` does not run" in warnings[0]
+
+
+@pytest.mark.parametrize("line", ["eval \"$(ssh-agent -s)\"", "let \"n += 1\"", "getopts ab opt", "builtin pwd", "disown"])
+def test_builtins_no_program_runs_become_shell_tasks(line: str) -> None:
+    conversion = convert_script(line + "\n")
+    assert [next(iter(k for k in t if k.startswith("ansible."))) for t in conversion.tasks] == [SHELL]
+
+
+@pytest.mark.skipif(not os.path.exists("/bin/bash"), reason="needs bash")
+def test_the_builtin_list_holds_only_names_with_no_program_on_this_machine() -> None:
+    # the list is why a command task cannot run them; a name with a program of its own would
+    # be fine as a command (e.g. echo, test, kill, printf are in /usr/bin)
+    with_program = sorted(name for name in SHELL_BUILTINS if name != "." and shutil.which(name))
+    assert with_program == []
+    # and each is a builtin bash knows
+    out = subprocess.run(["bash", "-c", "compgen -b"], capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(set(SHELL_BUILTINS) - set(out)) == []
+
+
+UMASK_SCRIPT = ("mkdir -p {root}\n"
+                "(umask 077; echo secret > {root}/key.txt; mkdir {root}/private; date > {root}/stamp)\n"
+                "echo public > {root}/readme.txt\nmkdir {root}/public\n"
+                "umask 027\ntouch {root}/log\nhostname > {root}/host\n")
+
+
+def _modes(root: Path) -> dict[str, str]:
+    return {path.name: oct(path.stat().st_mode & 0o7777) for path in sorted(root.iterdir())}
+
+
+def test_files_made_under_a_umask_get_the_same_modes_from_bash_and_from_ansible(tmp_path: Path) -> None:
+    """The real bash and the real ansible-playbook on the same script: every file and
+    directory ends with the same mode (what a secret written under `umask 077` must keep)."""
+    script = tmp_path / "script.sh"
+    script.write_text(UMASK_SCRIPT.format(root=tmp_path / "bash"))
+    subprocess.run(["bash", str(script)], check=True, timeout=30)
+
+    conversion = convert_script(UMASK_SCRIPT.format(root=tmp_path / "ansible"))
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                         "tasks": conversion.tasks}]))
+    env = {**os.environ, "ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_NOCOLOR": "1"}
+    run = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", str(playbook)],
+                         capture_output=True, text=True, env=env, timeout=110)
+    assert run.returncode == 0, run.stdout[-3000:]
+    modes = _modes(tmp_path / "bash")
+    assert modes["key.txt"] == "0o600" and modes["private"] == "0o700" and modes["log"] == "0o640"
+    assert _modes(tmp_path / "ansible") == modes
