@@ -4,6 +4,8 @@
     fold_git_pin       `git reset --hard REF`/`git checkout REF` in a fresh clone is its version
     fold_moves         `mv SRC DEST` after the download/extraction that made SRC makes it at DEST
     fold_attributes    a later chmod/chown folds into the task that created the path
+    keep_known_modes   `>>` to a file the play made or chmod-ed keeps that file's mode
+    distinct_blocks    several blocks appended to one file get markers of their own
     fold_edits         `sed -i`/`echo >>` on a file the playbook just wrote edit its content
     fold_mount_all     `mount -a` after fstab entries makes them `state: mounted`
     detab_shell        tabs that only indent a shell task's script become spaces
@@ -68,8 +70,11 @@ class TaskSource:
     rule: str
 
     def through(self, later: TaskSource | None) -> TaskSource:
-        """This source widened to the last line of ``later``."""
-        return self if later is None else TaskSource(self.first_line, later.last_line, self.rule)
+        """This source widened to the last line of ``later`` (never narrowed: a chmod folded in
+        before an edit of earlier lines keeps the chmod's line)."""
+        if later is None:
+            return self
+        return TaskSource(self.first_line, max(self.last_line, later.last_line), self.rule)
 
 
 @dataclass
@@ -149,6 +154,8 @@ def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tid
     steps = fold_git_pin(steps)
     steps = fold_moves(steps)
     steps = fold_attributes(steps)
+    steps = keep_known_modes(steps)
+    steps = distinct_blocks(steps)
     steps = fold_edits(steps)
     steps = fold_mount_all(steps)
     steps = fold_timezone(steps)
@@ -312,8 +319,11 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
         args = step.task.get(FILE)
         if isinstance(args, dict) and not step.looped and step.path and set(args) <= {"path", *_ATTRS} \
                 and set(step.task) <= {"name", FILE, "become", "when"}:
+            # the task that made the file, never an append since: keep_known_modes gives the
+            # appends that mode (so a split, whose chunk may hold only the append and the chmod,
+            # folds the same way as the whole script)
             target = next((s for s in reversed(out) if s.path == step.path and s.module in _CREATORS
-                           and not s.looped and s.become == step.become
+                           and s.module not in _APPENDS and not s.looped and s.become == step.become
                            and s.task.get("when") == step.task.get("when")), None)
             if target is not None and _CREATORS[target.module] in target.args \
                     and _may_move_back(args, out[out.index(target) + 1:]):
@@ -331,6 +341,90 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
                 continue
         out.append(step)
     return out
+
+
+_APPENDS = frozenset({"ansible.builtin.lineinfile", "ansible.builtin.blockinfile"})
+_UMASK_FIRST = re.compile(r"(?:set -o pipefail\n)?umask ([0-7]{3,4})\n")
+
+
+def keep_known_modes(steps: list[Step]) -> list[Step]:
+    """A write, append, touch or `mkdir -p` of a path the play already gave a mode keeps it.
+
+    design: `>`, `>>`, touch and `mkdir -p` leave an existing file's mode alone, while the
+    modules apply theirs to a file that exists too; the rules give the mode a new file gets
+    under the usual umask (0644, 0755 for a directory) because lint wants one said. So when an
+    earlier task of the play set the path's mode (a copy, an `install -m`, a chmod folded or
+    not, a shell task under `umask 077`) and this task only carries that default, it takes
+    the earlier mode: a `chmod 600` secret does not become 0644 at its next `>` or `>>`. A
+    default mode that a folded `chmod 644` put there looks the same and is taken as a default
+    (a chmod back to the usual mode right after a write is rare; a secret losing its mode is
+    not). Idempotent, and the same on a split's merged tasks as on the whole script's.
+    """
+    known: dict[str, str] = {}
+    for index, step in enumerate(steps):
+        args, path = step.args, step.path
+        if not isinstance(args, dict):
+            continue
+        if step.module in (SHELL, COMMAND):
+            creates = args.get("creates")
+            umask = _UMASK_FIRST.match(str(args.get("cmd", "")))
+            if isinstance(creates, str):  # a file the shell made, under the script's umask if it set one
+                known[creates] = f"{0o666 & ~int(umask.group(1), 8):04o}" if umask else "0644"
+            continue
+        if not path or step.looped:
+            continue
+        if step.module == FILE and args.get("state") == "absent":
+            known = {p: m for p, m in known.items() if p != path and not p.startswith(path.rstrip("/") + "/")}
+            continue
+        mode = args.get("mode")
+        if mode is None:
+            continue  # an edit (replace, ini_file, ...) leaves the mode as it was
+        default = "0755" if step.module == FILE and args.get("state") == "directory" else "0644"
+        chmod = step.module == FILE and set(args) <= {"path", *_ATTRS}  # always the script's own mode
+        if mode == "preserve" and isinstance(args.get("src"), str):
+            mode = known.get(args["src"])
+        elif chmod:
+            pass
+        elif mode == default and path in known:
+            mode = args["mode"] = known[path]
+        elif mode == default and step.module in _APPENDS and args.get("create"):
+            ahead = _chmod_ahead(path, steps[index + 1:])
+            if ahead is not None:
+                mode = args["mode"] = ahead
+        if isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3,4}", mode):
+            known[path] = mode
+        else:
+            known.pop(path, None)
+    return steps
+
+
+def _chmod_ahead(path: str, later: list[Step]) -> str | None:
+    """The mode a later `chmod` of ``path`` gives it, before anything could read the file in
+    between (a command or shell task): an append to a file the play did not make creates it
+    with that mode, so the play does not flip the mode back and forth on every run."""
+    for step in later:
+        if step.module in (COMMAND, SHELL):
+            return None
+        args = step.task.get(FILE)
+        if step.path == path and isinstance(args, dict) and set(args) <= {"path", *_ATTRS} and not step.looped:
+            mode = args.get("mode")
+            return mode if isinstance(mode, str) and re.fullmatch(r"0?[0-7]{3,4}", mode) else None
+    return None
+
+
+def distinct_blocks(steps: list[Step]) -> list[Step]:
+    """Two `cat >> f <<EOF` blocks of one file: blockinfile finds a block by its marker, so with
+    the default marker the second replaced the first. From the second on, each gets a marker
+    numbered in play order (stable across runs; the first keeps the default)."""
+    seen: dict[str, int] = {}
+    for step in steps:
+        args = step.task.get("ansible.builtin.blockinfile")
+        if not isinstance(args, dict) or not step.path:
+            continue
+        count = seen[step.path] = seen.get(step.path, 0) + 1
+        if count > 1 and "marker" not in args:
+            args["marker"] = f"# {{mark}} ANSIBLE MANAGED BLOCK {count}"
+    return steps
 
 
 def _may_move_back(args: dict[str, Any], between: list[Step]) -> bool:

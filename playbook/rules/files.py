@@ -271,6 +271,11 @@ def mv(inv: Invocation) -> list[Task] | None:
     return [Task(f"Move {src_path} to {final}", "ansible.builtin.command", args, path=final)]
 
 
+# install's switches the copy/file modules can say (-C, -p and -v change nothing the play keeps)
+_INSTALL_FLAGS = frozenset({"-m", "--mode", "-o", "--owner", "-g", "--group", "-d", "--directory", "-D", "-t",
+                            "-C", "--compare", "-p", "--preserve-timestamps", "-v", "--verbose", "-c"})
+
+
 @rule("install")
 def install(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="mogtS", long_value=("--mode", "--owner",
@@ -279,6 +284,8 @@ def install(inv: Invocation) -> list[Task] | None:
     mode = octal_mode(mode_value) if mode_value else None
     if mode_value and mode is None:
         return None
+    if any(flag not in _INSTALL_FLAGS for flag, _ in opts.flags):
+        return None  # -s strips, -b backs up, -S, -Z, --preserve-context...: not what copy does
     attrs: dict[str, Any] = {}
     if opts.get("-o", "--owner"):
         attrs["owner"] = opts.get("-o", "--owner")
@@ -300,7 +307,13 @@ def install(inv: Invocation) -> list[Task] | None:
         dest_path = dest_path.rstrip("/") + "/" + posixpath.basename(src_path)
     args = {"src": src_path, "dest": dest_path, "remote_src": True, **attrs,
             "mode": mode or INSTALL_MODE}
-    return [Task(f"Install {src_path} as {dest_path}", COPY, args, role="config", path=dest_path)]
+    tasks = [Task(f"Install {src_path} as {dest_path}", COPY, args, role="config", path=dest_path)]
+    parent = posixpath.dirname(dest_path)
+    if opts.has("-D") and parent not in ("", "/", "~"):
+        # -D makes the destination's missing directories, 0755 whatever the umask (as install does)
+        tasks.insert(0, Task(f"Create the directory {parent}", FILE,
+                             {"path": parent, "state": "directory", "mode": INSTALL_MODE}, role="other", path=parent))
+    return tasks
 
 
 _FIND_TYPES = {"f": "file", "d": "directory", "l": "link"}

@@ -129,3 +129,58 @@ def test_files_made_under_a_umask_get_the_same_modes_from_bash_and_from_ansible(
     modes = _modes(tmp_path / "bash")
     assert modes["key.txt"] == "0o600" and modes["private"] == "0o700" and modes["log"] == "0o640"
     assert _modes(tmp_path / "ansible") == modes
+
+
+# --- modes a later write keeps (`>`, `>>`, touch and mkdir -p leave an existing file's mode) ---
+
+def _modes_of(conversion) -> list[tuple[str, str, str]]:
+    out = []
+    for task in conversion.tasks:
+        module = next(k for k in task if k.startswith("ansible."))
+        args = task[module]
+        if isinstance(args, dict) and "mode" in args:
+            out.append((module.rsplit(".", 1)[1], args.get("path") or args.get("dest"), args["mode"]))
+    return out
+
+
+def test_an_append_keeps_the_mode_a_chmod_gave() -> None:
+    conversion = convert_script("touch /etc/app.secret\nchmod 600 /etc/app.secret\necho 'k=v' >> /etc/app.secret\n")
+    assert _modes_of(conversion) == [("file", "/etc/app.secret", "0600"), ("lineinfile", "/etc/app.secret", "0600")]
+
+
+def test_an_append_before_a_chmod_of_a_file_the_play_did_not_make_takes_the_chmods_mode() -> None:
+    # else the play flips the mode 0644 -> 0600 on every run
+    conversion = convert_script("echo 'k=v' >> /etc/app.secret\nchmod 600 /etc/app.secret\n")
+    assert _modes_of(conversion) == [("lineinfile", "/etc/app.secret", "0600"), ("file", "/etc/app.secret", "0600")]
+
+
+def test_an_overwrite_keeps_the_mode_of_a_file_installed_with_one() -> None:
+    conversion = convert_script("install -m 600 -D /tmp/k /srv/app/key\necho new > /srv/app/key\n")
+    assert ("copy", "/srv/app/key", "0600") in _modes_of(conversion)
+    assert ("copy", "/srv/app/key", "0644") not in _modes_of(conversion)
+
+
+def test_a_secret_made_under_umask_077_keeps_0600_through_later_writes_unless_chmod_says_otherwise() -> None:
+    conversion = convert_script("(umask 077; date > /srv/s.key)\necho more >> /srv/s.key\nprintf 'x\\n' > /srv/s.key\n")
+    assert [m for _, _, m in _modes_of(conversion)] == ["0600", "0600"]
+    conversion = convert_script("(umask 077; date > /srv/s.key)\nchmod 644 /srv/s.key\n")
+    assert _modes_of(conversion) == [("file", "/srv/s.key", "0644")]  # an explicit chmod is never overridden
+
+
+def test_mkdir_p_of_a_directory_the_play_made_private_keeps_it_private() -> None:
+    conversion = convert_script("install -d -m 700 /srv/private\nmkdir -p /srv/private\n")
+    assert {m for _, _, m in _modes_of(conversion)} == {"0700"}
+
+
+def test_two_blocks_appended_to_one_file_get_markers_of_their_own() -> None:
+    conversion = convert_script("cat >> /etc/a.conf <<EOF\nx=1\ny=2\nEOF\ncat >> /etc/a.conf <<EOF\nz=1\nw=2\nEOF\n")
+    blocks = [t["ansible.builtin.blockinfile"] for t in conversion.tasks]
+    assert len(blocks) == 2 and "marker" not in blocks[0]
+    assert blocks[1]["marker"] == "# {mark} ANSIBLE MANAGED BLOCK 2"
+
+
+def test_install_d_makes_the_destination_directory_and_unknown_switches_decline() -> None:
+    conversion = convert_script("install -m 640 -D /tmp/a /srv/x/y.conf\n")
+    assert _modes_of(conversion) == [("file", "/srv/x", "0755"), ("copy", "/srv/x/y.conf", "0640")]
+    conversion = convert_script("install -s /tmp/a /usr/local/bin/a\n")  # strip: not what copy does
+    assert [next(k for k in t if k.startswith("ansible.")) for t in conversion.tasks] == [COMMAND]
