@@ -326,7 +326,7 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
                            and s.module not in _APPENDS and not s.looped and s.become == step.become
                            and s.task.get("when") == step.task.get("when")), None)
             if target is not None and _CREATORS[target.module] in target.args \
-                    and _may_move_back(args, out[out.index(target) + 1:]):
+                    and _may_move_back(args, out[out.index(target) + 1:], step.path):
                 module_args = target.args
                 mode = args.get("mode")
                 if mode is not None and not str(mode).isdigit():
@@ -366,6 +366,14 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
         if not isinstance(args, dict):
             continue
         if step.module in (SHELL, COMMAND):
+            moved = _moved(str(args.get("cmd", "")))
+            if moved is not None:  # `mv A B` keeps A's mode at B
+                source, dest = moved
+                if source in known:
+                    known[dest] = known.pop(source)
+                else:
+                    known.pop(dest, None)
+                continue
             creates = args.get("creates")
             umask = _UMASK_FIRST.match(str(args.get("cmd", "")))
             if isinstance(creates, str):  # a file the shell made, under the script's umask if it set one
@@ -383,8 +391,8 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
         chmod = step.module == FILE and set(args) <= {"path", *_ATTRS}  # always the script's own mode
         if mode == "preserve" and isinstance(args.get("src"), str):
             mode = known.get(args["src"])
-        elif chmod:
-            pass
+        elif chmod:  # the script's own mode; `chmod +x` of a file whose mode is known gives a known one
+            mode = mode if not isinstance(mode, str) or mode.isdigit() else _apply_symbolic(known.get(path), mode)
         elif mode == default and path in known:
             mode = args["mode"] = known[path]
         elif mode == default and step.module in _APPENDS and args.get("create"):
@@ -396,6 +404,18 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
         else:
             known.pop(path, None)
     return steps
+
+
+def _moved(cmd: str) -> tuple[str, str] | None:
+    """(source, destination) of a plain `mv SRC DEST` command, else None."""
+    try:
+        argv = shlex.split(cmd)
+    except ValueError:
+        return None
+    argv = [a for a in argv if a not in ("-f", "--force", "-v")]
+    if len(argv) == 3 and argv[0] == "mv" and not any(a.startswith("-") for a in argv[1:]):
+        return argv[1], argv[2]
+    return None
 
 
 def _chmod_ahead(path: str, later: list[Step]) -> str | None:
@@ -427,12 +447,27 @@ def distinct_blocks(steps: list[Step]) -> list[Step]:
     return steps
 
 
-def _may_move_back(args: dict[str, Any], between: list[Step]) -> bool:
+def _may_move_back(args: dict[str, Any], between: list[Step], path: str) -> bool:
     """An attribute may move to an earlier task unless a task in between could depend on it:
-    a command/shell (it may read or run the file), or for owner/group a user/group being made."""
-    if any(s.module in (COMMAND, SHELL) for s in between):
+    a command/shell (it may read or run the file), a task that reads the file (a copy of it
+    keeps its mode), or for owner/group a user/group being made."""
+    if any(s.module in (COMMAND, SHELL) or _reads(s, path) for s in between):
         return False
     return not ({"owner", "group"} & set(args) and any(s.module in _ACCOUNTS for s in between))
+
+
+def _reads(step: Step, path: str) -> bool:
+    """Whether ``step`` names ``path`` (or a path under it) other than as the file it manages:
+    a copy or archive made from it, a link to it, a loop over it. Folding a later change back
+    past such a task would change what it read."""
+    def values(value: Any) -> list[str]:
+        if isinstance(value, dict):
+            return [v for key, item in value.items() if key not in _PATH_ARGS for v in values(item)]
+        if isinstance(value, list):
+            return [v for item in value for v in values(item)]
+        return [value] if isinstance(value, str) else []
+    named = values(step.args) + values(step.task.get("loop", []))
+    return any(value == path or value.startswith(path.rstrip("/") + "/") for value in named)
 
 
 def fold_edits(steps: list[Step]) -> list[Step]:
@@ -470,7 +505,7 @@ def _content_target(step: Step, out: list[Step]) -> Step | None:
             ok = isinstance(copy_args, dict) and isinstance(copy_args.get("content"), str) \
                 and not candidate.looped and candidate.become == step.become \
                 and candidate.task.get("when") == step.task.get("when") \
-                and not any(s.module in (COMMAND, SHELL) for s in out[index + 1:])
+                and not any(s.module in (COMMAND, SHELL) or _reads(s, step.path) for s in out[index + 1:])
             return candidate if ok else None
     return None
 

@@ -14,7 +14,9 @@ script (with the other directory as R) runs under `ansible-playbook -c local` in
 two trees must then match: every path's type, mode, content and link target, with each run's
 directory replaced by `$R`. One difference is accepted and taken out before comparing: the
 `# BEGIN/END ANSIBLE MANAGED BLOCK` comment lines blockinfile writes around an appended block
-(how a second run finds the block instead of appending it again). A case whose script fails under bash is a generator error
+(how a second run finds the block instead of appending it again). The grammar never appends a line a file already holds: there lineinfile (the line present
+once, which is what a re-run needs) and `>>` (a second copy) differ by design. A case whose
+script fails under bash is a generator error
 (reported, never counted as equivalent); a playbook that fails where bash succeeded, or trees
 that differ, is a finding.
 
@@ -165,7 +167,7 @@ class _Generator:
         path = self._target()
         assert path is not None
         op = ">>" if path in existed and self.rng.random() < 0.6 else ">"
-        line = self._line()
+        line = self._line() + (f" n{self.model.fresh('')}" if op == ">>" else "")
         quote = '"' if "$" in line and "{" not in line and "((" not in line else "'"
         if quote == '"':
             line = line.replace('"', '\\"')
@@ -191,7 +193,7 @@ class _Generator:
     def tee(self) -> None:
         path = self._target()
         assert path is not None
-        line = f"{self.rng.choice(_WORDS)}={self.rng.choice(_VALUES)}"
+        line = f"{self.rng.choice(_WORDS)}={self.rng.choice(_VALUES)}_{self.model.fresh('')}"
         flag = "-a " if self.rng.random() < 0.7 else ""
         self.lines.append(f"echo '{line}' | tee {flag}{_abs(path)} > /dev/null")
 
@@ -295,7 +297,7 @@ class _Generator:
     def loop(self) -> None:
         path = self._target()
         assert path is not None
-        words = self.rng.sample(_WORDS, 3)
+        words = [f"{word}{self.model.fresh('')}" for word in self.rng.sample(_WORDS, 3)]
         self.lines.append(f"for item in {' '.join(words)}; do\n  echo \"$item\" >> {_abs(path)}\ndone")
 
     def function(self) -> None:
@@ -348,11 +350,89 @@ class _Generator:
         self.model.files.add(dest)
         self.lines.append(f"cat {_abs(a)} {_abs(b)} > {_abs(dest)}")
 
+    def sed_more(self) -> None:
+        """sed's other edits: append/insert after a match, several files at once, `$ a`."""
+        files = sorted(self.model.files - self.model.links)
+        if not files:
+            return self.write()
+        word = self.rng.choice(_WORDS)
+        roll = self.rng.random()
+        if roll < 0.3:
+            self.lines.append(f"sed -i '/^{word}/a added_after={word}' {_abs(self.rng.choice(files))}")
+        elif roll < 0.5:
+            self.lines.append(f"sed -i '/^{word}/i added_before={word}' {_abs(self.rng.choice(files))}")
+        elif roll < 0.7:
+            self.lines.append(f"sed -i '$ a last_line={word}' {_abs(self.rng.choice(files))}")
+        else:
+            chosen = self.rng.sample(files, min(2, len(files)))
+            self.lines.append(f"sed -i -e 's/^{word}=/{word} = /' {' '.join(_abs(f) for f in chosen)}")
+
+    def private_directory(self) -> None:
+        path = self._new_path("p", "")
+        self.model.dirs.add(path)
+        self.lines.append(f"mkdir -m {self.rng.choice(('700', '750', '711'))} {_abs(path)}")
+
+    def copy_tree(self) -> None:
+        candidates = sorted(d for d in self.model.dirs - {""} if not self.model.cwd.startswith(d))
+        if not candidates:
+            return self.mkdir()
+        source = self.rng.choice(candidates)
+        dest = self.model.fresh("tree")
+        self.lines.append(f"cp -r {_abs(source)} {_abs(dest)}")
+        self.model.dirs.add(dest)
+        prefix = source + "/"
+        for group in (self.model.files, self.model.dirs, self.model.links):
+            group.update({dest + "/" + p[len(prefix):] for p in list(group) if p.startswith(prefix)})
+
+    def archive(self) -> None:
+        """tar a directory, unpack it elsewhere (tar x is the unarchive module's)."""
+        candidates = sorted(d for d in self.model.dirs - {""} if "/" not in d)
+        if not candidates:
+            return self.mkdir()
+        source = self.rng.choice(candidates)
+        tarball, dest = self.model.fresh("t") + ".tar.gz", self.model.fresh("x")
+        self.lines.append(f'tar -czf "$R/{tarball}" -C "$R" {shlex.quote(source)}')
+        self.lines.append(f"mkdir -p {_abs(dest)}")
+        self.lines.append(f'tar -xzf "$R/{tarball}" -C {_abs(dest)}')
+        self.lines.append(f'rm -f "$R/{tarball}"')  # its bytes hold timestamps: never the same twice
+        # what it unpacked is left alone from here: a file the play did not give a mode (one
+        # from an archive, like one already on the host) gets the usual mode when a module
+        # writes it, where `>` keeps the archived one (a limitation the README states)
+        self.model.dirs.add(dest)
+
+    def branch(self) -> None:
+        path = self._target(must_exist=True)
+        if path is None:
+            return self.write()
+        word, value = self.rng.choice(_WORDS), self.rng.choice(_VALUES)
+        if self.rng.random() < 0.5:
+            self.lines.append(f"if grep -q '^{word}' {_abs(path)}; then\n"
+                              f"  sed -i 's/^{word}.*/{word}=set/' {_abs(path)}\nelse\n"
+                              f"  echo '{word}={value}' >> {_abs(path)}\nfi")
+        else:
+            name = self.rng.choice(sorted(self.model.variables) or ["MODE"])
+            self.lines.append(f'case "${{{name}:-none}}" in\n  fast|web) echo "case=${{{name}}}" >> {_abs(path)} ;;\n'
+                              f'  *) echo "case=other" >> {_abs(path)} ;;\nesac')
+
+    def defaults(self) -> None:
+        """`${NAME:-default}`: set earlier in the script or not."""
+        path = self._target()
+        assert path is not None
+        name = self.rng.choice(("LISTEN_ADDR", "APP", "WORKERS"))
+        self.lines.append(f'echo "{name.lower()}=${{{name}:-0.0.0.0}}" > {_abs(path)}')
+
+    def piped_heredoc(self) -> None:
+        path = self._target()
+        assert path is not None
+        body = "\n".join(self._line().replace("$", "") for _ in range(2))
+        self.lines.append(f"cat <<'EOF' | tee {_abs(path)} > /dev/null\n{body}\nEOF")
+
     def steps(self) -> list[Callable[[], None]]:
         return [self.mkdir, self.write, self.write, self.printf, self.heredoc, self.tee, self.sed, self.sed,
                 self.copy, self.move, self.link, self.remove, self.chmod, self.touch, self.variable,
                 self.guard, self.guard, self.loop, self.function, self.change_directory, self.subshell,
-                self.group, self.install, self.concatenate]
+                self.group, self.install, self.concatenate, self.sed_more, self.private_directory,
+                self.copy_tree, self.archive, self.branch, self.defaults, self.piped_heredoc]
 
 
 def generate(seed: int, steps: int = 12) -> Case:

@@ -184,3 +184,26 @@ def test_install_d_makes_the_destination_directory_and_unknown_switches_decline(
     assert _modes_of(conversion) == [("file", "/srv/x", "0755"), ("copy", "/srv/x/y.conf", "0640")]
     conversion = convert_script("install -s /tmp/a /usr/local/bin/a\n")  # strip: not what copy does
     assert [next(k for k in t if k.startswith("ansible.")) for t in conversion.tasks] == [COMMAND]
+
+
+def test_an_append_does_not_fold_back_past_a_copy_that_read_the_file() -> None:
+    # `install SRC DEST` then `echo >> SRC`: folding the append into SRC's content would have
+    # put the appended line into DEST too (found by verify.differential, seed 1033)
+    conversion = convert_script("echo secret > /srv/a.key\ninstall -m 755 -D /srv/a.key /srv/inst/b.key\n"
+                                "echo more >> /srv/a.key\n")
+    written = next(t["ansible.builtin.copy"] for t in conversion.tasks
+                   if t.get("ansible.builtin.copy", {}).get("dest") == "/srv/a.key")
+    assert written["content"] == "secret\n"
+    assert any("ansible.builtin.lineinfile" in t for t in conversion.tasks)
+
+
+def test_a_chmod_does_not_fold_back_past_a_copy_that_kept_the_files_mode() -> None:
+    conversion = convert_script("echo x > /srv/f\ncp /srv/f /srv/g\nchmod 600 /srv/f\n")
+    assert ("copy", "/srv/f", "0644") in _modes_of(conversion)
+    assert ("file", "/srv/f", "0600") in _modes_of(conversion)
+
+
+def test_mv_carries_a_known_mode_and_chmod_plus_x_of_a_known_mode_is_known() -> None:
+    conversion = convert_script("echo x > /srv/run.sh\nchmod +x /srv/run.sh\necho z > /srv/other\n"
+                                "mv /srv/run.sh /srv/bin.sh\necho y > /srv/bin.sh\n")
+    assert _modes_of(conversion)[-1] == ("copy", "/srv/bin.sh", "0755")
