@@ -361,12 +361,15 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
     not). Idempotent, and the same on a split's merged tasks as on the whole script's.
     """
     known: dict[str, str] = {}
+    directories: set[str] = set()  # paths the play made as directories (a `cp` into one nests)
     for index, step in enumerate(steps):
         args, path = step.args, step.path
         if not isinstance(args, dict):
             continue
         if step.module in (SHELL, COMMAND):
-            moved = _moved(str(args.get("cmd", "")))
+            cmd = str(args.get("cmd", ""))
+            umask = _UMASK_FIRST.match(cmd)
+            moved = _moved(cmd)
             if moved is not None:  # `mv A B` keeps A's mode at B
                 source, dest = moved
                 if source in known:
@@ -374,16 +377,22 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
                 else:
                     known.pop(dest, None)
                 continue
+            copied = _copied(cmd[umask.end():] if umask else cmd)
+            if copied is not None:
+                _carry_copied_modes(known, directories, copied, int(umask.group(1), 8) if umask else 0o022)
+                continue
             creates = args.get("creates")
-            umask = _UMASK_FIRST.match(str(args.get("cmd", "")))
             if isinstance(creates, str):  # a file the shell made, under the script's umask if it set one
                 known[creates] = f"{0o666 & ~int(umask.group(1), 8):04o}" if umask else "0644"
             continue
         if not path or step.looped:
             continue
         if step.module == FILE and args.get("state") == "absent":
-            known = {p: m for p, m in known.items() if p != path and not p.startswith(path.rstrip("/") + "/")}
+            known = {p: m for p, m in known.items() if not _under(p, path)}
+            directories = {p for p in directories if not _under(p, path)}
             continue
+        if step.module == FILE and args.get("state") == "directory":
+            directories.add(path)
         mode = args.get("mode")
         if mode is None:
             continue  # an edit (replace, ini_file, ...) leaves the mode as it was
@@ -416,6 +425,57 @@ def _moved(cmd: str) -> tuple[str, str] | None:
     if len(argv) == 3 and argv[0] == "mv" and not any(a.startswith("-") for a in argv[1:]):
         return argv[1], argv[2]
     return None
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A plain `cp [-r] [-p|-a] SOURCE DEST` the play runs as a command."""
+    keeps_modes: bool  # -p / -a: the copy gets the source's mode, else its mode less the umask
+    source: str
+    dest: str
+
+
+_CP_LETTERS = frozenset("rRapfv")
+_CP_LONG = frozenset({"--recursive", "--archive", "--preserve", "--force", "--verbose"})
+
+
+def _copied(cmd: str) -> _Copy | None:
+    """The copy a `cp` command makes, when it is the whole command and says nothing else."""
+    try:
+        argv = shlex.split(cmd)
+    except ValueError:
+        return None
+    if not argv or argv[0] != "cp" or "\n" in cmd:
+        return None
+    switches = [a for a in argv[1:] if a.startswith("-")]
+    operands = [a for a in argv[1:] if not a.startswith("-")]
+    letters = {c for a in switches if not a.startswith("--") for c in a[1:]}
+    if len(operands) != 2 or not letters <= _CP_LETTERS or not {a for a in switches if a.startswith("--")} <= _CP_LONG:
+        return None
+    keeps = bool(letters & {"a", "p"}) or bool({"--archive", "--preserve"} & set(switches))
+    return _Copy(keeps, operands[0].rstrip("/") or "/", operands[1].rstrip("/") or "/")
+
+
+def _carry_copied_modes(known: dict[str, str], directories: set[str], copy: _Copy, umask: int) -> None:
+    """What `cp` makes of known paths: into a directory the play made it lands under the
+    source's name, else at the destination; a new copy gets the source's mode less the umask
+    (all of it with -p/-a), and a file that was there keeps its own mode unless -p/-a."""
+    base = f"{copy.dest}/{copy.source.rsplit('/', 1)[-1]}" if copy.dest in directories else copy.dest
+    for source_path, mode in list(known.items()):
+        if not _under(source_path, copy.source):
+            continue
+        target = base + source_path[len(copy.source):]
+        if target in known and not copy.keeps_modes:
+            continue
+        known[target] = mode if copy.keeps_modes else f"{int(mode, 8) & ~umask:04o}"
+        if source_path in directories:
+            directories.add(target)
+    if copy.source not in known and copy.keeps_modes and base not in directories:
+        known.pop(base, None)  # copied over with -p/-a from a file of unknown mode
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def _chmod_ahead(path: str, later: list[Step]) -> str | None:

@@ -411,8 +411,9 @@ class _Generator:
                               f"  echo '{word}={value}' >> {_abs(path)}\nfi")
         else:
             name = self.rng.choice(sorted(self.model.variables) or ["MODE"])
-            self.lines.append(f'case "${{{name}:-none}}" in\n  fast|web) echo "case=${{{name}}}" >> {_abs(path)} ;;\n'
-                              f'  *) echo "case=other" >> {_abs(path)} ;;\nesac')
+            tag = self.model.fresh("_")  # the same line appended twice is lineinfile's by-design difference
+            self.lines.append(f'case "${{{name}:-none}}" in\n  fast|web) echo "case=${{{name}}}{tag}" >> {_abs(path)} ;;\n'
+                              f'  *) echo "case=other{tag}" >> {_abs(path)} ;;\nesac')
 
     def defaults(self) -> None:
         """`${NAME:-default}`: set earlier in the script or not."""

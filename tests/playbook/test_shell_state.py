@@ -207,3 +207,20 @@ def test_mv_carries_a_known_mode_and_chmod_plus_x_of_a_known_mode_is_known() -> 
     conversion = convert_script("echo x > /srv/run.sh\nchmod +x /srv/run.sh\necho z > /srv/other\n"
                                 "mv /srv/run.sh /srv/bin.sh\necho y > /srv/bin.sh\n")
     assert _modes_of(conversion)[-1] == ("copy", "/srv/bin.sh", "0755")
+
+
+def test_cp_r_carries_known_modes_into_the_copy() -> None:
+    # `install -m 640` then `cp -r` of its directory: a later append to the copy must not make
+    # it 0644 (found by verify.differential, seeds 3042 and 3064)
+    conversion = convert_script("install -m 640 -D /r/a/f.conf /r/inst/i.conf\ncp -r /r/inst /r/tree\n"
+                                "mkdir -p /r/t2\ncp -r /r/inst /r/t2\necho x | tee -a /r/tree/i.conf\n"
+                                "echo y > /r/t2/inst/i.conf\n")
+    assert ("lineinfile", "/r/tree/i.conf", "0640") in _modes_of(conversion)
+    assert ("copy", "/r/t2/inst/i.conf", "0640") in _modes_of(conversion)
+
+
+def test_a_plain_cp_masks_the_mode_and_leaves_an_existing_files_mode() -> None:
+    conversion = convert_script("echo a > /r/x\nchmod 777 /r/x\ncp -r /r/x /r/y\necho b >> /r/y\n"
+                                "echo c > /r/z\nchmod 600 /r/z\ncp -r /r/x /r/z\necho d >> /r/z\n")
+    assert ("lineinfile", "/r/y", "0755") in _modes_of(conversion)
+    assert ("lineinfile", "/r/z", "0600") in _modes_of(conversion)
