@@ -324,6 +324,7 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
             # folds the same way as the whole script)
             target = next((s for s in reversed(out) if s.path == step.path and s.module in _CREATORS
                            and s.module not in _APPENDS and not s.looped and s.become == step.become
+                           and not (isinstance(s.args, dict) and s.args.get("recurse"))
                            and s.task.get("when") == step.task.get("when")), None)
             if target is not None and _CREATORS[target.module] in target.args \
                     and _may_move_back(args, out[out.index(target) + 1:], step.path):
@@ -381,9 +382,9 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
             if copied is not None:
                 _carry_copied_modes(known, directories, copied, int(umask.group(1), 8) if umask else 0o022)
                 continue
-            creates = args.get("creates")
-            if isinstance(creates, str):  # a file the shell made, under the script's umask if it set one
-                known[creates] = f"{0o666 & ~int(umask.group(1), 8):04o}" if umask else "0644"
+            made = [args["creates"]] if isinstance(args.get("creates"), str) else []
+            for target in made + _written(cmd):  # a file the shell made, under the script's umask if it set one
+                known.setdefault(target, f"{0o666 & ~int(umask.group(1), 8):04o}" if umask else "0644")
             continue
         if not path or step.looped:
             continue
@@ -393,6 +394,17 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
             continue
         if step.module == FILE and args.get("state") == "directory":
             directories.add(path)
+        if step.module == FILE and args.get("recurse") and "mode" in args:  # `chmod -R`: all of the tree
+            given = str(args["mode"])
+            if given.isdigit():
+                known[path] = given
+            for below in [p for p in known if _under(p, path)]:
+                mode = given if given.isdigit() else _apply_symbolic(known[below], given, below in directories)
+                if mode is None:
+                    known.pop(below)
+                else:
+                    known[below] = mode
+            continue
         mode = args.get("mode")
         if mode is None:
             continue  # an edit (replace, ini_file, ...) leaves the mode as it was
@@ -413,6 +425,16 @@ def keep_known_modes(steps: list[Step]) -> list[Step]:
         else:
             known.pop(path, None)
     return steps
+
+
+_REDIRECT = re.compile(r"""(?:^|[\s;&|(){])1?>(?![>&|])\s*(?:"(/[^"$`]+)"|'(/[^']+)'|(/[^\s;&|()<>"'$`]+))""")
+
+
+def _written(cmd: str) -> list[str]:
+    """The absolute paths a shell command writes with `>` (not `>>`, not another descriptor).
+    A file that was there keeps its mode; a new one gets the umask's."""
+    return [next(g for g in match.groups() if g) for match in _REDIRECT.finditer(cmd)
+            if not any(g == "/dev/null" for g in match.groups())]
 
 
 def _moved(cmd: str) -> tuple[str, str] | None:
@@ -511,9 +533,15 @@ def _may_move_back(args: dict[str, Any], between: list[Step], path: str) -> bool
     """An attribute may move to an earlier task unless a task in between could depend on it:
     a command/shell (it may read or run the file), a task that reads the file (a copy of it
     keeps its mode), or for owner/group a user/group being made."""
-    if any(s.module in (COMMAND, SHELL) or _reads(s, path) for s in between):
+    if any(s.module in (COMMAND, SHELL) or _reads(s, path) or _recursive_over(s, path) for s in between):
         return False
     return not ({"owner", "group"} & set(args) and any(s.module in _ACCOUNTS for s in between))
+
+
+def _recursive_over(step: Step, path: str) -> bool:
+    """Whether ``step`` is a recursive `file` task (`chmod -R`, `chown -R`) over ``path``."""
+    return isinstance(step.args, dict) and bool(step.args.get("recurse")) and bool(step.path) \
+        and _under(path, str(step.path))
 
 
 def _reads(step: Step, path: str) -> bool:
@@ -820,23 +848,28 @@ def _related(path: str | None, service: str) -> bool:
     return any(name and (name in parts or f"/{name}" in path) for name in names)
 
 
-def _apply_symbolic(base: Any, symbolic: str) -> str | None:
-    """`+x` applied to "0644" -> "0755"; None when the base is not a plain octal mode."""
+def _apply_symbolic(base: Any, symbolic: str, directory: bool = False) -> str | None:
+    """`+x` applied to "0644" -> "0755"; None when the base is not a plain octal mode.
+    As chmod: no `ugoa` leaves the bits the umask (the usual 022) masks; `X` is x for a
+    directory or for a file some x bit is already set on."""
     if not isinstance(base, str) or not base.isdigit():
         return None
     mode = int(base, 8)
     for clause in symbolic.split(","):
-        match = re.fullmatch(r"([ugoa]*)([+=-])([rwx]*)", clause)
+        match = re.fullmatch(r"([ugoa]*)([+=-])([rwxX]*)", clause)
         if not match:
             return None
         who = match.group(1) or "a"
         if "a" in who:
             who = "ugo"
+        executable = directory or bool(mode & 0o111)
         bits = 0
         for person in who:
             shift = {"u": 6, "g": 3, "o": 0}[person]
-            for perm in match.group(3):
+            for perm in match.group(3).replace("X", "x" if executable else ""):
                 bits |= {"r": 4, "w": 2, "x": 1}[perm] << shift
+        if not match.group(1):
+            bits &= ~0o022
         if match.group(2) == "+":
             mode |= bits
         elif match.group(2) == "-":

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from collections.abc import Sequence
@@ -22,6 +23,9 @@ from typing import Any, Literal
 
 import tree_sitter
 import tree_sitter_bash
+
+from playbook.braces import expand as expand_braces
+from playbook.braces import has_braces
 
 __all__ = [
     "Branch",
@@ -59,6 +63,7 @@ class WordPart:
 
     text: str
     expansion: bool = False
+    braces: bool = False  # unquoted text holding a brace expansion (`{a,b}`, `{1..3}`): see expanded_words
 
 
 @dataclass(frozen=True)
@@ -524,6 +529,7 @@ class _Walker:
                 return Command(**{**base, "node_type": "variable_assignments"}, assignments=tuple(assignments))
             become, user, words = _strip_sudo(words)
             words, more = _strip_env(words)
+            words = [each for word in words for each in expanded_words(word)]
             return Command(**base, words=tuple(words), assignments=tuple(assignments + more),
                            redirects=tuple(redirects), herestring=herestring,
                            become=become, become_user=user)
@@ -558,7 +564,8 @@ class _Walker:
         if node.type == "for_statement":
             variable = node.child_by_field_name("variable")
             parts["loop_variable"] = self.text(variable) if variable is not None else None
-            parts["loop_values"] = tuple(self.word(v) for v in node.children_by_field_name("value"))
+            parts["loop_values"] = tuple(each for v in node.children_by_field_name("value")
+                                         for each in expanded_words(self.word(v)))
         elif node.type == "function_definition":
             name = node.child_by_field_name("name")
             parts["function_name"] = self.text(name) if name is not None else None
@@ -649,7 +656,7 @@ class _Walker:
             for child in node.children:
                 if child.start_byte > cursor:  # bytes the grammar left between children
                     gap = self.src[cursor:child.start_byte].decode("utf-8", errors="replace")
-                    parts.append(WordPart(_unescape_unquoted(gap)))
+                    parts.append(WordPart(_unescape_unquoted(gap), braces=_brace_piece(gap)))
                     glob = glob or bool(_GLOB_CHARS.search(gap))
                 sub, sub_glob = self.word_parts(child)
                 parts.extend(sub)
@@ -667,9 +674,9 @@ class _Walker:
         if kind in ("word", "number", "extglob_pattern", "test_operator", "variable_name"):
             glob = bool(_GLOB_CHARS.search(raw.replace("\\*", "").replace("\\?", "")
                                            .replace("\\[", "")))
-            return [WordPart(_unescape_unquoted(raw))], glob and kind != "number"
+            return [WordPart(_unescape_unquoted(raw), braces=_brace_piece(raw))], glob and kind != "number"
         if kind == "brace_expression":
-            return [WordPart(raw, expansion=True)], False
+            return [WordPart(raw, braces=True)], False
         return [WordPart(raw, expansion="$" in raw or "`" in raw)], False
 
     def string_parts(self, node: tree_sitter.Node) -> list[WordPart]:
@@ -720,12 +727,47 @@ def _joined(first: Word, second: Word) -> Word:
     return Word(raw=first.raw + second.raw, parts=_merge_parts(parts + rest), glob=first.glob or second.glob)
 
 
+def expanded_words(word: Word) -> list[Word]:
+    """The words bash makes of ``word`` by brace expansion: `f{,.bak}` is `f` and `f.bak`.
+    Each is written back as a shell word of its own (its ``raw``), expansions as they were."""
+    if not any(part.braces for part in word.parts):
+        return [word]
+    choices = [expand_braces(part.text) if part.braces else [part.text] for part in word.parts]
+    words = []
+    for picked in itertools.product(*choices):
+        parts = [WordPart(text, expansion=part.expansion) for text, part in zip(picked, word.parts)]
+        if not "".join(picked) and not any(q in word.raw for q in "'\""):
+            continue  # `{a,}` makes `a` and an empty word, which bash drops
+        raw = "".join(f'"{part.text}"' if part.expansion else shlex.quote(part.text) if part.text else ""
+                      for part in parts)
+        words.append(Word(raw=raw or "''", parts=_merge_parts(parts), glob=word.glob))
+    return words
+
+
+def _brace_piece(raw: str) -> bool:
+    """Whether an unquoted piece of a word may be (part of) a brace expansion: tree-sitter
+    cuts `f{,.bak}` into `f`, `{`, `,.bak` and `}`, so the pieces are joined before deciding.
+    An escaped brace or comma is literal: such a piece is left whole."""
+    return "\\" not in raw and any(c in raw for c in "{},.")
+
+
 def _merge_parts(parts: list[WordPart]) -> tuple[WordPart, ...]:
-    merged: list[WordPart] = []
+    """Touching literal pieces as one; unquoted pieces that may hold braces joined among
+    themselves first, and kept apart only where they do hold a brace expansion."""
+    joined: list[WordPart] = []
     for part in parts:
-        if merged and not part.expansion and not merged[-1].expansion:
-            merged[-1] = WordPart(merged[-1].text + part.text)
+        if joined and part.braces and joined[-1].braces:
+            joined[-1] = WordPart(joined[-1].text + part.text, braces=True)
         elif part.text or part.expansion:
+            joined.append(part)
+    merged: list[WordPart] = []
+    for part in joined:
+        if part.braces and not has_braces(part.text):
+            part = WordPart(part.text)
+        if merged and not part.expansion and not merged[-1].expansion and not part.braces \
+                and not merged[-1].braces:
+            merged[-1] = WordPart(merged[-1].text + part.text)
+        else:
             merged.append(part)
     return tuple(merged) or (WordPart(""),)
 

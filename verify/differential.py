@@ -428,12 +428,66 @@ class _Generator:
         body = "\n".join(self._line().replace("$", "") for _ in range(2))
         self.lines.append(f"cat <<'EOF' | tee {_abs(path)} > /dev/null\n{body}\nEOF")
 
+    def brace_directories(self) -> None:
+        """`mkdir -p DIR/{a,b,c}`: brace expansion makes three."""
+        base = self._new_path("b", "")
+        names = self.rng.sample(("conf", "logs", "data", "run", "cache"), 3)
+        self.lines.append(f"mkdir -p {_abs(base)}/{{{','.join(names)}}}")
+        self.model.dirs.update({base, *(f"{base}/{name}" for name in names)})
+
+    def escapes(self) -> None:
+        """`echo -e` and printf formats: tabs and newlines the shell makes from escapes."""
+        path = self._target()
+        assert path is not None
+        a, b = self.rng.sample(_WORDS, 2)
+        if self.rng.random() < 0.5:
+            self.lines.append(f'echo -e "{a}=1\\t# tab\\n{b}={self.rng.choice(_VALUES)}" > {_abs(path)}')
+        else:
+            self.lines.append(f"printf '{a}=%s\\n{b}=%d\\n' '{self.rng.choice(_VALUES)}' {self.rng.randint(1, 99)}"
+                              f" > {_abs(path)}")
+
+    def remove_glob(self) -> None:
+        """`rm -f DIR/*.conf`: every matching file directly in the directory."""
+        directory = self._dir()
+        self.lines.append(f"rm -f {_abs(directory)}/*.conf" if directory else 'rm -f "$R"/*.conf')
+        gone = {f for f in self.model.files | self.model.links
+                if f.endswith(".conf") and f.rpartition("/")[0] == directory}
+        self.model.files -= gone
+        self.model.links -= gone
+
+    def chmod_tree(self) -> None:
+        """`chmod -R MODE DIR`: the directory and everything in it (links are left alone)."""
+        candidates = sorted(d for d in self.model.dirs - {""} if not self.model.cwd.startswith(d))
+        if not candidates:
+            return self.mkdir()
+        mode = self.rng.choice(("750", "755", "u+rwX,go-w"))  # never one that locks bash out
+        self.lines.append(f"chmod -R {mode} {_abs(self.rng.choice(candidates))}")
+
+    def copy_keeping_mode(self) -> None:
+        source = self._file()
+        if source is None or source in self.model.links:
+            return self.write()
+        dest = self._new_path("cp")
+        self.model.files.add(dest)
+        self.lines.append(f"cp {self.rng.choice(('-p', '-a'))} {_abs(source)} {_abs(dest)}")
+
+    def sed_backup(self) -> None:
+        """`sed -i.bak`: the edit, and the original kept beside it."""
+        path = self._target(must_exist=True)
+        if path is None or path in self.model.links:
+            return self.write()
+        word = self.rng.choice(_WORDS)
+        self.lines.append(f"sed -i.bak 's/^{word}=/#{word}=/' {_abs(path)}")
+        self.model.files.add(path + ".bak")
+
     def steps(self) -> list[Callable[[], None]]:
         return [self.mkdir, self.write, self.write, self.printf, self.heredoc, self.tee, self.sed, self.sed,
                 self.copy, self.move, self.link, self.remove, self.chmod, self.touch, self.variable,
                 self.guard, self.guard, self.loop, self.function, self.change_directory, self.subshell,
                 self.group, self.install, self.concatenate, self.sed_more, self.private_directory,
-                self.copy_tree, self.archive, self.branch, self.defaults, self.piped_heredoc]
+                self.copy_tree, self.archive, self.branch, self.defaults, self.piped_heredoc,
+                self.brace_directories, self.escapes, self.remove_glob, self.chmod_tree,
+                self.copy_keeping_mode, self.sed_backup]
 
 
 def generate(seed: int, steps: int = 12) -> Case:

@@ -30,14 +30,19 @@ OUTPUT_FLAGS = {"-o", "--output", "-out", "-O", "--output-document", "-keyout"}
 
 
 def creates_of(argv: list[str], redirects: list[Any]) -> str | None:
-    """The file a command evidently makes, so it can be skipped when the file exists."""
+    """The file a command evidently makes (a key, a download, a virtualenv), so it can be
+    skipped when the file exists.
+
+    design: never a `> FILE` redirect. `cmd > FILE` overwrites a file that is there (a config a
+    package installed, a file an earlier line wrote), so `creates: FILE` would skip the write
+    exactly where it matters; such a task runs every time, as the line did. Commands that make
+    a file by name (`-o`, `ssh-keygen -f`, `python3 -m venv`) keep the guard: most of them
+    refuse or prompt when the file is there. ``redirects`` is accepted for the callers' sake.
+    """
+    del redirects
     if not argv:
         return None
     name = command_key(argv[0])
-    for redirect in redirects:
-        if redirect.op in (">",) and redirect.fd in (None, 1) and redirect.target.startswith("/") \
-                and redirect.target != "/dev/null":
-            return str(redirect.target)
     for i, arg in enumerate(argv[1:-1], 1):
         if arg in OUTPUT_FLAGS and argv[i + 1].startswith("/"):
             return argv[i + 1]

@@ -224,8 +224,8 @@ def chgrp(inv: Invocation) -> list[Task] | None:
 @rule("cp")
 def cp(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="t", long_value=("--target-directory",))
-    if len(opts.positionals) != 2 or opts.has("-t", "--target-directory", "-s", "-l", "-u"):
-        return None
+    if len(opts.positionals) != 2 or opts.has("-t", "--target-directory", "-s", "-l", "-u", "-b", "--backup"):
+        return None  # (-b keeps `dest~`; the module's `backup: true` names it `dest.PID.DATE~`)
     src, dest = opts.positionals
     recursive = opts.has("-r", "-R", "--recursive", "-a", "--archive")
     if recursive and not (dest.endswith("/") or src.endswith("/") or src.endswith("/.")):
@@ -244,8 +244,6 @@ def cp(inv: Invocation) -> list[Task] | None:
                             "mode": "preserve"}
     if opts.has("-n", "--no-clobber"):
         args["force"] = False
-    if opts.has("-b", "--backup"):
-        args["backup"] = True
     return [Task(f"Copy {src_path} to {dest_path}", COPY, args, role="config",
                  path=None if dest_path.endswith("/") else dest_path)]
 

@@ -26,7 +26,7 @@ from playbook.rules import rule
 from playbook.rules.base import RUNTIME_VALUE, Invocation, Task, has_runtime_value, human_list
 from playbook.jinja_literals import literal as jinja_literal
 from playbook.rules.content import literal
-from playbook.rules.files import FIND, GLOB_CHARS, register_name
+from playbook.rules.files import COPY, FIND, GLOB_CHARS, register_name
 
 REPLACE = "ansible.builtin.replace"
 LINEINFILE = "ansible.builtin.lineinfile"
@@ -485,8 +485,9 @@ def _command_task(path: str, command: SedCommand, extended: bool, last_pattern: 
     return _replace_task(title, path, line, replace, extra)
 
 
-def sed_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
-    """The tasks that make the edits of `script` on `path`, or None if one is not modelled."""
+def sed_tasks(path: str, script: str, extended: bool, backup: str = "") -> list[Task] | None:
+    """The tasks that make the edits of `script` on `path`, or None if one is not modelled;
+    with ``backup`` (`sed -i.bak`), the original is first kept as `path` + that suffix."""
     commands = parse_sed(script)
     if not commands:
         return None
@@ -494,8 +495,12 @@ def sed_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task
     # command would run those later commands over the new text, so they must come last
     if any(c.verb in "aic" for c in commands[:-1]):
         return None
-    extra: dict[str, Any] = {"backup": True} if backup else {}
+    extra: dict[str, Any] = {}
     tasks: list[Task] = []
+    if backup:  # (not the modules' `backup: true`: that one names the copy `path.PID.DATE~`)
+        tasks.append(Task(f"Keep {path} as {path}{backup}", COPY,
+                          {"src": path, "dest": path + backup, "remote_src": True, "mode": "preserve"},
+                          role="config", path=path + backup))
     last: str | None = None
     for command in commands:
         task = _command_task(path, command, extended, last, extra)
@@ -511,7 +516,7 @@ _SHORT_FLAGS = frozenset("rEsu")
 
 @rule("sed")
 def sed(inv: Invocation) -> list[Task] | None:
-    in_place, backup, extended = False, False, False
+    in_place, backup, extended = False, "", False
     scripts: list[str] = []
     files: list[str] = []
     globbed: list[bool] = []  # per file: a pattern the shell expands
@@ -526,7 +531,7 @@ def sed(inv: Invocation) -> list[Task] | None:
         if arg.startswith("--"):
             name, eq, value = arg.partition("=")
             if name == "--in-place":
-                in_place, backup = True, backup or bool(value)
+                in_place, backup = True, backup or value
             elif name == "--regexp-extended":
                 extended = True
             elif name == "--expression":
@@ -543,7 +548,7 @@ def sed(inv: Invocation) -> list[Task] | None:
             while j < len(arg):
                 letter = arg[j]
                 if letter == "i":
-                    in_place, backup = True, backup or bool(arg[j + 1:])
+                    in_place, backup = True, backup or arg[j + 1:]
                     break
                 if letter == "e":
                     if arg[j + 1:]:
@@ -565,8 +570,8 @@ def sed(inv: Invocation) -> list[Task] | None:
             files.append(arg)
             globbed.append(inv.is_glob(i + 1))
         i += 1
-    if not in_place or not scripts or not files:
-        return None
+    if not in_place or not scripts or not files or any(c in backup for c in "*/"):
+        return None  # (a suffix with `*` or `/` names the backup by a template: not modelled)
     script = "\n".join(scripts)
     masked, facts = _hold_host_values(script)
     if has_runtime_value(masked) or not _values_only_in_text(masked, facts):
@@ -583,11 +588,12 @@ def sed(inv: Invocation) -> list[Task] | None:
     return _put_values_back(tasks, facts, extended)
 
 
-def _glob_tasks(path: str, script: str, extended: bool, backup: bool) -> list[Task] | None:
+def _glob_tasks(path: str, script: str, extended: bool, backup: str) -> list[Task] | None:
     """`sed -i ... /etc/yum.repos.d/CentOS-*`: the files the pattern names (one directory, no
     dot files unless the pattern starts with a dot, as the shell's glob), each edited."""
     directory, pattern = posixpath.split(path)
-    if GLOB_CHARS.search(directory) or not pattern or pattern.startswith(".") or directory in ("", "/"):
+    if GLOB_CHARS.search(directory) or not pattern or pattern.startswith(".") or directory in ("", "/") \
+            or backup:
         return None
     made = sed_tasks("{{ item }}", script, extended, backup)
     if made is None:
@@ -701,6 +707,7 @@ def _put_values_back(tasks: list[Task], values: list[str], extended: bool) -> li
     if in_regex:
         notes.append(f"{human_list(in_regex)} is read as a regular expression, as sed read it: the same for letters, "
                      "digits and `.*^$[]-_`; a `\\` in the value may mean something else to Python's re")
-    if notes:
-        out[0] = replace(out[0], note="; ".join(notes))
+    if notes:  # on the first edit (a `sed -i.bak` backup copy comes before it)
+        first = next((i for i, task in enumerate(out) if task.module != COPY), 0)
+        out[first] = replace(out[first], note="; ".join(notes))
     return out

@@ -27,7 +27,8 @@ def test_the_generator_is_reproducible_and_varied() -> None:
     texts = {generate(seed).text for seed in range(40)}
     assert len(texts) == 40
     joined = "\n".join(texts)
-    for construct in ("umask 077", "<<'EOF'", "| tee", "sed -i", "ln -s", "install -m", "for item in", "cd ", "||"):
+    for construct in ("umask 077", "<<'EOF'", "| tee", "sed -i", "ln -s", "install -m", "for item in", "cd ", "||",
+                      '"/{', "sed -i.bak", "chmod -R", "cp -r", "rm -f", "echo -e", "tar -xzf", "case "):
         assert construct in joined, construct
 
 

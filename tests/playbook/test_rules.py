@@ -677,13 +677,14 @@ CASES: list[tuple[str, list[dict[str, Any]]]] = [
                               'replace': '\\g<0>\ndns=none'},
   'name': 'Add a line after lines matching ^\\[main\\] in /etc/NetworkManager/NetworkManager.conf'}]),
     ("sed -i.bak 's/^user = apache/user = nginx/; s/^group = apache/group = nginx/' /etc/php-fpm.d/www.conf",
-     [{'ansible.builtin.replace': {'backup': True,
-                              'path': '/etc/php-fpm.d/www.conf',
+     [{'ansible.builtin.copy': {'src': '/etc/php-fpm.d/www.conf', 'dest': '/etc/php-fpm.d/www.conf.bak',
+                           'remote_src': True, 'mode': 'preserve'},
+       'name': 'Keep /etc/php-fpm.d/www.conf as /etc/php-fpm.d/www.conf.bak'},
+      {'ansible.builtin.replace': {'path': '/etc/php-fpm.d/www.conf',
                               'regexp': '^user = apache',
                               'replace': 'user = nginx'},
   'name': 'Replace ^user = apache in /etc/php-fpm.d/www.conf'},
- {'ansible.builtin.replace': {'backup': True,
-                              'path': '/etc/php-fpm.d/www.conf',
+ {'ansible.builtin.replace': {'path': '/etc/php-fpm.d/www.conf',
                               'regexp': '^group = apache',
                               'replace': 'group = nginx'},
   'name': 'Replace ^group = apache in /etc/php-fpm.d/www.conf'}]),
@@ -1147,6 +1148,9 @@ def test_sed_reads_a_value_known_on_the_host_only_in_a_regex_as_sed_would() -> N
 def test_sed_takes_a_gathered_word_fact_in_its_replacement(script: str, replace: str) -> None:
     # a host name, an architecture: letters, digits and ._+- mean nothing in a replacement
     tasks = convert_script(script + "\n").tasks
+    if "-ie" in script:  # `-ie` is -i with the suffix `e`: sed keeps the original as `networke`
+        backup = tasks.pop(0)["ansible.builtin.copy"]
+        assert backup["dest"] == "/etc/sysconfig/networke" and backup["mode"] == "preserve"
     assert len(tasks) == 1 and tasks[0]["ansible.builtin.replace"]["replace"] == replace
 
 
@@ -1199,8 +1203,9 @@ def test_a_download_piped_into_tar_is_unarchive_of_the_url() -> None:
 def test_sed_inserts_a_value_worked_out_on_the_host_as_written_and_says_so() -> None:
     found = apply_rules(Invocation(argv=("sed", "-i.bak", "s/DB_PASSWORD=.*$/DB_PASSWORD={{ shell_db_pass }}/", "/srv/.env")))
     assert found is not None
-    [task] = found[1]
-    assert task.args == {"path": "/srv/.env", "regexp": "DB_PASSWORD=.*$", "backup": True,
+    backup, task = found[1]
+    assert backup.args == {"src": "/srv/.env", "dest": "/srv/.env.bak", "remote_src": True, "mode": "preserve"}
+    assert task.args == {"path": "/srv/.env", "regexp": "DB_PASSWORD=.*$",
                          "replace": "DB_PASSWORD={{ shell_db_pass | replace(('%c' | format(92)), (('%c' | format(92)) ~ ('%c' | format(92)))) }}"}
     assert task.note == ("{{ shell_db_pass }} goes in as written; sed would have read a `\\`, `&` or its delimiter "
                          "in the value as its own syntax")

@@ -224,3 +224,24 @@ def test_a_plain_cp_masks_the_mode_and_leaves_an_existing_files_mode() -> None:
                                 "echo c > /r/z\nchmod 600 /r/z\ncp -r /r/x /r/z\necho d >> /r/z\n")
     assert ("lineinfile", "/r/y", "0755") in _modes_of(conversion)
     assert ("lineinfile", "/r/z", "0600") in _modes_of(conversion)
+
+
+def test_sed_with_a_suffix_keeps_the_original_under_that_name() -> None:
+    # found by verify.differential (seed 7016): `sed -i.bak` was the module's `backup: true`,
+    # which names the copy `FILE.PID.DATE~`; a later `cp FILE.bak ...` then failed
+    conversion = convert_script("echo a=1 > /r/f\nsed -i.bak 's/a=/b=/' /r/f\ncp /r/f.bak /r/g\n")
+    kept = next(t["ansible.builtin.copy"] for t in conversion.tasks
+                if t.get("ansible.builtin.copy", {}).get("dest") == "/r/f.bak")
+    assert kept == {"src": "/r/f", "dest": "/r/f.bak", "remote_src": True, "mode": "preserve"}
+    assert all("backup" not in args for task in conversion.tasks for args in task.values() if isinstance(args, dict))
+    assert [next(k for k in t if k.startswith("ansible.")) for t in convert_script("cp -b /r/f /r/g\n").tasks] \
+        == [COMMAND]  # cp's `g~` is not the module's backup either
+
+
+def test_chmod_r_gives_its_mode_to_the_tree_and_nothing_folds_past_it() -> None:
+    # found by verify.differential (seed 2): after `chmod -R 755 d`, `echo > d/f` made d/f 0644
+    conversion = convert_script("mkdir -p /r/d\necho x > /r/d/f\nchmod -R 755 /r/d\necho y > /r/d/f\n"
+                                "chmod -R u+rwX,go-w /r/d\nchmod 750 /r/d\nchmod +w /r/d/f\necho q > /r/d/f\n")
+    assert _modes_of(conversion) == [("file", "/r/d", "0755"), ("copy", "/r/d/f", "0644"), ("file", "/r/d", "0755"),
+                                     ("copy", "/r/d/f", "0755"), ("file", "/r/d", "u+rwX,go-w"),
+                                     ("file", "/r/d", "0750"), ("file", "/r/d/f", "+w"), ("copy", "/r/d/f", "0755")]
