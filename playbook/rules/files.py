@@ -172,7 +172,9 @@ def chmod(inv: Invocation) -> list[Task] | None:
         return None
     args: dict[str, Any] = {"mode": mode}
     if opts.has("-R", "--recursive"):
-        args = {"state": "directory", "recurse": True, **args}
+        if opts.has("-L", "-H", "--dereference"):
+            return None  # the tree through its links: not what the module's recurse does
+        args = {"state": "directory", "recurse": True, "follow": False, **args}  # -R leaves links alone
     return _file_tasks(f"Set mode {mode} on", paths, args, f"Set mode {mode} on")
 
 
@@ -201,7 +203,9 @@ def chown(inv: Invocation) -> list[Task] | None:
     if group:
         args["group"] = group
     if opts.has("-R", "--recursive"):
-        args = {"state": "directory", "recurse": True, **args}
+        if opts.has("-L", "-H", "--dereference"):
+            return None  # the tree through its links: not what the module's recurse does
+        args = {"state": "directory", "recurse": True, "follow": False, **args}  # -R leaves links alone
     who = ":".join(x for x in (owner, group) if x)
     return _file_tasks(f"Set owner {who} on", paths, args, f"Set owner {who} on")
 
@@ -216,7 +220,9 @@ def chgrp(inv: Invocation) -> list[Task] | None:
         return None
     args: dict[str, Any] = {"group": opts.positionals[0]}
     if opts.has("-R", "--recursive"):
-        args = {"state": "directory", "recurse": True, **args}
+        if opts.has("-L", "-H", "--dereference"):
+            return None  # the tree through its links: not what the module's recurse does
+        args = {"state": "directory", "recurse": True, "follow": False, **args}  # -R leaves links alone
     title = f"Set group {opts.positionals[0]} on"
     return _file_tasks(title, paths, args, title)
 

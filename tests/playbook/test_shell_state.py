@@ -245,3 +245,20 @@ def test_chmod_r_gives_its_mode_to_the_tree_and_nothing_folds_past_it() -> None:
     assert _modes_of(conversion) == [("file", "/r/d", "0755"), ("copy", "/r/d/f", "0644"), ("file", "/r/d", "0755"),
                                      ("copy", "/r/d/f", "0755"), ("file", "/r/d", "u+rwX,go-w"),
                                      ("file", "/r/d", "0750"), ("file", "/r/d/f", "+w"), ("copy", "/r/d/f", "0755")]
+
+
+def test_chmod_r_and_chown_r_leave_what_links_point_to_alone() -> None:
+    # found by verify.differential (seed 9004): the file module follows links by default, so a
+    # link inside the tree to a file outside it had that file's mode changed; `chmod -R` does not
+    for script in ("chmod -R 750 /r/d\n", "chown -R www-data /r/d\n", "chgrp -R adm /r/d\n"):
+        [task] = convert_script(script).tasks
+        assert task["ansible.builtin.file"]["follow"] is False
+    assert "ansible.builtin.file" not in convert_script("chown -R -L www-data /r/d\n").tasks[0]
+
+
+def test_a_symbolic_chmod_after_a_touch_applies_to_the_mode_the_file_kept() -> None:
+    # found by verify.differential (seed 9099): `install -m 755`, `touch`, `chmod go-r` gave 0600
+    # (go-r folded into the touch's usual 0644) where bash leaves 0711
+    conversion = convert_script("echo x > /r/s\ninstall -m 755 -D /r/s /r/i/f.conf\ntouch /r/i/f.conf\n"
+                                "chmod go-r /r/i/f.conf\n")
+    assert _modes_of(conversion)[-1] == ("file", "/r/i/f.conf", "0711")
