@@ -161,6 +161,7 @@ def tidy(steps: list[Step], handlers: list[dict[str, Any]] | None = None) -> Tid
     steps = fold_mount_all(steps)
     steps = fold_timezone(steps)
     steps = detab_shell(steps)
+    steps = keep_newlines_after_raw(steps)
     return notify_handlers(steps, handlers or [])
 
 
@@ -616,6 +617,29 @@ def _edited_content(step: Step, content: str) -> str | None:
 
 
 _TZ_RECONFIGURE = re.compile(r"dpkg-reconfigure (?:-f |--frontend[= ])noninteractive tzdata")
+
+
+_ENDRAW_NEWLINES = re.compile(r"\{% endraw %\}(\n+)")
+
+
+def keep_newlines_after_raw(steps: list[Step]) -> list[Step]:
+    """Ansible templates with trim_blocks, which eats the newline right after `{% endraw %}`:
+    `{% raw %}a {{b}}{% endraw %}\nnext` is written `a {{b}}next`. A raw line folded into a
+    file's content, or one followed by more text, would lose its line break; the newlines move
+    inside the raw block, where they are kept. Every string argument, since Ansible templates all.
+    """
+    def settle(value: Any) -> Any:
+        if isinstance(value, str) and "{% endraw %}" in value:
+            return _ENDRAW_NEWLINES.sub(lambda m: m.group(1) + "{% endraw %}", value)
+        if isinstance(value, dict):
+            return {key: settle(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [settle(item) for item in value]
+        return value
+    for step in steps:
+        if isinstance(step.args, dict):
+            step.task[step.module] = settle(step.args)
+    return steps
 
 
 def fold_timezone(steps: list[Step]) -> list[Step]:

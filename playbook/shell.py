@@ -644,7 +644,11 @@ class _Walker:
     def word(self, node: tree_sitter.Node) -> Word:
         raw = self.text(node)
         parts, glob = self.word_parts(node)
-        return Word(raw=raw, parts=_merge_parts(parts), glob=glob)
+        merged = _merge_parts(parts)
+        if not any(part.braces for part in merged) \
+                and has_braces("".join(p.text if p.braces else "Q" for p in parts if p.text or p.expansion)):
+            glob = True  # `{$A,b}`, `{"a b",c}`: braces around a piece bash expands first; left to the shell
+        return Word(raw=raw, parts=merged, glob=glob)
 
     def word_parts(self, node: tree_sitter.Node) -> tuple[list[WordPart], bool]:
         kind = node.type

@@ -57,3 +57,8 @@ def test_quoted_braces_assignments_and_find_placeholders_stay_literal() -> None:
 def test_a_loop_over_a_sequence_runs_once_per_number() -> None:
     lines = [args["line"] for _, args in _module_args("for i in {1..3}; do echo $i >> /srv/n; done\n")]
     assert lines == ["1", "2", "3"]
+
+
+def test_braces_around_a_quoted_piece_are_left_to_the_shell() -> None:
+    [(module, args)] = _module_args('mkdir -p /srv/{"a b",c}\n')
+    assert module == "ansible.builtin.shell" and args["cmd"] == 'mkdir -p /srv/{"a b",c}'

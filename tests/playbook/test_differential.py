@@ -16,6 +16,7 @@ from verify.differential import differences, generate, run_case, run_many, tree
 SEEDS = list(range(1, 11))
 
 
+@pytest.mark.timeout(600)  # ten ansible-playbook runs: about 45 s alone, far more beside other test files
 def test_generated_scripts_and_their_playbooks_leave_the_same_files() -> None:
     outcomes = run_many(SEEDS, steps=14, jobs=2)
     failed = [(o.seed, o.status, o.differences[:3], o.detail[:300]) for o in outcomes if o.status != "equivalent"]

@@ -21,6 +21,7 @@ import yaml
 from playbook.chunking import split_script
 from playbook.convert import COMMAND, SHELL, convert_script
 from playbook.convert.shapes import SHELL_BUILTINS
+from playbook.render import render_playbook
 
 FILE = "ansible.builtin.file"
 COPY = "ansible.builtin.copy"
@@ -262,3 +263,18 @@ def test_a_symbolic_chmod_after_a_touch_applies_to_the_mode_the_file_kept() -> N
     conversion = convert_script("echo x > /r/s\ninstall -m 755 -D /r/s /r/i/f.conf\ntouch /r/i/f.conf\n"
                                 "chmod go-r /r/i/f.conf\n")
     assert _modes_of(conversion)[-1] == ("file", "/r/i/f.conf", "0711")
+
+
+def test_a_line_that_looks_like_jinja_keeps_its_line_break_in_folded_content(tmp_path: Path) -> None:
+    # found by verify.differential (seed 42): `{% raw %}…{% endraw %}` then a newline, in content
+    # an append was folded into; Ansible's trim_blocks ate the newline ("n4case=other")
+    script = "echo 'gamma=off' > {d}/f\necho 'max {{% raw %}} n4' >> {d}/f\necho 'case=x' >> {d}/f\n\necho end >> {d}/f\n"
+    conversion = convert_script(script.format(d=tmp_path / "play"))
+    (tmp_path / "play").mkdir()
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(render_playbook([conversion.play(hosts="localhost", name="raw newlines")]))
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-c", "local", "-i", "localhost,",
+                           "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "play" / "f").read_text() == "gamma=off\nmax {% raw %} n4\ncase=x\nend\n"
