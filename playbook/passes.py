@@ -22,12 +22,14 @@ script lines), widened when another task folds into it.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.moves import fold_moves
+from playbook.rules.files import SYSTEM_DIRECTORIES
 
 COMMAND = "ansible.builtin.command"
 SHELL = "ansible.builtin.shell"
@@ -329,7 +331,8 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
                            and not (isinstance(s.args, dict) and s.args.get("recurse"))
                            and s.task.get("when") == step.task.get("when")), None)
             if target is not None and _CREATORS[target.module] in target.args \
-                    and _may_move_back(args, out[out.index(target) + 1:], step.path):
+                    and _may_move_back(args, out[out.index(target) + 1:], step.path) \
+                    and not _parents_may_take(target, args, out[:out.index(target)]):
                 module_args = target.args
                 mode = args.get("mode")
                 if mode is not None and not str(mode).isdigit():
@@ -540,6 +543,34 @@ def _may_move_back(args: dict[str, Any], between: list[Step], path: str) -> bool
     return not ({"owner", "group"} & set(args) and any(s.module in _ACCOUNTS for s in between))
 
 
+def _parents_may_take(target: Step, args: dict[str, Any], before: list[Step]) -> bool:
+    """Whether folding ``args`` into a `state: directory` task would give them to parents it
+    makes: the file module makes missing parents with the task's own mode and owner, where
+    `mkdir -p` gives them the usual ones. Safe when the parent is a system directory or one an
+    earlier task of the play made (a directory task makes every directory above it too)."""
+    if target.module != FILE or target.args.get("state") != "directory" or not target.path:
+        return False
+    if set(args) & {"owner", "group"} == set() and args.get("mode") in (None, target.args.get("mode")):
+        return False
+    parent = posixpath.dirname(str(target.path).rstrip("/"))
+    if parent in SYSTEM_DIRECTORIES:
+        return False
+    return not any(_under(made, parent) for made in map(_directory_made, before) if made)
+
+
+def _directory_made(step: Step) -> str | None:
+    """The directory a task makes (with all above it): a `state: directory` path, a user's home."""
+    args = step.args
+    if not isinstance(args, dict):
+        return None
+    if step.module == FILE and args.get("state") == "directory" and step.path:
+        return str(step.path)
+    if step.module == "ansible.builtin.user" and args.get("state", "present") == "present" \
+            and args.get("create_home", True) and isinstance(args.get("name"), str):
+        return str(args.get("home") or f"/home/{args['name']}")
+    return None
+
+
 def _recursive_over(step: Step, path: str) -> bool:
     """Whether ``step`` is a recursive `file` task (`chmod -R`, `chown -R`) over ``path``."""
     return isinstance(step.args, dict) and bool(step.args.get("recurse")) and bool(step.path) \
@@ -611,9 +642,14 @@ def _edited_content(step: Step, content: str) -> str | None:
     line = args.get("line")
     if not isinstance(line, str):
         return None
-    if line in content.splitlines():
+    written = _unraw(content)  # what Ansible writes: `{% raw %}…{% endraw %}` is the text inside
+    if _unraw(line) in written.splitlines():
         return content
-    return (content if content.endswith("\n") or not content else content + "\n") + line + "\n"
+    return (content if written.endswith("\n") or not written else content + "\n") + line + "\n"
+
+
+def _unraw(text: str) -> str:
+    return re.sub(r"\{% raw %\}(.*?)\{% endraw %\}", r"\1", text, flags=re.DOTALL)
 
 
 _TZ_RECONFIGURE = re.compile(r"dpkg-reconfigure (?:-f |--frontend[= ])noninteractive tzdata")

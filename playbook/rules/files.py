@@ -45,6 +45,14 @@ def _file_tasks(title: str, paths: list[str], args: dict[str, Any], plural: str)
                  path=paths[0] if len(paths) == 1 else None)]
 
 
+# directories every Debian/RHEL host has: a directory made right under one makes no parents
+SYSTEM_DIRECTORIES = frozenset({
+    "/", "/etc", "/opt", "/srv", "/var", "/var/lib", "/var/log", "/var/cache", "/var/tmp", "/usr",
+    "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/local/share", "/usr/share", "/usr/lib",
+    "/home", "/root", "/tmp", "/run", "/mnt", "/media", "/etc/systemd/system", "/etc/default",
+})
+
+
 @rule("mkdir")
 def mkdir(inv: Invocation) -> list[Task] | None:
     opts = parse_options(inv.args, takes_value="m", long_value=("--mode",))
@@ -59,6 +67,13 @@ def mkdir(inv: Invocation) -> list[Task] | None:
     mode = octal_mode(mode) if mode else inv.new_directory_mode
     if mode is None:
         return None
+    if opts.has("-p", "--parents") and mode != inv.new_directory_mode \
+            and any(posixpath.dirname(p.rstrip("/")) not in SYSTEM_DIRECTORIES for p in paths):
+        # `mkdir -p -m 700 a/b`: the mode is b's; the module would give it to the parents it makes
+        # too, where mkdir gives them the usual one: make them so, then set b's
+        made = _file_tasks("Create the directory", paths, {"state": "directory", "mode": inv.new_directory_mode},
+                           "Create the directories")
+        return made + _file_tasks(f"Set mode {mode} on", paths, {"mode": mode}, f"Set mode {mode} on")
     return _file_tasks("Create the directory", paths, {"state": "directory", "mode": mode},
                        "Create the directories")
 

@@ -278,3 +278,21 @@ def test_a_line_that_looks_like_jinja_keeps_its_line_break_in_folded_content(tmp
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "play" / "f").read_text() == "gamma=off\nmax {% raw %} n4\ncase=x\nend\n"
+
+
+def test_appends_folded_after_raw_content_add_no_blank_line() -> None:
+    # found by verify.differential (seed 11002): content ending in `…\n{% endraw %}` was taken
+    # as not ending in a newline, so the folded append added a blank line
+    conversion = convert_script("cat > /r/f <<'EOF'\nalpha {# note #}\nEOF\necho more >> /r/f\n")
+    [task] = conversion.tasks
+    assert task["ansible.builtin.copy"]["content"] == "{% raw %}alpha {# note #}\n{% endraw %}more\n"
+
+
+def test_mkdir_p_gives_the_parents_it_makes_the_usual_mode_not_the_chmods() -> None:
+    # found by verify.differential (seed 11055): the file module makes missing parents with the
+    # task's own mode, so `mkdir -p d1/d2; chmod 750 d1/d2` folded into one task made d1 0750
+    conversion = convert_script("mkdir -p /r/d1/d2\nchmod 750 /r/d1/d2\nmkdir -p -m 700 /r/a/b\n"
+                                "mkdir -p /opt/app\nchmod 750 /opt/app\n")
+    assert _modes_of(conversion) == [("file", "/r/d1/d2", "0755"), ("file", "/r/d1/d2", "0750"),
+                                     ("file", "/r/a/b", "0755"), ("file", "/r/a/b", "0700"),
+                                     ("file", "/opt/app", "0750")]  # /opt is on every host: folded
