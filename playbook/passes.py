@@ -328,7 +328,7 @@ def fold_attributes(steps: list[Step]) -> list[Step]:
             # folds the same way as the whole script)
             target = next((s for s in reversed(out) if s.path == step.path and s.module in _CREATORS
                            and s.module not in _APPENDS and not s.looped and s.become == step.become
-                           and not (isinstance(s.args, dict) and s.args.get("recurse"))
+                           and not _recursive(s)
                            and s.task.get("when") == step.task.get("when")), None)
             if target is not None and _CREATORS[target.module] in target.args \
                     and _may_move_back(args, out[out.index(target) + 1:], step.path) \
@@ -571,10 +571,14 @@ def _directory_made(step: Step) -> str | None:
     return None
 
 
+def _recursive(step: Step) -> bool:
+    """Whether ``step`` is a recursive `file` task (`chmod -R`, `chown -R`)."""
+    return isinstance(step.args, dict) and bool(step.args.get("recurse"))
+
+
 def _recursive_over(step: Step, path: str) -> bool:
-    """Whether ``step`` is a recursive `file` task (`chmod -R`, `chown -R`) over ``path``."""
-    return isinstance(step.args, dict) and bool(step.args.get("recurse")) and bool(step.path) \
-        and _under(path, str(step.path))
+    """Whether ``step`` is a recursive `file` task over ``path``."""
+    return _recursive(step) and bool(step.path) and _under(path, str(step.path))
 
 
 def _reads(step: Step, path: str) -> bool:
@@ -588,7 +592,7 @@ def _reads(step: Step, path: str) -> bool:
             return [v for item in value for v in values(item)]
         return [value] if isinstance(value, str) else []
     named = values(step.args) + values(step.task.get("loop", []))
-    return any(value == path or value.startswith(path.rstrip("/") + "/") for value in named)
+    return any(_under(value, path) for value in named)
 
 
 def fold_edits(steps: list[Step]) -> list[Step]:

@@ -125,6 +125,10 @@ class _Generator:
         name = self.model.fresh(stem) + ext
         return f"{parent}/{name}" if parent else name
 
+    def _dirs_outside_cwd(self) -> list[str]:
+        """Directories a step may copy or change as a whole: not R, not where the script is."""
+        return sorted(d for d in self.model.dirs - {""} if not self.model.cwd.startswith(d))
+
     def _file(self) -> str | None:
         return self.rng.choice(sorted(self.model.files)) if self.model.files else None
 
@@ -373,7 +377,7 @@ class _Generator:
         self.lines.append(f"mkdir -m {self.rng.choice(('700', '750', '711'))} {_abs(path)}")
 
     def copy_tree(self) -> None:
-        candidates = sorted(d for d in self.model.dirs - {""} if not self.model.cwd.startswith(d))
+        candidates = self._dirs_outside_cwd()
         if not candidates:
             return self.mkdir()
         source = self.rng.choice(candidates)
@@ -457,7 +461,7 @@ class _Generator:
 
     def chmod_tree(self) -> None:
         """`chmod -R MODE DIR`: the directory and everything in it (links are left alone)."""
-        candidates = sorted(d for d in self.model.dirs - {""} if not self.model.cwd.startswith(d))
+        candidates = self._dirs_outside_cwd()
         if not candidates:
             return self.mkdir()
         mode = self.rng.choice(("750", "755", "u+rwX,go-w"))  # never one that locks bash out
